@@ -1,0 +1,45 @@
+/**
+ * Strata's public API. The CLI and the server are thin shells over these functions.
+ * @module
+ */
+export { z } from "zod";
+export {
+  pipeline,
+  isPipeline,
+  type PipelineDefinition,
+  type PipelineOptions,
+  type ParamRefs,
+  type AnyPipeline,
+} from "./pipeline/pipeline.js";
+export { step, type StepOptions, type StepFn, type StepDefinition } from "./pipeline/step.js";
+export { sql, type SqlQuery, type SqlLiteral } from "./pipeline/sql.js";
+export type { StepRef, ParamRef, Inputs, InputValues } from "./pipeline/refs.js";
+export type { Table } from "./pipeline/table.js";
+export type { StepContext } from "./pipeline/step-context.js";
+export type { RetryOptions } from "./pipeline/retry-policy.js";
+export { webhook, command, type Hook, type WebhookHook, type CommandHook } from "./pipeline/hooks.js";
+export { parseParamArgs, validateParams } from "./pipeline/params.js";
+export { runPipeline, type RunOptions, type RunResult, type StepSummary } from "./runtime/run-pipeline.js";
+export { openWorkspace, type Workspace } from "./runtime/workspace.js";
+export type { RunEvent, RunEventListener } from "./runtime/events.js";
+export type { HookPayload } from "./runtime/hook-runner.js";
+export type { RunStore, RunRecord, StepRecord, AttemptRecord, LogRecord, RunStatus, StepStatus, Trigger } from "./storage/run-store.js";
+export type { TableEngine } from "./storage/table-engine.js";
+export { systemClock, TestClock, type Clock } from "./clock/clock.js";
+export { ERROR_CODES, type ErrorCode } from "./errors/codes.js";
+export { StrataError, isStrataError } from "./errors/strata-error.js";
+export {
+  NonRetryableError,
+  StepTimeoutError,
+  CancelledError,
+  ParamError,
+  DagError,
+  ProjectError,
+  NotFoundError,
+  StepError,
+  SqlError,
+  StoreError,
+  HookError,
+} from "./errors/errors.js";
+export { defineProject, type ProjectConfig } from "./project/define-project.js";
+export { loadProject, type LoadedProject } from "./project/load-project.js";

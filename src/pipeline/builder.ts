@@ -1,0 +1,26 @@
+import { DagError } from "../errors/errors.js";
+import type { StepDefinition } from "./step.js";
+
+/** Collects the steps declared while a pipeline's build function runs (synchronously). */
+export interface Builder {
+  add(step: StepDefinition): void;
+}
+
+let current: Builder | undefined;
+
+export function currentBuilder(what: string): Builder {
+  if (!current) {
+    throw new DagError("DSL_OUTSIDE_PIPELINE", `${what}() was called outside a pipeline's build function`);
+  }
+  return current;
+}
+
+export function withBuilder<T>(builder: Builder, build: () => T): T {
+  const previous = current;
+  current = builder;
+  try {
+    return build();
+  } finally {
+    current = previous;
+  }
+}

@@ -1,0 +1,17 @@
+import type { Logger } from "pino";
+
+/** What a step's function gets besides its inputs. */
+export interface StepContext {
+  readonly runId: string;
+  readonly triggerId: string;
+  readonly pipeline: string;
+  readonly step: string;
+  /** 1 for the first attempt, 2 for the first retry... */
+  readonly attempt: number;
+  /** Fires when the step times out or the run is cancelled: pass it to fetch, child processes... */
+  readonly signal: AbortSignal;
+  /** Structured logger; every line carries the run id, trigger id, step and attempt. */
+  readonly log: Logger;
+  /** All run parameters (declare the ones you use as inputs to get them typed). */
+  readonly params: Readonly<Record<string, unknown>>;
+}

@@ -1,0 +1,24 @@
+/** A project's `strata.config.ts`. */
+export interface ProjectConfig {
+  /** Shown in listings. Defaults to the folder's name. */
+  readonly name?: string;
+  /** Folder of pipeline files, relative to the project. Default `pipelines`. */
+  readonly pipelines?: string;
+  /** Where runs, logs and tables are kept. Default `.strata`. */
+  readonly stateDir?: string;
+  /** Steps running at once, unless a pipeline or `--concurrency` says otherwise. Default 4. */
+  readonly concurrency?: number;
+}
+
+const PROJECT = Symbol.for("strata.project");
+
+export type DefinedProject = ProjectConfig & { readonly [PROJECT]: true };
+
+/** Declares a project; the default export of `strata.config.ts`. */
+export function defineProject(config: ProjectConfig): DefinedProject {
+  return { ...config, [PROJECT]: true };
+}
+
+export function isDefinedProject(value: unknown): value is DefinedProject {
+  return typeof value === "object" && value !== null && PROJECT in value;
+}

@@ -1,0 +1,115 @@
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { ProjectError, NotFoundError } from "../errors/errors.js";
+import { isStrataError } from "../errors/strata-error.js";
+import { isPipeline, type AnyPipeline } from "../pipeline/pipeline.js";
+import { openWorkspace, type Workspace } from "../runtime/workspace.js";
+import { isDefinedProject, type ProjectConfig } from "./define-project.js";
+import { importTs } from "./ts-loader.js";
+
+export const CONFIG_FILE = "strata.config.ts";
+
+export interface LoadedProject {
+  readonly dir: string;
+  readonly name: string;
+  readonly config: ProjectConfig;
+  readonly stateDir: string;
+  /** Pipelines by name, with the file each came from. */
+  readonly pipelines: ReadonlyMap<string, { readonly pipeline: AnyPipeline; readonly file: string }>;
+  pipeline(name: string): AnyPipeline;
+  openWorkspace(): Workspace;
+}
+
+/** The project folder: `start` itself or the nearest parent holding strata.config.ts. */
+export function findProjectDir(start: string): string {
+  let dir = resolve(start);
+  for (;;) {
+    if (existsSync(join(dir, CONFIG_FILE))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new ProjectError(
+        "PROJECT_NOT_FOUND",
+        `no ${CONFIG_FILE} in ${resolve(start)} or any parent folder (create one with: strata init <dir>)`,
+        { details: { dir: resolve(start) } },
+      );
+    }
+    dir = parent;
+  }
+}
+
+async function importFile(file: string, dir: string): Promise<Record<string, unknown>> {
+  try {
+    return await importTs(file);
+  } catch (cause) {
+    if (isStrataError(cause)) throw cause; // a DAG error already names the pipeline and steps
+    throw new ProjectError("PROJECT_LOAD_FAILED", `cannot load ${relative(dir, file)}: ${(cause as Error).message}`, {
+      cause,
+      details: { file },
+    });
+  }
+}
+
+function pipelineFiles(folder: string): string[] {
+  if (!existsSync(folder)) return [];
+  return readdirSync(folder)
+    .flatMap((entry) => {
+      const full = join(folder, entry);
+      if (statSync(full).isDirectory()) return pipelineFiles(full);
+      return /\.(m?ts|m?js)$/.test(entry) && !/\.(test|spec|d)\.m?ts$/.test(entry) ? [full] : [];
+    })
+    .sort();
+}
+
+/** Loads `strata.config.ts` and every pipeline exported from the pipelines folder. */
+export async function loadProject(start: string = process.cwd()): Promise<LoadedProject> {
+  const dir = findProjectDir(start);
+  const configModule = await importFile(join(dir, CONFIG_FILE), dir);
+  const config = configModule.default;
+  if (!isDefinedProject(config)) {
+    throw new ProjectError("PROJECT_LOAD_FAILED", `${CONFIG_FILE} must \`export default defineProject({...})\``, {
+      details: { file: join(dir, CONFIG_FILE) },
+    });
+  }
+  const pipelines = new Map<string, { pipeline: AnyPipeline; file: string }>();
+  for (const file of pipelineFiles(join(dir, config.pipelines ?? "pipelines"))) {
+    const module = await importFile(file, dir);
+    for (const value of new Set(Object.values(module))) {
+      if (!isPipeline(value)) continue;
+      const other = pipelines.get(value.name);
+      if (other) {
+        throw new ProjectError(
+          "PROJECT_DUPLICATE_PIPELINE",
+          `pipeline "${value.name}" is defined in both ${relative(dir, other.file)} and ${relative(dir, file)}`,
+          {
+            details: { pipeline: value.name, files: [other.file, file] },
+          },
+        );
+      }
+      pipelines.set(value.name, { pipeline: withConcurrency(value, config.concurrency), file });
+    }
+  }
+  const stateDir = resolve(dir, config.stateDir ?? ".strata");
+  return {
+    dir,
+    name: config.name ?? basename(dir),
+    config,
+    stateDir,
+    pipelines,
+    pipeline(name) {
+      const found = pipelines.get(name);
+      if (!found) {
+        throw new NotFoundError(
+          "PIPELINE_NOT_FOUND",
+          `no pipeline "${name}" in ${dir} (pipelines: ${[...pipelines.keys()].join(", ") || "none"})`,
+          { details: { pipeline: name } },
+        );
+      }
+      return found.pipeline;
+    },
+    openWorkspace: () => openWorkspace(stateDir),
+  };
+}
+
+function withConcurrency(pipeline: AnyPipeline, concurrency: number | undefined): AnyPipeline {
+  return pipeline.concurrency === undefined && concurrency !== undefined ? { ...pipeline, concurrency } : pipeline;
+}

@@ -1,0 +1,82 @@
+import { spawn } from "node:child_process";
+import { HookError } from "../errors/errors.js";
+import type { Hook } from "../pipeline/hooks.js";
+
+/** What every hook receives: enough to page someone and point them at the logs. */
+export interface HookPayload {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly status: string;
+  readonly triggerKind: string;
+  readonly triggerId: string;
+  readonly failedStep: string | null;
+  readonly errorCode: string | null;
+  readonly message: string | null;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  /** How to read this run's logs. */
+  readonly logs: string;
+}
+
+export function describeHook(hook: Hook): string {
+  return hook.kind === "webhook" ? `webhook ${hook.urlEnv ? `$${hook.urlEnv}` : "(url)"}` : `command "${hook.command}"`;
+}
+
+async function postWebhook(hook: Extract<Hook, { kind: "webhook" }>, payload: HookPayload): Promise<void> {
+  const url = hook.url ?? (hook.urlEnv ? process.env[hook.urlEnv] : undefined);
+  if (!url)
+    throw new HookError("HOOK_FAILED", `webhook: environment variable ${hook.urlEnv ?? "(none)"} is not set`, {
+      details: { env: hook.urlEnv },
+    });
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...hook.headers },
+    body: JSON.stringify(payload),
+    signal: AbortSignal.timeout(hook.timeoutMs),
+  });
+  if (!response.ok)
+    throw new HookError("HOOK_FAILED", `webhook answered ${response.status} ${response.statusText}`, {
+      details: { status: response.status },
+    });
+}
+
+function runCommand(hook: Extract<Hook, { kind: "command" }>, payload: HookPayload): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(hook.command, {
+      shell: true,
+      stdio: ["pipe", "ignore", "pipe"],
+      timeout: hook.timeoutMs,
+      env: {
+        ...process.env,
+        STRATA_RUN_ID: payload.runId,
+        STRATA_PIPELINE: payload.pipeline,
+        STRATA_STATUS: payload.status,
+        STRATA_TRIGGER_ID: payload.triggerId,
+        STRATA_FAILED_STEP: payload.failedStep ?? "",
+        STRATA_ERROR_CODE: payload.errorCode ?? "",
+        STRATA_ERROR_MESSAGE: payload.message ?? "",
+      },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    child.on("error", (e) => reject(new HookError("HOOK_FAILED", `command hook could not start: ${e.message}`, { cause: e })));
+    child.on("close", (code, signal) => {
+      if (code === 0) resolve();
+      else
+        reject(
+          new HookError(
+            "HOOK_FAILED",
+            `command hook "${hook.command}" exited with ${signal ?? code}${stderr ? `: ${stderr.trim()}` : ""}`,
+            { details: { exitCode: code } },
+          ),
+        );
+    });
+    child.stdin.on("error", () => undefined); // a command that does not read stdin is fine
+    child.stdin.end(JSON.stringify(payload));
+  });
+}
+
+/** Delivers one hook; throws HookError when it cannot. */
+export function deliverHook(hook: Hook, payload: HookPayload): Promise<void> {
+  return hook.kind === "webhook" ? postWebhook(hook, payload) : runCommand(hook, payload);
+}

@@ -1,0 +1,29 @@
+import { join } from "node:path";
+import type { RunStore } from "../storage/run-store.js";
+import type { TableEngine } from "../storage/table-engine.js";
+import { SqliteRunStore } from "../storage/sqlite/run-store.js";
+import { DuckDbTableEngine } from "../storage/duckdb/table-engine.js";
+
+/**
+ * Where runs are recorded and SQL steps execute. The embedded defaults live in a project's
+ * `.strata/` folder: metadata in SQLite, tables in DuckDB (opened only when a SQL step needs it).
+ */
+export interface Workspace {
+  readonly store: RunStore;
+  engine(): Promise<TableEngine>;
+  close(): Promise<void>;
+}
+
+export function openWorkspace(dir: string | ":memory:"): Workspace {
+  const memory = dir === ":memory:";
+  const store = new SqliteRunStore(memory ? ":memory:" : join(dir, "metadata.sqlite"));
+  let engine: Promise<TableEngine> | undefined;
+  return {
+    store,
+    engine: () => (engine ??= DuckDbTableEngine.open(memory ? ":memory:" : join(dir, "warehouse.duckdb"))),
+    async close() {
+      await store.close();
+      if (engine) await (await engine).close();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The metadata store: every run, step and attempt, the outputs that a resume can reuse, and the
+ * logs. SQLite in a project's `.strata/` by default; a Postgres store implements the same
+ * interface for multi-process deployments.
+ */
+export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
+export type StepStatus = "pending" | "running" | "retrying" | "succeeded" | "failed" | "skipped" | "reused";
+export type AttemptStatus = "running" | "succeeded" | "failed";
+export type TriggerKind = "manual" | "api" | "cron" | "event" | "backfill" | "test";
+
+export interface Trigger {
+  readonly kind: TriggerKind;
+  readonly id: string;
+}
+
+export interface ErrorInfo {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface RunRecord {
+  readonly id: string;
+  readonly pipeline: string;
+  readonly status: RunStatus;
+  readonly trigger: Trigger;
+  readonly params: Record<string, unknown>;
+  readonly resumedFrom: string | null;
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly error: ErrorInfo | null;
+}
+
+/** How a step's output is kept so that `--resume` can reuse it. */
+export type StoredOutput =
+  | { readonly kind: "none" }
+  | { readonly kind: "json"; readonly json: string }
+  | { readonly kind: "table"; readonly table: string; readonly rows: number }
+  /** Not serializable (a function, a class instance...): a resume reruns the step. */
+  | { readonly kind: "opaque"; readonly type: string };
+
+export interface StepRecord {
+  readonly runId: string;
+  readonly step: string;
+  readonly status: StepStatus;
+  readonly attempts: number;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  readonly error: ErrorInfo | null;
+  readonly output: StoredOutput | null;
+  /** For a reused step: the run whose output was reused. */
+  readonly reusedFrom: string | null;
+}
+
+export interface AttemptRecord {
+  readonly runId: string;
+  readonly step: string;
+  readonly attempt: number;
+  readonly status: AttemptStatus;
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly error: (ErrorInfo & { readonly retryable: boolean }) | null;
+}
+
+export interface LogRecord {
+  readonly runId: string;
+  readonly step: string | null;
+  readonly attempt: number | null;
+  readonly time: number;
+  readonly level: number;
+  /** The whole structured line (JSON), as the logger wrote it. */
+  readonly line: string;
+}
+
+export interface RunQuery {
+  readonly limit?: number;
+  readonly pipeline?: string;
+  readonly status?: RunStatus;
+}
+
+export interface RunStore {
+  /** Records a new run and its steps as pending. */
+  createRun(run: RunRecord, steps: readonly string[]): Promise<void>;
+  /** Records an attempt and the step's new state together. */
+  saveAttempt(attempt: AttemptRecord, step: StepRecord): Promise<void>;
+  saveStep(step: StepRecord): Promise<void>;
+  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<void>;
+  appendLogs(lines: readonly LogRecord[]): Promise<void>;
+  listRuns(query?: RunQuery): Promise<RunRecord[]>;
+  /** By full id or unique prefix; throws RUN_NOT_FOUND or RUN_AMBIGUOUS_ID. */
+  getRun(idOrPrefix: string): Promise<RunRecord>;
+  getSteps(runId: string): Promise<StepRecord[]>;
+  getAttempts(runId: string): Promise<AttemptRecord[]>;
+  getLogs(runId: string, filter?: { step?: string }): Promise<LogRecord[]>;
+  close(): Promise<void>;
+}

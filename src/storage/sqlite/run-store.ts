@@ -1,0 +1,298 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { NotFoundError, StoreError } from "../../errors/errors.js";
+import type {
+  AttemptRecord,
+  ErrorInfo,
+  LogRecord,
+  RunQuery,
+  RunRecord,
+  RunStatus,
+  RunStore,
+  StepRecord,
+  StoredOutput,
+} from "../run-store.js";
+import { MIGRATIONS } from "./schema.js";
+
+interface RunRow {
+  id: string;
+  pipeline: string;
+  status: RunStatus;
+  trigger_kind: RunRecord["trigger"]["kind"];
+  trigger_id: string;
+  params: string;
+  resumed_from: string | null;
+  started_at: number;
+  ended_at: number | null;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+interface StepRow {
+  run_id: string;
+  step: string;
+  status: StepRecord["status"];
+  attempts: number;
+  started_at: number | null;
+  ended_at: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  output: string | null;
+  reused_from: string | null;
+}
+
+interface AttemptRow {
+  run_id: string;
+  step: string;
+  attempt: number;
+  status: AttemptRecord["status"];
+  started_at: number;
+  ended_at: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  retryable: number | null;
+}
+
+const errorOf = (code: string | null, message: string | null): ErrorInfo | null =>
+  code === null ? null : { code, message: message ?? "" };
+
+const toRun = (r: RunRow): RunRecord => ({
+  id: r.id,
+  pipeline: r.pipeline,
+  status: r.status,
+  trigger: { kind: r.trigger_kind, id: r.trigger_id },
+  params: JSON.parse(r.params) as Record<string, unknown>,
+  resumedFrom: r.resumed_from,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+  error: errorOf(r.error_code, r.error_message),
+});
+
+/** The embedded metadata store: one SQLite file (WAL), prepared statements, a transaction per event. */
+export class SqliteRunStore implements RunStore {
+  readonly #db: Database.Database;
+  readonly #stmt;
+
+  constructor(readonly path: string) {
+    try {
+      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+      this.#db = new Database(path);
+      this.#db.pragma("journal_mode = WAL");
+      this.#db.pragma("synchronous = NORMAL");
+      this.#db.pragma("busy_timeout = 5000");
+      this.#migrate();
+    } catch (cause) {
+      throw new StoreError("STORE_FAILED", `cannot open the metadata store ${path}: ${(cause as Error).message}`, {
+        cause,
+        details: { path },
+      });
+    }
+    const db = this.#db;
+    this.#stmt = {
+      insertRun: db.prepare(
+        `insert into runs (id, pipeline, status, trigger_kind, trigger_id, params, resumed_from, started_at, ended_at, error_code, error_message)
+         values (@id, @pipeline, @status, @trigger_kind, @trigger_id, @params, @resumed_from, @started_at, @ended_at, @error_code, @error_message)`,
+      ),
+      insertStep: db.prepare(`insert into run_steps (run_id, step, position, status) values (?, ?, ?, 'pending')`),
+      upsertAttempt: db.prepare(
+        `insert into attempts (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable)
+         values (@run_id, @step, @attempt, @status, @started_at, @ended_at, @error_code, @error_message, @retryable)
+         on conflict (run_id, step, attempt) do update set status = excluded.status, ended_at = excluded.ended_at,
+           error_code = excluded.error_code, error_message = excluded.error_message, retryable = excluded.retryable`,
+      ),
+      updateStep: db.prepare(
+        `update run_steps set status = @status, attempts = @attempts, started_at = @started_at, ended_at = @ended_at,
+           error_code = @error_code, error_message = @error_message, output = @output, reused_from = @reused_from
+         where run_id = @run_id and step = @step`,
+      ),
+      finishRun: db.prepare(`update runs set status = ?, ended_at = ?, error_code = ?, error_message = ? where id = ?`),
+      insertLog: db.prepare(`insert into logs (run_id, step, attempt, time, level, line) values (?, ?, ?, ?, ?, ?)`),
+      runById: db.prepare(`select * from runs where id = ?`),
+      runsByPrefix: db.prepare(`select * from runs where id like ? escape '\\' order by id desc limit 2`),
+      steps: db.prepare(`select * from run_steps where run_id = ? order by position`),
+      attempts: db.prepare(`select * from attempts where run_id = ? order by started_at, step, attempt`),
+      logs: db.prepare(`select * from logs where run_id = ? order by seq`),
+      logsOfStep: db.prepare(`select * from logs where run_id = ? and step = ? order by seq`),
+    };
+  }
+
+  #migrate(): void {
+    const version = this.#db.pragma("user_version", { simple: true }) as number;
+    for (let i = version; i < MIGRATIONS.length; i++) {
+      this.#db.transaction(() => {
+        this.#db.exec(MIGRATIONS[i]!);
+        this.#db.pragma(`user_version = ${i + 1}`);
+      })();
+    }
+  }
+
+  // better-sqlite3 is synchronous; the interface is async so that a networked store fits it.
+  #run<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (cause) {
+      if (cause instanceof NotFoundError) return Promise.reject(cause);
+      return Promise.reject(
+        new StoreError("STORE_FAILED", `metadata store (${this.path}): ${what} failed: ${(cause as Error).message}`, { cause }),
+      );
+    }
+  }
+
+  createRun(run: RunRecord, steps: readonly string[]): Promise<void> {
+    return this.#run("create run", () =>
+      this.#db.transaction(() => {
+        this.#stmt.insertRun.run({
+          id: run.id,
+          pipeline: run.pipeline,
+          status: run.status,
+          trigger_kind: run.trigger.kind,
+          trigger_id: run.trigger.id,
+          params: JSON.stringify(run.params),
+          resumed_from: run.resumedFrom,
+          started_at: run.startedAt,
+          ended_at: run.endedAt,
+          error_code: run.error?.code ?? null,
+          error_message: run.error?.message ?? null,
+        });
+        steps.forEach((step, i) => this.#stmt.insertStep.run(run.id, step, i));
+      })(),
+    );
+  }
+
+  #updateStep(s: StepRecord): void {
+    this.#stmt.updateStep.run({
+      run_id: s.runId,
+      step: s.step,
+      status: s.status,
+      attempts: s.attempts,
+      started_at: s.startedAt,
+      ended_at: s.endedAt,
+      error_code: s.error?.code ?? null,
+      error_message: s.error?.message ?? null,
+      output: s.output ? JSON.stringify(s.output) : null,
+      reused_from: s.reusedFrom,
+    });
+  }
+
+  saveAttempt(a: AttemptRecord, step: StepRecord): Promise<void> {
+    return this.#run("save attempt", () =>
+      this.#db.transaction(() => {
+        this.#stmt.upsertAttempt.run({
+          run_id: a.runId,
+          step: a.step,
+          attempt: a.attempt,
+          status: a.status,
+          started_at: a.startedAt,
+          ended_at: a.endedAt,
+          error_code: a.error?.code ?? null,
+          error_message: a.error?.message ?? null,
+          retryable: a.error ? Number(a.error.retryable) : null,
+        });
+        this.#updateStep(step);
+      })(),
+    );
+  }
+
+  saveStep(step: StepRecord): Promise<void> {
+    return this.#run("save step", () => this.#updateStep(step));
+  }
+
+  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<void> {
+    return this.#run("finish run", () => {
+      this.#stmt.finishRun.run(status, endedAt, error?.code ?? null, error?.message ?? null, id);
+    });
+  }
+
+  appendLogs(lines: readonly LogRecord[]): Promise<void> {
+    if (!lines.length) return Promise.resolve();
+    return this.#run("append logs", () =>
+      this.#db.transaction(() => {
+        for (const l of lines) this.#stmt.insertLog.run(l.runId, l.step, l.attempt, l.time, l.level, l.line);
+      })(),
+    );
+  }
+
+  listRuns(query: RunQuery = {}): Promise<RunRecord[]> {
+    return this.#run("list runs", () => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (query.pipeline) {
+        where.push("pipeline = ?");
+        args.push(query.pipeline);
+      }
+      if (query.status) {
+        where.push("status = ?");
+        args.push(query.status);
+      }
+      const sql = `select * from runs ${where.length ? `where ${where.join(" and ")}` : ""} order by id desc limit ?`;
+      return (this.#db.prepare(sql).all(...args, query.limit ?? 20) as RunRow[]).map(toRun);
+    });
+  }
+
+  getRun(idOrPrefix: string): Promise<RunRecord> {
+    return this.#run("get run", () => {
+      const exact = this.#stmt.runById.get(idOrPrefix) as RunRow | undefined;
+      if (exact) return toRun(exact);
+      const like = `${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const rows = this.#stmt.runsByPrefix.all(like) as RunRow[];
+      if (rows.length === 1) return toRun(rows[0]!);
+      if (rows.length === 0)
+        throw new NotFoundError("RUN_NOT_FOUND", `no run has the id "${idOrPrefix}" (see: strata runs list)`, {
+          details: { runId: idOrPrefix },
+        });
+      throw new NotFoundError("RUN_AMBIGUOUS_ID", `"${idOrPrefix}" is the start of several run ids; give more of it`, {
+        details: { runId: idOrPrefix },
+      });
+    });
+  }
+
+  getSteps(runId: string): Promise<StepRecord[]> {
+    return this.#run("get steps", () =>
+      (this.#stmt.steps.all(runId) as StepRow[]).map((r) => ({
+        runId: r.run_id,
+        step: r.step,
+        status: r.status,
+        attempts: r.attempts,
+        startedAt: r.started_at,
+        endedAt: r.ended_at,
+        error: errorOf(r.error_code, r.error_message),
+        output: r.output === null ? null : (JSON.parse(r.output) as StoredOutput),
+        reusedFrom: r.reused_from,
+      })),
+    );
+  }
+
+  getAttempts(runId: string): Promise<AttemptRecord[]> {
+    return this.#run("get attempts", () =>
+      (this.#stmt.attempts.all(runId) as AttemptRow[]).map((r) => ({
+        runId: r.run_id,
+        step: r.step,
+        attempt: r.attempt,
+        status: r.status,
+        startedAt: r.started_at,
+        endedAt: r.ended_at,
+        error: r.error_code === null ? null : { code: r.error_code, message: r.error_message ?? "", retryable: r.retryable === 1 },
+      })),
+    );
+  }
+
+  getLogs(runId: string, filter: { step?: string } = {}): Promise<LogRecord[]> {
+    return this.#run("get logs", () => {
+      const rows = (filter.step ? this.#stmt.logsOfStep.all(runId, filter.step) : this.#stmt.logs.all(runId)) as {
+        run_id: string;
+        step: string | null;
+        attempt: number | null;
+        time: number;
+        level: number;
+        line: string;
+      }[];
+      return rows.map((r) => ({ runId: r.run_id, step: r.step, attempt: r.attempt, time: r.time, level: r.level, line: r.line }));
+    });
+  }
+
+  close(): Promise<void> {
+    this.#db.close();
+    return Promise.resolve();
+  }
+}

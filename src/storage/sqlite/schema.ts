@@ -1,0 +1,53 @@
+/** The metadata schema; `user_version` tracks which migrations ran. */
+export const MIGRATIONS: readonly string[] = [
+  `create table runs (
+     id text primary key,
+     pipeline text not null,
+     status text not null,
+     trigger_kind text not null,
+     trigger_id text not null,
+     params text not null,
+     resumed_from text,
+     started_at integer not null,
+     ended_at integer,
+     error_code text,
+     error_message text
+   );
+   create index runs_pipeline on runs (pipeline, started_at);
+   create table run_steps (
+     run_id text not null references runs (id),
+     step text not null,
+     position integer not null,
+     status text not null,
+     attempts integer not null default 0,
+     started_at integer,
+     ended_at integer,
+     error_code text,
+     error_message text,
+     output text,
+     reused_from text,
+     primary key (run_id, step)
+   );
+   create table attempts (
+     run_id text not null,
+     step text not null,
+     attempt integer not null,
+     status text not null,
+     started_at integer not null,
+     ended_at integer,
+     error_code text,
+     error_message text,
+     retryable integer,
+     primary key (run_id, step, attempt)
+   );
+   create table logs (
+     run_id text not null,
+     seq integer primary key autoincrement,
+     step text,
+     attempt integer,
+     time integer not null,
+     level integer not null,
+     line text not null
+   );
+   create index logs_run on logs (run_id, step);`,
+];
