@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 30_000,
     // CLI tests spawn processes; two workers match the two cores of our machines.
     maxWorkers: 2,
-    forbidOnly: !!process.env.CI,
+    allowOnly: !process.env.CI,
   },
 });

@@ -36,10 +36,9 @@ export {
   DagError,
   ProjectError,
   NotFoundError,
-  StepError,
   SqlError,
   StoreError,
   HookError,
 } from "./errors/errors.js";
 export { defineProject, type ProjectConfig } from "./project/define-project.js";
-export { loadProject, type LoadedProject } from "./project/load-project.js";
+export { loadProject, openProject, type LoadedProject, type ProjectInfo } from "./project/load-project.js";

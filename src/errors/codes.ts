@@ -26,14 +26,13 @@ export const ERROR_CODES = {
   STEP_NON_RETRYABLE: { status: 500, retryable: false },
   STEP_TIMEOUT: { status: 504, retryable: true },
   STEP_SKIPPED: { status: 424, retryable: false },
-  STEP_OUTPUT_INVALID: { status: 500, retryable: false },
   RUN_CANCELLED: { status: 499, retryable: false },
   SQL_FAILED: { status: 500, retryable: false },
   SQL_INPUT_INVALID: { status: 400, retryable: false },
   HOOK_FAILED: { status: 502, retryable: true },
   STORE_FAILED: { status: 503, retryable: true },
   INIT_TARGET_EXISTS: { status: 409, retryable: false },
-  CLI_USAGE: { status: 400, retryable: false },
+  INIT_INSTALL_FAILED: { status: 500, retryable: true },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -8,16 +8,12 @@ export class DagError extends StrataError {}
 export class ProjectError extends StrataError {}
 /** A run, pipeline or other named thing does not exist. */
 export class NotFoundError extends StrataError {}
-/** A step attempt failed; `cause` holds what the step threw. */
-export class StepError extends StrataError {}
 /** A SQL step failed inside its engine. */
 export class SqlError extends StrataError {}
 /** The metadata store cannot be read or written. */
 export class StoreError extends StrataError {}
 /** A failure or success hook could not be delivered. */
 export class HookError extends StrataError {}
-/** The command line was used wrongly. */
-export class UsageError extends StrataError {}
 
 /**
  * Throw this from a step to stop retrying at once: the input is wrong and trying again will not help.

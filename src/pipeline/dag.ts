@@ -82,7 +82,7 @@ export function buildDag(pipeline: string, steps: readonly StepDefinition[], par
     }
     if (step.query) {
       for (const part of step.query.parts) {
-        if (typeof part === "string" && !(part in step.inputs)) {
+        if (typeof part === "string" && !Object.hasOwn(step.inputs, part)) {
           fail(
             "DAG_MISSING_INPUT",
             pipeline,

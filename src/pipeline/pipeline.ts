@@ -79,6 +79,8 @@ export function pipeline(name: string, optionsOrBuild: PipelineOptions<ParamsSch
   const steps: StepDefinition[] = [];
   const result: unknown = withBuilder({ add: (s) => steps.push(s) }, () => build({ params }));
   if (result instanceof Promise) {
+    // Its rejection (e.g. step() after an await) must not surface as an unhandled rejection.
+    result.catch(() => undefined);
     throw new DagError("DSL_INVALID_STEP", `pipeline "${name}": the build function must be synchronous (do I/O inside steps)`, {
       details: { pipeline: name },
     });

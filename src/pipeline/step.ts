@@ -67,7 +67,13 @@ export function step(
   }
   if (isSqlQuery(impl)) {
     // A StepRef written straight into the query is an input too, named after its output.
-    for (const ref of sqlStepRefs(impl)) if (!(ref.output in inputs)) inputs[ref.output] = ref;
+    // (Under a free key when an input of that name reads something else, so the dependency stays.)
+    for (const ref of sqlStepRefs(impl)) {
+      if (Object.values(inputs).some((r) => (isStepRef(r) ? r.output : r) === ref.output)) continue;
+      let key = ref.output;
+      while (Object.hasOwn(inputs, key)) key = `${key}_`;
+      inputs[key] = ref;
+    }
   }
   const definition: StepDefinition = {
     name,

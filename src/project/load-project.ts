@@ -9,15 +9,20 @@ import { importTs } from "./ts-loader.js";
 
 export const CONFIG_FILE = "strata.config.ts";
 
-export interface LoadedProject {
+/** A project's folder and config, without its pipelines (enough to read its runs). */
+export interface ProjectInfo {
   readonly dir: string;
   readonly name: string;
   readonly config: ProjectConfig;
+  /** Where runs, logs and tables are kept (`.strata/` by default). */
   readonly stateDir: string;
+  openWorkspace(): Workspace;
+}
+
+export interface LoadedProject extends ProjectInfo {
   /** Pipelines by name, with the file each came from. */
   readonly pipelines: ReadonlyMap<string, { readonly pipeline: AnyPipeline; readonly file: string }>;
   pipeline(name: string): AnyPipeline;
-  openWorkspace(): Workspace;
 }
 
 /** The project folder: `start` itself or the nearest parent holding strata.config.ts. */
@@ -42,10 +47,10 @@ async function importFile(file: string, dir: string): Promise<Record<string, unk
     return await importTs(file);
   } catch (cause) {
     if (isStrataError(cause)) throw cause; // a DAG error already names the pipeline and steps
-    throw new ProjectError("PROJECT_LOAD_FAILED", `cannot load ${relative(dir, file)}: ${(cause as Error).message}`, {
-      cause,
-      details: { file },
-    });
+    const message = (cause as Error).message;
+    // tsx compiles a .ts file as CommonJS when no package.json says "type": "module".
+    const hint = /require\(\)? ES Module|require\(esm\)/.test(message) ? ` (add "type": "module" to ${join(dir, "package.json")})` : "";
+    throw new ProjectError("PROJECT_LOAD_FAILED", `cannot load ${relative(dir, file)}: ${message}${hint}`, { cause, details: { file } });
   }
 }
 
@@ -60,8 +65,8 @@ function pipelineFiles(folder: string): string[] {
     .sort();
 }
 
-/** Loads `strata.config.ts` and every pipeline exported from the pipelines folder. */
-export async function loadProject(start: string = process.cwd()): Promise<LoadedProject> {
+/** Finds the project from `start` and loads its `strata.config.ts`. */
+export async function openProject(start: string = process.cwd()): Promise<ProjectInfo> {
   const dir = findProjectDir(start);
   const configModule = await importFile(join(dir, CONFIG_FILE), dir);
   const config = configModule.default;
@@ -70,6 +75,14 @@ export async function loadProject(start: string = process.cwd()): Promise<Loaded
       details: { file: join(dir, CONFIG_FILE) },
     });
   }
+  const stateDir = resolve(dir, config.stateDir ?? ".strata");
+  return { dir, name: config.name ?? basename(dir), config, stateDir, openWorkspace: () => openWorkspace(stateDir) };
+}
+
+/** Loads the project and every pipeline exported from its pipelines folder. */
+export async function loadProject(start: string = process.cwd()): Promise<LoadedProject> {
+  const info = await openProject(start);
+  const { dir, config } = info;
   const pipelines = new Map<string, { pipeline: AnyPipeline; file: string }>();
   for (const file of pipelineFiles(join(dir, config.pipelines ?? "pipelines"))) {
     const module = await importFile(file, dir);
@@ -88,12 +101,8 @@ export async function loadProject(start: string = process.cwd()): Promise<Loaded
       pipelines.set(value.name, { pipeline: withConcurrency(value, config.concurrency), file });
     }
   }
-  const stateDir = resolve(dir, config.stateDir ?? ".strata");
   return {
-    dir,
-    name: config.name ?? basename(dir),
-    config,
-    stateDir,
+    ...info,
     pipelines,
     pipeline(name) {
       const found = pipelines.get(name);
@@ -106,7 +115,6 @@ export async function loadProject(start: string = process.cwd()): Promise<Loaded
       }
       return found.pipeline;
     },
-    openWorkspace: () => openWorkspace(stateDir),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Clock } from "../clock/clock.js";
 import { SqlError } from "../errors/errors.js";
-import { describeError } from "../errors/strata-error.js";
+import { describeError, isStrataError } from "../errors/strata-error.js";
 import type { InputRef } from "../pipeline/refs.js";
 import { isParamRef, isStepRef } from "../pipeline/refs.js";
 import { backoffDelay } from "../pipeline/retry-policy.js";
@@ -45,6 +45,11 @@ function inputValues(scope: RunScope, step: StepDefinition): Record<string, unkn
   return values;
 }
 
+// Rows from TypeScript loaded as tables, per run and output. Kept apart from `scope.outputs` so
+// that TypeScript steps reading the same output still get the rows, and concurrent SQL readers
+// share one load.
+const loadedTables = new WeakMap<RunScope, Map<string, Promise<TableName>>>();
+
 /** An upstream output as a table: a SQL output is used in place, rows from TypeScript are loaded once. */
 async function tableOf(scope: RunScope, step: StepDefinition, output: string): Promise<TableName> {
   const value = scope.outputs.get(output);
@@ -59,11 +64,23 @@ async function tableOf(scope: RunScope, step: StepDefinition, output: string): P
       },
     );
   }
-  const engine = await scope.engine();
-  const target = { schema: scope.runId, table: output };
-  const handle = new TableHandle(engine, target, await engine.createTableFromRows(target, value as Record<string, unknown>[]));
-  scope.outputs.set(output, handle); // later readers reuse the loaded table
-  return target;
+  let loaded = loadedTables.get(scope);
+  if (!loaded) loadedTables.set(scope, (loaded = new Map()));
+  let table = loaded.get(output);
+  if (!table) {
+    const tables = loaded;
+    table = (async () => {
+      const engine = await scope.engine();
+      const target = { schema: scope.runId, table: output };
+      await engine.createTableFromRows(target, value as Record<string, unknown>[]);
+      return target;
+    })().catch((error: unknown) => {
+      tables.delete(output); // a later reader tries again
+      throw error;
+    });
+    loaded.set(output, table);
+  }
+  return table;
 }
 
 async function resolveQuery(scope: RunScope, step: StepDefinition, query: SqlQuery): Promise<ResolvedQuery> {
@@ -85,7 +102,17 @@ async function runBody(scope: RunScope, step: StepDefinition, attempt: number, s
   if (step.query) {
     const engine = await scope.engine();
     const target = { schema: scope.runId, table: step.output };
-    const rows = await engine.createTableAs(target, await resolveQuery(scope, step, step.query), signal);
+    const query = await resolveQuery(scope, step, step.query);
+    let rows: number;
+    try {
+      rows = await engine.createTableAs(target, query, signal);
+    } catch (error) {
+      if (!isStrataError(error) || error.code !== "SQL_FAILED") throw error;
+      throw new SqlError("SQL_FAILED", `sql step "${step.name}": ${error.message}`, {
+        cause: error,
+        details: { ...error.details, step: step.name },
+      });
+    }
     return new TableHandle(engine, target, rows);
   }
   const log = scope.logger.forAttempt(step.name, attempt);
@@ -165,7 +192,11 @@ export async function executeStep(scope: RunScope, step: StepDefinition): Promis
       try {
         await clock.sleep(delayMs, scope.signal);
       } catch {
-        return { ok: false, error: { code: "RUN_CANCELLED", message: "the run was cancelled during a retry backoff" } };
+        // Record the end, or the step would stay "retrying" in a finished run.
+        const cancelled = { code: "RUN_CANCELLED", message: "the run was cancelled during a retry backoff" };
+        await store.saveStep({ ...base, status: "failed", endedAt: clock.now(), error: cancelled, output: null });
+        emit({ type: "step-failed", step: step.name, attempt, error: cancelled });
+        return { ok: false, error: cancelled };
       }
     }
   }

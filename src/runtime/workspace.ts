@@ -2,7 +2,6 @@ import { join } from "node:path";
 import type { RunStore } from "../storage/run-store.js";
 import type { TableEngine } from "../storage/table-engine.js";
 import { SqliteRunStore } from "../storage/sqlite/run-store.js";
-import { DuckDbTableEngine } from "../storage/duckdb/table-engine.js";
 
 /**
  * Where runs are recorded and SQL steps execute. The embedded defaults live in a project's
@@ -20,7 +19,11 @@ export function openWorkspace(dir: string | ":memory:"): Workspace {
   let engine: Promise<TableEngine> | undefined;
   return {
     store,
-    engine: () => (engine ??= DuckDbTableEngine.open(memory ? ":memory:" : join(dir, "warehouse.duckdb"))),
+    // DuckDB costs ~130 ms to load: only runs with a SQL step pay for it.
+    engine: () =>
+      (engine ??= import("../storage/duckdb/table-engine.js").then(({ DuckDbTableEngine }) =>
+        DuckDbTableEngine.open(memory ? ":memory:" : join(dir, "warehouse.duckdb")),
+      )),
     async close() {
       await store.close();
       if (engine) await (await engine).close();

@@ -71,9 +71,10 @@ export class DuckDbTableEngine implements TableEngine {
     try {
       await this.#connection.run(`create or replace table ${this.qualifiedName(target)} as ${text}`, values);
     } catch (cause) {
-      throw new SqlError("SQL_FAILED", `sql step "${target.table}": ${(cause as Error).message}`, {
+      // The runner prefixes the step's name: the table is named after the output, which may differ.
+      throw new SqlError("SQL_FAILED", (cause as Error).message, {
         cause,
-        details: { step: target.table, sql: text },
+        details: { table: target.table, sql: text },
       });
     } finally {
       signal.removeEventListener("abort", interrupt);

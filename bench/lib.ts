@@ -1,0 +1,93 @@
+// Small helpers shared by the benchmarks: robust statistics, argument parsing and plain-text tables.
+import { parseArgs } from "node:util";
+
+/** The median of a non-empty list (the mean of the two middle values for an even count). */
+export function median(values: readonly number[]): number {
+  return quantile(values, 0.5);
+}
+
+/** Linear-interpolated quantile, q in [0, 1]. */
+export function quantile(values: readonly number[], q: number): number {
+  if (!values.length) throw new Error("quantile of an empty list");
+  const sorted = [...values].sort((a, b) => a - b);
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+export function min(values: readonly number[]): number {
+  return Math.min(...values);
+}
+
+export function max(values: readonly number[]): number {
+  return Math.max(...values);
+}
+
+/** Formats a number with a fixed count of decimals. */
+export function fmt(value: number, decimals = 2): string {
+  return value.toFixed(decimals);
+}
+
+/** Renders rows as an aligned text table: text columns left-aligned, numeric-looking ones right-aligned. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const numeric = header.map((_h, i) => rows.length > 0 && rows.every((r) => /^([-+]?[\d.,]+( ?[a-z%×]+)?|-)$/i.test(r[i] ?? "")));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  const rule = widths.map((w) => "-".repeat(w)).join("  ");
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
+
+/**
+ * Parses `--name N` integer options (each given as `[default, minimum]`), string options as given,
+ * and `--check`; prints the usage and exits on `--help` or a bad value.
+ */
+export function cliOptions<const N extends string, const S extends string>(
+  usage: string,
+  numbers: Readonly<Record<N, readonly [number, number]>>,
+  strings: readonly S[] = [],
+): { numbers: Record<N, number>; strings: Partial<Record<S, string>>; flags: { check: boolean } } {
+  const options: Record<string, { type: "string" | "boolean" }> = { check: { type: "boolean" }, help: { type: "boolean" } };
+  for (const name of [...Object.keys(numbers), ...strings]) options[name] = { type: "string" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ options, strict: true, allowPositionals: false }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${usage}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const parsedNumbers = {} as Record<N, number>;
+  for (const name of Object.keys(numbers) as N[]) {
+    const [fallback, least] = numbers[name];
+    const raw = values[name];
+    parsedNumbers[name] = fallback;
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (typeof raw !== "string" || !Number.isInteger(n) || n < least) {
+      console.error(`--${name} must be an integer >= ${least}, got ${String(raw)}\n\n${usage}`);
+      process.exit(2);
+    }
+    parsedNumbers[name] = n;
+  }
+  const parsedStrings: Partial<Record<S, string>> = {};
+  for (const name of strings) {
+    const raw = values[name];
+    if (typeof raw === "string") parsedStrings[name] = raw;
+  }
+  return { numbers: parsedNumbers, strings: parsedStrings, flags: { check: values.check === true } };
+}
+
+/** One line describing the machine, so that numbers from different machines are not compared blindly. */
+export async function machineLine(): Promise<string> {
+  const os = await import("node:os");
+  const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
+  return `node ${process.version}, ${os.platform()} ${os.arch()}, ${os.availableParallelism()} cores (${cpu})`;
+}

@@ -1,0 +1,3 @@
+import { defineProject } from "strata";
+
+export default defineProject({ name: "cltv", pipelines: "pipelines" });

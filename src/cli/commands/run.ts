@@ -1,0 +1,72 @@
+import { parseParamArgs } from "../../pipeline/params.js";
+import { loadProject } from "../../project/load-project.js";
+import { runPipeline } from "../../runtime/run-pipeline.js";
+import { EXIT } from "../exit-codes.js";
+import { PlainView } from "../view/plain-view.js";
+import type { ProgressView } from "../view/progress-view.js";
+import { runHeadline, runJson, stepTable } from "../view/run-report.js";
+
+export interface RunCommandOptions {
+  param: string[];
+  project?: string;
+  json?: boolean;
+  concurrency?: number;
+  resume?: string;
+  verbose?: boolean;
+  progress?: "auto" | "live" | "plain" | "none";
+}
+
+async function chooseView(options: RunCommandOptions): Promise<ProgressView | undefined> {
+  const mode = options.progress ?? "auto";
+  if (mode === "none" || (mode === "auto" && options.json)) return undefined;
+  const live = mode === "live" || (mode === "auto" && process.stderr.isTTY && !process.env.CI);
+  if (!live) return new PlainView((line) => process.stderr.write(`${line}\n`));
+  const { TtyView } = await import("../view/tty-view.js"); // log-update is slow to load; TTY only
+  return new TtyView();
+}
+
+/** `strata run <pipeline>`: params are checked before anything runs; exit 0 on success, 1 on failure. */
+export async function runCommand(name: string, options: RunCommandOptions): Promise<number> {
+  const project = await loadProject(options.project);
+  const pipeline = project.pipeline(name);
+  const params = parseParamArgs(options.param);
+  // Steps see paths relative to the project folder, wherever the command was started.
+  process.chdir(project.dir);
+  const workspace = project.openWorkspace();
+  const view = await chooseView(options);
+  const cancel = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    if (++interrupts > 1) process.exit(EXIT.INTERRUPTED);
+    process.stderr.write("\ncancelling the run (Ctrl-C again to quit at once)...\n");
+    cancel.abort();
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    const result = await runPipeline(pipeline, {
+      params,
+      workspace,
+      signal: cancel.signal,
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...(options.resume ? { resume: options.resume } : {}),
+      ...(view ? { onEvent: (e) => view.onEvent(e) } : {}),
+      ...(options.verbose ? { logTee: (line: string) => process.stderr.write(line), logLevel: "debug" as const } : {}),
+    });
+    view?.stop();
+    const steps = await workspace.store.getSteps(result.id);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(runJson(result, steps), null, 2)}\n`);
+    } else {
+      const lines = [runHeadline(result, steps), "", stepTable(steps), ""];
+      if (result.error) lines.push(`error ${result.error.code}: ${result.error.message}`);
+      lines.push(`details: strata runs show ${result.id}    logs: strata runs logs ${result.id}`);
+      if (result.status === "failed") lines.push(`after a fix: strata run ${pipeline.name} --resume ${result.id}`);
+      process.stdout.write(`${lines.join("\n")}\n`);
+    }
+    return result.status === "succeeded" ? EXIT.OK : result.status === "cancelled" ? EXIT.INTERRUPTED : EXIT.FAILED;
+  } finally {
+    view?.stop();
+    process.off("SIGINT", onSigint);
+    await workspace.close();
+  }
+}
