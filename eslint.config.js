@@ -2,7 +2,18 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "**/.strata/", ".scratch/", "coverage/", "templates/", "test/fixtures/", "examples/**/node_modules/"] },
+  {
+    ignores: [
+      "dist/",
+      "node_modules/",
+      "**/.strata/",
+      ".scratch/",
+      "coverage/",
+      "templates/",
+      "test/fixtures/",
+      "examples/**/node_modules/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

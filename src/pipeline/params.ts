@@ -1,11 +1,28 @@
 import { ParamError } from "../errors/errors.js";
-import type { AnyPipeline } from "./pipeline.js";
+import type { AnyPipeline, ParamsSchema } from "./pipeline.js";
+
+interface ZodDefLike {
+  def?: { type?: string; innerType?: ZodDefLike; in?: ZodDefLike };
+}
+
+// Params whose schema takes text keep the raw string: `--param id=12345` is the string "12345"
+// for a z.string(), and "20260101" must reach z.coerce.date() as written, not as a number.
+const TEXT_TYPES = new Set(["string", "enum", "date", "literal", "template_literal"]);
+
+function baseType(field: ZodDefLike | undefined): string | undefined {
+  let current = field;
+  // Look through .default(), .optional(), .nullable() and pipes to the type that reads the input.
+  while (current?.def?.innerType || current?.def?.in) current = current.def.innerType ?? current.def.in;
+  return current?.def?.type;
+}
 
 /**
- * Turns `--param k=v` strings into an object. Values that read as JSON (numbers, booleans,
- * arrays, objects, null) are parsed; anything else stays a string for the schema to coerce.
+ * Turns `--param k=v` strings into an object. With the pipeline's params schema, a param whose
+ * type takes text stays a string; any other value that reads as JSON (numbers, booleans, arrays,
+ * objects, null) is parsed, and the rest stays a string for the schema to coerce.
  */
-export function parseParamArgs(args: readonly string[]): Record<string, unknown> {
+export function parseParamArgs(args: readonly string[], schema?: ParamsSchema): Record<string, unknown> {
+  const shape = (schema as { shape?: Record<string, ZodDefLike> } | undefined)?.shape;
   const out: Record<string, unknown> = {};
   for (const arg of args) {
     const eq = arg.indexOf("=");
@@ -14,7 +31,8 @@ export function parseParamArgs(args: readonly string[]): Record<string, unknown>
     }
     const key = arg.slice(0, eq);
     const raw = arg.slice(eq + 1);
-    out[key] = parseValue(raw);
+    const type = baseType(shape?.[key]);
+    out[key] = type !== undefined && TEXT_TYPES.has(type) ? raw : parseValue(raw);
   }
   return out;
 }

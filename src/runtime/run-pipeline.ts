@@ -190,9 +190,11 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       emit({ type: "step-reused", step: step.name, from });
     }
 
+    // Below 1 (or NaN) no step could ever start and the run would hang: run one at a time.
+    const concurrency = options.concurrency ?? pipeline.concurrency ?? 4;
     await schedule(
       pipeline,
-      options.concurrency ?? pipeline.concurrency ?? 4,
+      concurrency >= 1 ? Math.floor(concurrency) : 1,
       status,
       async (name) => {
         const step = pipeline.dag.byName.get(name)!;
@@ -315,7 +317,7 @@ function schedule(
                 if (n === 0 && !status.has(next)) ready.push(next);
               }
             } else {
-              await skipDownstream(name, `upstream step "${name}" failed`);
+              await skipDownstream(name, signal.aborted ? "the run was cancelled" : `upstream step "${name}" failed`);
             }
             pump();
             finish();

@@ -117,3 +117,30 @@ describe("validateParams", () => {
     expect(validateParams(daily, raw)).toEqual({ n: 7, day: new Date("2026-03-04T00:00:00.000Z"), region: "eu", dry: false });
   });
 });
+
+describe("parseParamArgs with the pipeline's schema", () => {
+  const schema = z.object({
+    id: z.string(),
+    day: z.coerce.date(),
+    kind: z.enum(["a", "1"]).default("a"),
+    n: z.number(),
+    flag: z.boolean(),
+  });
+
+  it("keeps text for params whose type takes text, and parses the rest", () => {
+    expect(parseParamArgs(["id=12345", "day=2026-01-01", "kind=1", "n=3", "flag=true"], schema)).toEqual({
+      id: "12345",
+      day: "2026-01-01",
+      kind: "1",
+      n: 3,
+      flag: true,
+    });
+  });
+
+  it("does not turn a compact date into a number (which would coerce to 1970)", () => {
+    const p = pipeline("compact", { params: schema }, () => undefined);
+    expect(() => validateParams(p, parseParamArgs(["id=x", "day=20260101", "n=1", "flag=false"], schema))).toThrow(
+      /param "day": got "20260101"/,
+    );
+  });
+});

@@ -47,6 +47,8 @@ describe("cancellation through options.signal", () => {
     expect(status).toEqual({ a: "failed", b: "skipped", c: "skipped" });
     expect(result.steps.find((s) => s.name === "a")?.error?.code).toBe("RUN_CANCELLED");
     expect(result.steps.find((s) => s.name === "c")?.error).toEqual({ code: "STEP_SKIPPED", message: "the run was cancelled" });
+    // b waits on a, which was aborted by the cancel: its reason is the cancel, not a failure.
+    expect(result.steps.find((s) => s.name === "b")?.error).toEqual({ code: "STEP_SKIPPED", message: "the run was cancelled" });
     expect(events.at(-1)).toMatchObject({ type: "run-finished", run: { status: "cancelled" } });
     expect(await workspace.store.getRun(result.id)).toMatchObject({ status: "cancelled", error: { code: "RUN_CANCELLED" } });
   });

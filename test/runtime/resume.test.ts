@@ -1,7 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
 import { z } from "zod";
 import { isStrataError } from "../../src/errors/strata-error.js";
 import { pipeline } from "../../src/pipeline/pipeline.js";
@@ -12,22 +10,13 @@ import type { RunEvent } from "../../src/runtime/events.js";
 import { runPipeline } from "../../src/runtime/run-pipeline.js";
 import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
 
-let dir: string;
-const opened: Workspace[] = [];
+const tempDir = tempDirEachTest("strata-resume-");
+const workspaces = closeEachTest<Workspace>();
 /** Opens the workspace as a new process would, after closing the one opened before. */
 const open = async (): Promise<Workspace> => {
-  for (const previous of opened.splice(0)) await previous.close();
-  const workspace = openWorkspace(dir);
-  opened.push(workspace);
-  return workspace;
+  await workspaces.closeAll();
+  return workspaces.track(openWorkspace(tempDir()));
 };
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "strata-resume-"));
-});
-afterEach(async () => {
-  for (const workspace of opened.splice(0)) await workspace.close();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
   try {
@@ -227,6 +216,19 @@ describe("resume", () => {
     expect(error.message).toContain('"alpha"');
     expect(error.message).toContain('"beta"');
     expect(await workspace.store.listRuns()).toHaveLength(1);
+  });
+
+  it("resuming a run that is still running is RESUME_INVALID", async () => {
+    const { p } = makePipeline();
+    const workspace = await open();
+    const running = { id: "rrunning1", pipeline: p.name, status: "running" as const, trigger: { kind: "test" as const, id: "t" } };
+    await workspace.store.createRun(
+      { ...running, params: { n: 1, day: "2026-01-05" }, resumedFrom: null, startedAt: 1, endedAt: null, error: null },
+      [],
+    );
+    const error = await rejection(runPipeline(p, { workspace, resume: "rrunning" }));
+    expect(error.code).toBe("RESUME_INVALID");
+    expect(error.message).toContain("still running");
   });
 
   it("an unknown run id is RUN_NOT_FOUND", async () => {

@@ -15,12 +15,16 @@ afterEach(async () => {
 });
 
 let calls = 0;
-const daily = pipeline("daily", { params: z.object({ n: z.number(), day: z.coerce.date(), tag: z.string().default("none") }) }, ({ params }) => {
-  step("use", { inputs: { n: params.n, day: params.day, tag: params.tag } }, (inputs, ctx) => {
-    calls++;
-    return { ...inputs, all: ctx.params };
-  });
-});
+const daily = pipeline(
+  "daily",
+  { params: z.object({ n: z.number(), day: z.coerce.date(), tag: z.string().default("none") }) },
+  ({ params }) => {
+    step("use", { inputs: { n: params.n, day: params.day, tag: params.tag } }, (inputs, ctx) => {
+      calls++;
+      return { ...inputs, all: ctx.params };
+    });
+  },
+);
 
 async function paramError(promise: Promise<unknown>): Promise<ParamError> {
   try {

@@ -77,6 +77,21 @@ describe("scheduling", () => {
     expect(counter.state.max).toBe(1);
   });
 
+  it.each([0, -2, Number.NaN])(
+    "a concurrency of %s runs one step at a time instead of hanging",
+    async (concurrency) => {
+      const workspace = open();
+      const counter = inFlight();
+      const p = pipeline("zero", () => {
+        for (let i = 0; i < 3; i++) step(`s${i}`, () => counter.during(() => i));
+      });
+      const result = await runPipeline(p, { workspace, concurrency });
+      expect(result.status).toBe("succeeded");
+      expect(counter.state.max).toBe(1);
+    },
+    5_000,
+  );
+
   it("runs a chain in order, each step seeing its upstream's value", async () => {
     const workspace = open();
     const order: string[] = [];

@@ -30,7 +30,11 @@ describe("sql steps", () => {
         sql<{ region: string; amount: number }>`select region, amount from ${"events"}
           where day = ${params.day} and region = ${params.region} and amount >= ${params.min}`,
       );
-      step("param_input", { inputs: { events, region: params.region } }, sql`select count(*) as n from ${"events"} where region = ${"region"}`);
+      step(
+        "param_input",
+        { inputs: { events, region: params.region } },
+        sql`select count(*) as n from ${"events"} where region = ${"region"}`,
+      );
       step("literal", sql`select ${sql.value("it's")} as s, ${sql.value(2n)} + 1 as n, ${sql.value(null)} as z`);
     });
     const result = await runPipeline(p, { workspace, params: { day: "2026-01-01", region: "eu", min: 5 } });
@@ -86,7 +90,11 @@ describe("sql steps", () => {
         if (!Array.isArray(people)) throw new Error(`expected the rows, got ${typeof people}`);
         return people.map((p) => p.name).join(",");
       });
-      step("table_reader", { inputs: { older } }, async ({ older }) => ({ n: await older.count(), rows: await older.rows(), name: older.name }));
+      step("table_reader", { inputs: { older } }, async ({ older }) => ({
+        n: await older.count(),
+        rows: await older.rows(),
+        name: older.name,
+      }));
     });
     const result = await runPipeline(p, { workspace });
     expect(result.status).toBe("succeeded");
@@ -105,6 +113,21 @@ describe("sql steps", () => {
     const result = await runPipeline(p, { workspace, concurrency: 4 });
     expect(result.status).toBe("succeeded");
     for (let k = 0; k < 4; k++) expect(await (result.outputs[`q${k}`] as Table).rows()).toEqual([{ n: 50, s: 1225 }]);
+  });
+
+  it("a StepRef in sql and an input of the same name reading another output both resolve", async () => {
+    const workspace = open();
+    const p = pipeline("collide", () => {
+      const orders = step("orders", async () => {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        return [{ id: 1 }, { id: 2 }];
+      });
+      step("other", () => [{ id: 2 }, { id: 3 }]);
+      step("joined", { inputs: { orders: "other" } }, sql`select count(*) as n from ${orders} as o join ${"orders"} as x using (id)`);
+    });
+    const result = await runPipeline(p, { workspace });
+    expect(result.status).toBe("succeeded");
+    expect(await (result.outputs.joined as Table).rows()).toEqual([{ n: 1 }]);
   });
 
   it("turns BIGINT and HUGEINT into numbers where exact, and keeps bigger ones as bigint", async () => {

@@ -1,25 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
 import { isStrataError } from "../../src/errors/strata-error.js";
 import { DuckDbTableEngine } from "../../src/storage/duckdb/table-engine.js";
 import type { ResolvedQuery } from "../../src/storage/table-engine.js";
 
-let dir: string;
-const engines: DuckDbTableEngine[] = [];
-const open = async (path = ":memory:"): Promise<DuckDbTableEngine> => {
-  const engine = await DuckDbTableEngine.open(path);
-  engines.push(engine);
-  return engine;
-};
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "strata-duck-"));
-});
-afterEach(async () => {
-  for (const engine of engines.splice(0)) await engine.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirEachTest("strata-duck-");
+const engines = closeEachTest<DuckDbTableEngine>();
+const open = async (path = ":memory:"): Promise<DuckDbTableEngine> => engines.track(await DuckDbTableEngine.open(path));
 
 const signal = (): AbortSignal => new AbortController().signal;
 const q = (strings: TemplateStringsArray, ...parts: ResolvedQuery["parts"]): ResolvedQuery => ({ strings: [...strings], parts });
@@ -30,7 +18,11 @@ describe("DuckDbTableEngine", () => {
     const src = { schema: "r1", table: "src" };
     expect(await engine.createTableAs(src, q`select range as i, 'x' || range as s from range(5)`, signal())).toBe(5);
     const out = { schema: "r1", table: "out" };
-    const n = await engine.createTableAs(out, q`select i, s from ${{ table: src }} where i >= ${{ value: 2 }} and s <> ${{ value: "x3" }}`, signal());
+    const n = await engine.createTableAs(
+      out,
+      q`select i, s from ${{ table: src }} where i >= ${{ value: 2 }} and s <> ${{ value: "x3" }}`,
+      signal(),
+    );
     expect(n).toBe(2);
     expect(await engine.readRows(out)).toEqual([
       { i: 2, s: "x2" },
@@ -89,6 +81,23 @@ describe("DuckDbTableEngine", () => {
     expect(isStrataError(thrown) && thrown.details).toMatchObject({ table: "bad", sql: "select * from missing_table" });
   });
 
+  it("aborting one query interrupts that query only, not another one running at the same time", async () => {
+    const engine = await open();
+    const controller = new AbortController();
+    // "endless" would run for minutes; "steady" for a few hundred milliseconds.
+    const endless = engine.createTableAs(
+      { schema: "r1", table: "endless" },
+      q`select sum(hash(range)) as s from range(1000000000000)`,
+      controller.signal,
+    );
+    const steady = engine.createTableAs({ schema: "r1", table: "steady" }, q`select sum(hash(range)) as s from range(50000000)`, signal());
+    setTimeout(() => controller.abort(), 50);
+    const [a, b] = await Promise.allSettled([endless, steady]);
+    expect(a.status).toBe("rejected");
+    expect(a.status === "rejected" && (a.reason as Error).message).toMatch(/interrupt/i);
+    expect(b).toEqual({ status: "fulfilled", value: 1 });
+  }, 10_000);
+
   it("exists tells whether a table is there", async () => {
     const engine = await open();
     expect(await engine.exists({ schema: "r9", table: "t" })).toBe(false);
@@ -98,7 +107,7 @@ describe("DuckDbTableEngine", () => {
   });
 
   it("tables in a file persist across a reopen", async () => {
-    const path = join(dir, "sub", "warehouse.duckdb");
+    const path = join(tempDir(), "sub", "warehouse.duckdb");
     const first = await DuckDbTableEngine.open(path);
     await first.createTableAs({ schema: "r1", table: "kept" }, q`select 7 as n`, signal());
     await first.close();

@@ -1,25 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
 import { isStrataError } from "../../src/errors/strata-error.js";
 import type { RunRecord, StepRecord } from "../../src/storage/run-store.js";
 import { SqliteRunStore } from "../../src/storage/sqlite/run-store.js";
 
-let dir: string;
-const stores: SqliteRunStore[] = [];
-const openStore = (path = ":memory:"): SqliteRunStore => {
-  const store = new SqliteRunStore(path);
-  stores.push(store);
-  return store;
-};
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "strata-store-"));
-});
-afterEach(async () => {
-  for (const store of stores.splice(0)) await store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirEachTest("strata-store-");
+const stores = closeEachTest<SqliteRunStore>();
+const openStore = (path = ":memory:"): SqliteRunStore => stores.track(new SqliteRunStore(path));
 
 function run(id: string, overrides: Partial<RunRecord> = {}): RunRecord {
   return {
@@ -75,7 +63,15 @@ describe("SqliteRunStore", () => {
     };
     await store.saveAttempt({ runId: "r1", step: "a", attempt: 1, status: "running", startedAt: 10, endedAt: null, error: null }, step);
     await store.saveAttempt(
-      { runId: "r1", step: "a", attempt: 1, status: "failed", startedAt: 10, endedAt: 11, error: { code: "STEP_TIMEOUT", message: "slow", retryable: true } },
+      {
+        runId: "r1",
+        step: "a",
+        attempt: 1,
+        status: "failed",
+        startedAt: 10,
+        endedAt: 11,
+        error: { code: "STEP_TIMEOUT", message: "slow", retryable: true },
+      },
       { ...step, status: "retrying", error: { code: "STEP_TIMEOUT", message: "slow" } },
     );
     await store.saveAttempt(
@@ -83,7 +79,15 @@ describe("SqliteRunStore", () => {
       { ...step, status: "succeeded", attempts: 2, endedAt: 25, output: { kind: "json", json: '{"x":1}' } },
     );
     expect(await store.getAttempts("r1")).toEqual([
-      { runId: "r1", step: "a", attempt: 1, status: "failed", startedAt: 10, endedAt: 11, error: { code: "STEP_TIMEOUT", message: "slow", retryable: true } },
+      {
+        runId: "r1",
+        step: "a",
+        attempt: 1,
+        status: "failed",
+        startedAt: 10,
+        endedAt: 11,
+        error: { code: "STEP_TIMEOUT", message: "slow", retryable: true },
+      },
       { runId: "r1", step: "a", attempt: 2, status: "succeeded", startedAt: 20, endedAt: 25, error: null },
     ]);
     expect(await store.getSteps("r1")).toEqual([
@@ -162,7 +166,12 @@ describe("SqliteRunStore", () => {
     ]);
     await store.appendLogs([]);
     await store.appendLogs([{ runId: "r1", step: "a", attempt: 2, time: 4, level: 30, line: '{"msg":"a2"}' }]);
-    expect((await store.getLogs("r1")).map((l) => l.line)).toEqual(['{"msg":"run started"}', '{"msg":"a1"}', '{"msg":"b1"}', '{"msg":"a2"}']);
+    expect((await store.getLogs("r1")).map((l) => l.line)).toEqual([
+      '{"msg":"run started"}',
+      '{"msg":"a1"}',
+      '{"msg":"b1"}',
+      '{"msg":"a2"}',
+    ]);
     expect(await store.getLogs("r1", { step: "a" })).toEqual([
       { runId: "r1", step: "a", attempt: 1, time: 2, level: 30, line: '{"msg":"a1"}' },
       { runId: "r1", step: "a", attempt: 2, time: 4, level: 30, line: '{"msg":"a2"}' },
@@ -171,17 +180,34 @@ describe("SqliteRunStore", () => {
   });
 
   it("keeps everything across a reopen of the file", async () => {
-    const path = join(dir, "nested", "metadata.sqlite");
+    const path = join(tempDir(), "nested", "metadata.sqlite");
     const first = new SqliteRunStore(path);
     await first.createRun(run("r1", { resumedFrom: "r0", params: { day: "2026-01-01", list: [1, 2] } }), ["a"]);
-    await first.saveStep({ runId: "r1", step: "a", status: "reused", attempts: 0, startedAt: null, endedAt: null, error: null, output: { kind: "table", table: "r0.a", rows: 3 }, reusedFrom: "r0" });
+    await first.saveStep({
+      runId: "r1",
+      step: "a",
+      status: "reused",
+      attempts: 0,
+      startedAt: null,
+      endedAt: null,
+      error: null,
+      output: { kind: "table", table: "r0.a", rows: 3 },
+      reusedFrom: "r0",
+    });
     await first.appendLogs([{ runId: "r1", step: "a", attempt: 1, time: 1, level: 30, line: "{}" }]);
     await first.finishRun("r1", "succeeded", 99, null);
     await first.close();
 
     const second = openStore(path);
-    expect(await second.getRun("r1")).toMatchObject({ status: "succeeded", endedAt: 99, resumedFrom: "r0", params: { day: "2026-01-01", list: [1, 2] } });
-    expect(await second.getSteps("r1")).toMatchObject([{ step: "a", status: "reused", output: { kind: "table", table: "r0.a", rows: 3 }, reusedFrom: "r0" }]);
+    expect(await second.getRun("r1")).toMatchObject({
+      status: "succeeded",
+      endedAt: 99,
+      resumedFrom: "r0",
+      params: { day: "2026-01-01", list: [1, 2] },
+    });
+    expect(await second.getSteps("r1")).toMatchObject([
+      { step: "a", status: "reused", output: { kind: "table", table: "r0.a", rows: 3 }, reusedFrom: "r0" },
+    ]);
     expect(await second.getLogs("r1")).toHaveLength(1);
     await second.createRun(run("r2"), []);
     expect((await second.listRuns()).map((r) => r.id)).toEqual(["r2", "r1"]);
@@ -196,9 +222,8 @@ describe("SqliteRunStore", () => {
   });
 
   it("a path that cannot be opened is STORE_FAILED naming the path", () => {
-    const path = join(dir, "file-not-dir");
-    const blocker = new SqliteRunStore(path);
-    stores.push(blocker);
+    const path = join(tempDir(), "file-not-dir");
+    stores.track(new SqliteRunStore(path));
     let thrown: unknown;
     try {
       new SqliteRunStore(join(path, "metadata.sqlite"));

@@ -63,7 +63,11 @@ export default pipeline(
       const top = [...repeaters]
         .sort((a, b) => Number(b.frequency) * Number(b.monetary_value) - Number(a.frequency) * Number(a.monetary_value))
         .slice(0, 5)
-        .map((r) => ({ customer: r.customer_id, frequency: Number(r.frequency), monetaryValue: Math.round(Number(r.monetary_value) * 100) / 100 }));
+        .map((r) => ({
+          customer: r.customer_id,
+          frequency: Number(r.frequency),
+          monetaryValue: Math.round(Number(r.monetary_value) * 100) / 100,
+        }));
       const report = {
         customers: rows.length,
         repeatCustomers: repeaters.length,

@@ -29,7 +29,7 @@ async function chooseView(options: RunCommandOptions): Promise<ProgressView | un
 export async function runCommand(name: string, options: RunCommandOptions): Promise<number> {
   const project = await loadProject(options.project);
   const pipeline = project.pipeline(name);
-  const params = parseParamArgs(options.param);
+  const params = parseParamArgs(options.param, pipeline.params);
   // Steps see paths relative to the project folder, wherever the command was started.
   process.chdir(project.dir);
   const workspace = project.openWorkspace();

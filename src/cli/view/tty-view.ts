@@ -21,6 +21,7 @@ export class TtyView implements ProgressView {
   readonly #steps = new Map<string, StepState>();
   #title = "";
   #frame = 0;
+  #stopped = false;
   #timer: NodeJS.Timeout;
 
   constructor(stream: NodeJS.WriteStream = process.stderr) {
@@ -83,6 +84,8 @@ export class TtyView implements ProgressView {
   }
 
   stop(): void {
+    if (this.#stopped) return; // called after the run and again on the way out
+    this.#stopped = true;
     clearInterval(this.#timer);
     this.#draw();
     this.#render.done();

@@ -66,10 +66,13 @@ export class DuckDbTableEngine implements TableEngine {
       else text += `$${values.push(toDuckValue(part.value))}`;
       text += query.strings[i + 1] ?? "";
     });
-    const interrupt = (): void => this.#connection.interrupt();
+    // A connection of its own: interrupting it on abort must not stop another step's query.
+    signal.throwIfAborted();
+    const connection = await this.#instance.connect();
+    const interrupt = (): void => connection.interrupt();
     signal.addEventListener("abort", interrupt, { once: true });
     try {
-      await this.#connection.run(`create or replace table ${this.qualifiedName(target)} as ${text}`, values);
+      await connection.run(`create or replace table ${this.qualifiedName(target)} as ${text}`, values);
     } catch (cause) {
       // The runner prefixes the step's name: the table is named after the output, which may differ.
       throw new SqlError("SQL_FAILED", (cause as Error).message, {
@@ -78,6 +81,7 @@ export class DuckDbTableEngine implements TableEngine {
       });
     } finally {
       signal.removeEventListener("abort", interrupt);
+      connection.closeSync();
     }
     return this.count(target);
   }
