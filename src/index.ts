@@ -23,7 +23,21 @@ export { runPipeline, type RunOptions, type RunResult, type StepSummary } from "
 export { openWorkspace, type Workspace } from "./runtime/workspace.js";
 export type { RunEvent, RunEventListener } from "./runtime/events.js";
 export type { HookPayload } from "./runtime/hook-runner.js";
-export type { RunStore, RunRecord, StepRecord, AttemptRecord, LogRecord, RunStatus, StepStatus, Trigger } from "./storage/run-store.js";
+export type {
+  RunStore,
+  RunRecord,
+  RunQuery,
+  StepRecord,
+  AttemptRecord,
+  LogRecord,
+  RunStatus,
+  StepStatus,
+  AttemptStatus,
+  Trigger,
+  TriggerKind,
+  ErrorInfo,
+  StoredOutput,
+} from "./storage/run-store.js";
 export type { TableEngine } from "./storage/table-engine.js";
 export { systemClock, TestClock, type Clock } from "./clock/clock.js";
 export { ERROR_CODES, type ErrorCode } from "./errors/codes.js";

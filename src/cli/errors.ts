@@ -9,10 +9,10 @@ const USAGE_PREFIXES = [
   "PROJECT_",
   "PIPELINE_NOT_FOUND",
   "RUN_NOT_FOUND",
+  "STEP_NOT_FOUND",
   "RUN_AMBIGUOUS_ID",
   "RESUME_INVALID",
   "INIT_TARGET_EXISTS",
-  "CLI_",
 ];
 
 export function exitCodeFor(error: unknown): number {

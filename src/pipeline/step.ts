@@ -15,7 +15,11 @@ export interface StepOptions<I extends Inputs = Inputs> {
   after?: readonly string[];
   /** Retries after a failed attempt: a count, or a policy with backoff and jitter. */
   retries?: number | RetryOptions;
-  /** Time budget of one attempt; the step's AbortSignal fires when it runs out. */
+  /**
+   * Time budget of one attempt; the step's AbortSignal fires when it runs out and the attempt
+   * fails with STEP_TIMEOUT. Pass `ctx.signal` on (fetch, child processes): a step that ignores
+   * it keeps running in the background while its retry starts.
+   */
   timeoutMs?: number;
   description?: string;
 }

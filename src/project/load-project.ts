@@ -25,17 +25,30 @@ export interface LoadedProject extends ProjectInfo {
   pipeline(name: string): AnyPipeline;
 }
 
-/** The project folder: `start` itself or the nearest parent holding strata.config.ts. */
-export function findProjectDir(start: string): string {
-  let dir = resolve(start);
+/**
+ * The project folder. Given explicitly (`--project`), it must hold strata.config.ts itself;
+ * otherwise it is the current folder or the nearest parent that holds one.
+ */
+export function findProjectDir(start: string | undefined): string {
+  if (start !== undefined) {
+    const dir = resolve(start);
+    if (existsSync(join(dir, CONFIG_FILE))) return dir;
+    throw new ProjectError("PROJECT_NOT_FOUND", `no ${CONFIG_FILE} in ${dir} (create a project with: strata init <dir>)`, {
+      details: { dir },
+    });
+  }
+  let dir = process.cwd();
   for (;;) {
     if (existsSync(join(dir, CONFIG_FILE))) return dir;
     const parent = dirname(dir);
     if (parent === dir) {
+      const cwd = process.cwd();
       throw new ProjectError(
         "PROJECT_NOT_FOUND",
-        `no ${CONFIG_FILE} in ${resolve(start)} or any parent folder (create one with: strata init <dir>)`,
-        { details: { dir: resolve(start) } },
+        `no ${CONFIG_FILE} in ${cwd} or any parent folder (pass --project <dir>, or create one with: strata init <dir>)`,
+        {
+          details: { dir: cwd },
+        },
       );
     }
     dir = parent;
@@ -46,7 +59,10 @@ async function importFile(file: string, dir: string): Promise<Record<string, unk
   try {
     return await importTs(file);
   } catch (cause) {
-    if (isStrataError(cause)) throw cause; // a DAG error already names the pipeline and steps
+    // A DAG error names the pipeline and steps; add the file, where the fix goes.
+    if (isStrataError(cause)) {
+      throw new ProjectError(cause.code, `${cause.message} (in ${relative(dir, file)})`, { cause, details: { ...cause.details, file } });
+    }
     const message = (cause as Error).message;
     // tsx compiles a .ts file as CommonJS when no package.json says "type": "module".
     const hint = /require\(\)? ES Module|require\(esm\)/.test(message) ? ` (add "type": "module" to ${join(dir, "package.json")})` : "";
@@ -66,7 +82,7 @@ function pipelineFiles(folder: string): string[] {
 }
 
 /** Finds the project from `start` and loads its `strata.config.ts`. */
-export async function openProject(start: string = process.cwd()): Promise<ProjectInfo> {
+export async function openProject(start?: string): Promise<ProjectInfo> {
   const dir = findProjectDir(start);
   const configModule = await importFile(join(dir, CONFIG_FILE), dir);
   const config = configModule.default;
@@ -80,7 +96,7 @@ export async function openProject(start: string = process.cwd()): Promise<Projec
 }
 
 /** Loads the project and every pipeline exported from its pipelines folder. */
-export async function loadProject(start: string = process.cwd()): Promise<LoadedProject> {
+export async function loadProject(start?: string): Promise<LoadedProject> {
   const info = await openProject(start);
   const { dir, config } = info;
   const pipelines = new Map<string, { pipeline: AnyPipeline; file: string }>();

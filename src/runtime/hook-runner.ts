@@ -18,8 +18,19 @@ export interface HookPayload {
   readonly logs: string;
 }
 
+/** Where a webhook goes, without path or query (they may hold tokens). */
+function safeHost(url: string | undefined): string {
+  try {
+    return url ? new URL(url).host : "";
+  } catch {
+    return "(not a URL)";
+  }
+}
+
 export function describeHook(hook: Hook): string {
-  return hook.kind === "webhook" ? `webhook ${hook.urlEnv ? `$${hook.urlEnv}` : "(url)"}` : `command "${hook.command}"`;
+  if (hook.kind === "command") return `command "${hook.command}"`;
+  const url = hook.url ?? (hook.urlEnv ? process.env[hook.urlEnv] : undefined);
+  return `webhook ${hook.urlEnv ? `$${hook.urlEnv}` : "url"}${url ? ` (${safeHost(url)})` : ""}`;
 }
 
 async function postWebhook(hook: Extract<Hook, { kind: "webhook" }>, payload: HookPayload): Promise<void> {
@@ -28,12 +39,20 @@ async function postWebhook(hook: Extract<Hook, { kind: "webhook" }>, payload: Ho
     throw new HookError("HOOK_FAILED", `webhook: environment variable ${hook.urlEnv ?? "(none)"} is not set`, {
       details: { env: hook.urlEnv },
     });
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...hook.headers },
-    body: JSON.stringify(payload),
-    signal: AbortSignal.timeout(hook.timeoutMs),
-  });
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...hook.headers },
+      body: JSON.stringify(payload),
+      signal: AbortSignal.timeout(hook.timeoutMs),
+    });
+  } catch (cause) {
+    // fetch says only "fetch failed"; the reason (refused, timed out, bad port) is its cause.
+    const reason = (cause as { cause?: { message?: string; code?: string } }).cause;
+    const detail = reason?.code ?? reason?.message ?? (cause as Error).message;
+    throw new HookError("HOOK_FAILED", `webhook POST to ${safeHost(url)} failed: ${detail}`, { cause, details: { host: safeHost(url) } });
+  }
   if (!response.ok)
     throw new HookError("HOOK_FAILED", `webhook answered ${response.status} ${response.statusText}`, {
       details: { status: response.status },

@@ -4,12 +4,14 @@ import { describeError, StrataError } from "../errors/strata-error.js";
 import { downstreamOf } from "../pipeline/dag.js";
 import { validateParams } from "../pipeline/params.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
-import type { ErrorInfo, RunRecord, RunStatus, StepRecord, StoredOutput, Trigger } from "../storage/run-store.js";
-import type { RunEventListener } from "./events.js";
+import type { ErrorInfo, RunRecord, RunStatus, StepRecord, StepStatus, StoredOutput, Trigger } from "../storage/run-store.js";
+import { settleAbandoned, thisProcess } from "./abandoned-runs.js";
+import type { RunEvent, RunEventListener } from "./events.js";
 import { deliverHook, describeHook, type HookPayload } from "./hook-runner.js";
 import { newId } from "./ids.js";
 import { decodeOutput } from "./output-codec.js";
 import { RunLogger } from "./run-logger.js";
+import { schedule } from "./scheduler.js";
 import { executeStep, type RunScope } from "./step-executor.js";
 import { openWorkspace, type Workspace } from "./workspace.js";
 
@@ -21,13 +23,17 @@ export interface RunOptions {
   trigger?: Trigger;
   /** Steps running at once. Default: the pipeline's `concurrency`, else 4. */
   concurrency?: number;
-  /** Id (or unique prefix) of an earlier run of this pipeline: rerun its failed steps and what depends on them. */
+  /**
+   * Id (or unique prefix) of an earlier run of this pipeline in the same workspace: rerun its
+   * failed steps and what depends on them, reuse the rest. Needs `workspace`.
+   */
   resume?: string;
   clock?: Clock;
   /** Source of jitter in [0, 1); inject it to make backoff delays exact in tests. */
   random?: () => number;
   /** Cancels the run: running steps are aborted, the rest skipped, the run recorded as cancelled. */
   signal?: AbortSignal;
+  /** Told of each step's progress. A listener that throws is logged; it never breaks the run. */
   onEvent?: RunEventListener;
   logLevel?: LevelWithSilent;
   /** Receives every log line too (e.g. stderr for `--verbose`). */
@@ -36,7 +42,7 @@ export interface RunOptions {
 
 export interface StepSummary {
   readonly name: string;
-  readonly status: StepRecord["status"];
+  readonly status: StepStatus;
   readonly attempts: number;
   readonly startedAt: number | null;
   readonly endedAt: number | null;
@@ -60,31 +66,55 @@ interface ResumePlan {
   readonly reuse: Map<string, { value: unknown; stored: StoredOutput | null }>;
 }
 
-async function planResume(pipeline: AnyPipeline, workspace: Workspace, runId: string): Promise<ResumePlan> {
-  const from = await workspace.store.getRun(runId);
+async function planResume(pipeline: AnyPipeline, workspace: Workspace, runId: string, now: number): Promise<ResumePlan> {
+  const from = await settleAbandoned(workspace.store, await workspace.store.getRun(runId), now);
   if (from.pipeline !== pipeline.name) {
     throw new StrataError("RESUME_INVALID", `run ${from.id} is a run of "${from.pipeline}", not of "${pipeline.name}"`, {
       details: { runId: from.id },
     });
   }
   if (from.status === "running") {
-    throw new StrataError("RESUME_INVALID", `run ${from.id} is still running; wait for it or cancel it before resuming`, {
-      details: { runId: from.id },
-    });
+    throw new StrataError(
+      "RESUME_INVALID",
+      `run ${from.id} is still running (${from.owner ?? "owner unknown"}); wait for it or cancel it before resuming`,
+      {
+        details: { runId: from.id },
+      },
+    );
   }
   const records = new Map((await workspace.store.getSteps(from.id)).map((s) => [s.step, s]));
-  const rerun = new Set<string>();
-  const reusable = new Map<string, { value: unknown; stored: StoredOutput | null }>();
+  const done = (name: string): boolean => {
+    const record = records.get(name);
+    return !!record?.output && (record.status === "succeeded" || record.status === "reused");
+  };
+  // Everything downstream of a step that did not finish runs again; only the rest is decoded.
+  const redo = downstreamOf(
+    pipeline.dag,
+    pipeline.steps.filter((s) => !done(s.name)).map((s) => s.name),
+  );
+  const reuse = new Map<string, { value: unknown; stored: StoredOutput | null }>();
   for (const step of pipeline.steps) {
-    const record = records.get(step.name);
-    const done = record && (record.status === "succeeded" || record.status === "reused") && record.output;
-    const decoded = done ? await decodeOutput(record.output!, () => workspace.engine()) : undefined;
-    if (decoded) reusable.set(step.name, { ...decoded, stored: record!.output });
-    else rerun.add(step.name);
+    if (redo.has(step.name)) continue;
+    const stored = records.get(step.name)!.output!;
+    const decoded = await decodeOutput(stored, () => workspace.engine());
+    if (decoded) reuse.set(step.name, { ...decoded, stored });
   }
-  const redo = downstreamOf(pipeline.dag, rerun);
-  const reuse = new Map([...reusable].filter(([name]) => !redo.has(name)));
+  // A step whose output cannot be reused (opaque, or its table is gone) reruns with its dependents.
+  const lost = pipeline.steps.filter((s) => !redo.has(s.name) && !reuse.has(s.name)).map((s) => s.name);
+  for (const name of downstreamOf(pipeline.dag, lost)) reuse.delete(name);
   return { from, reuse };
+}
+
+function resumeParams(pipeline: AnyPipeline, options: RunOptions, from: RunRecord): Record<string, unknown> {
+  const params = validateParams(pipeline, from.inputParams);
+  if (options.params && Object.keys(options.params).length) {
+    if (JSON.stringify(validateParams(pipeline, options.params)) !== JSON.stringify(params)) {
+      throw new StrataError("RESUME_INVALID", `a resume reuses the params of run ${from.id}; start a new run to change them`, {
+        details: { runId: from.id },
+      });
+    }
+  }
+  return params;
 }
 
 function summarize(step: StepRecord): StepSummary {
@@ -101,27 +131,31 @@ function summarize(step: StepRecord): StepSummary {
   };
 }
 
+function runError(status: RunStatus, failures: readonly { step: string; error: ErrorInfo }[]): ErrorInfo | null {
+  if (status === "cancelled") return { code: "RUN_CANCELLED", message: "the run was cancelled" };
+  const first = failures[0];
+  if (!first) return null;
+  const more = failures.length > 1 ? ` (${failures.length} steps failed: ${failures.map((f) => f.step).join(", ")})` : "";
+  return { code: first.error.code, message: `step "${first.step}" failed: ${first.error.message}${more}` };
+}
+
 /**
  * Runs a pipeline: validates params (throwing ParamError before anything is recorded), records
  * the run, runs steps as their inputs become ready (at most `concurrency` at once), retries them
  * per their policy, skips what depends on a failure, then calls the pipeline's hooks.
  */
 export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {}): Promise<RunResult> {
+  if (options.resume && !options.workspace) {
+    throw new StrataError("RESUME_INVALID", "resume needs the workspace that recorded the earlier run (options.workspace)");
+  }
   const ownWorkspace = !options.workspace;
   const workspace = options.workspace ?? openWorkspace(":memory:");
   const clock = options.clock ?? systemClock;
-  const emit: RunEventListener = options.onEvent ?? (() => undefined);
+  const { store } = workspace;
+  let started: { run: RunRecord; logger: RunLogger } | undefined;
   try {
-    const resume = options.resume ? await planResume(pipeline, workspace, options.resume) : undefined;
-    if (resume && options.params && Object.keys(options.params).length) {
-      const given = validateParams(pipeline, options.params);
-      if (JSON.stringify(given) !== JSON.stringify(validateParams(pipeline, resume.from.params))) {
-        throw new StrataError("RESUME_INVALID", `a resume reuses the params of run ${resume.from.id}; start a new run to change them`, {
-          details: { runId: resume.from.id },
-        });
-      }
-    }
-    const params = validateParams(pipeline, resume ? resume.from.params : (options.params ?? {}));
+    const resume = options.resume ? await planResume(pipeline, workspace, options.resume, clock.now()) : undefined;
+    const params = resume ? resumeParams(pipeline, options, resume.from) : validateParams(pipeline, options.params ?? {});
     const startedAt = clock.now();
     const runId = newId("r", startedAt);
     const trigger = options.trigger ?? { kind: "manual", id: newId("t", startedAt) };
@@ -131,28 +165,36 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       status: "running",
       trigger,
       params,
+      inputParams: resume ? resume.from.inputParams : (options.params ?? {}),
+      owner: thisProcess,
       resumedFrom: resume?.from.id ?? null,
       startedAt,
       endedAt: null,
       error: null,
     };
-    const { store } = workspace;
-    await store.createRun(
-      run,
-      pipeline.steps.map((s) => s.name),
-    );
-    emit({ type: "run-started", run, steps: pipeline.steps.map((s) => s.name) });
-
     const logger = new RunLogger(store, runId, trigger.id, pipeline.name, {
       ...(options.logLevel ? { level: options.logLevel } : {}),
       ...(options.logTee ? { tee: options.logTee } : {}),
     });
+    await store.createRun(
+      run,
+      pipeline.steps.map((s) => s.name),
+    );
+    started = { run, logger };
+    const emit: RunEventListener = (event: RunEvent) => {
+      try {
+        options.onEvent?.(event);
+      } catch (error) {
+        logger.root.warn({ err: error, event: event.type }, "an onEvent listener threw; the run goes on");
+      }
+    };
+    emit({ type: "run-started", run, steps: pipeline.steps.map((s) => s.name) });
     logger.root.info({ params, resumedFrom: run.resumedFrom }, "run started");
+
     const cancel = new AbortController();
     const onCancel = (): void => cancel.abort();
     options.signal?.addEventListener("abort", onCancel, { once: true });
     if (options.signal?.aborted) cancel.abort();
-
     const scope: RunScope = {
       runId,
       triggerId: trigger.id,
@@ -166,16 +208,16 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       signal: cancel.signal,
       emit,
       outputs: new Map(),
+      loadedTables: new Map(),
     };
 
-    const status = new Map<string, StepRecord["status"]>();
-    const firstFailure: { step: string; error: ErrorInfo }[] = [];
+    const status = new Map<string, StepStatus>();
     for (const step of pipeline.steps) {
       const reused = resume?.reuse.get(step.name);
       if (!reused) continue;
+      const from = resume!.from.id;
       scope.outputs.set(step.output, reused.value);
       status.set(step.name, "reused");
-      const from = resume!.from.id;
       await store.saveStep({
         runId,
         step: step.name,
@@ -190,54 +232,48 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       emit({ type: "step-reused", step: step.name, from });
     }
 
-    // Below 1 (or NaN) no step could ever start and the run would hang: run one at a time.
-    const concurrency = options.concurrency ?? pipeline.concurrency ?? 4;
-    await schedule(
-      pipeline,
-      concurrency >= 1 ? Math.floor(concurrency) : 1,
-      status,
-      async (name) => {
-        const step = pipeline.dag.byName.get(name)!;
-        const outcome = await executeStep(scope, step);
-        if (outcome.ok) {
-          scope.outputs.set(step.output, outcome.value);
-          return true;
-        }
-        firstFailure.push({ step: name, error: outcome.error });
-        return false;
-      },
-      async (name, reason) => {
-        status.set(name, "skipped");
-        await store.saveStep({
-          runId,
-          step: name,
-          status: "skipped",
-          attempts: 0,
-          startedAt: null,
-          endedAt: null,
-          error: { code: "STEP_SKIPPED", message: reason },
-          output: null,
-          reusedFrom: null,
-        });
-        emit({ type: "step-skipped", step: name, reason });
-      },
-      cancel.signal,
-    );
+    const failures: { step: string; error: ErrorInfo }[] = [];
+    try {
+      await schedule(
+        pipeline.dag,
+        options.concurrency ?? pipeline.concurrency ?? 4,
+        status,
+        {
+          run: async (name) => {
+            const step = pipeline.dag.byName.get(name)!;
+            const outcome = await executeStep(scope, step);
+            if (outcome.ok) scope.outputs.set(step.output, outcome.value);
+            else failures.push({ step: name, error: outcome.error });
+            return outcome.ok;
+          },
+          skip: async (name, reason) => {
+            await store.saveStep({
+              runId,
+              step: name,
+              status: "skipped",
+              attempts: 0,
+              startedAt: null,
+              endedAt: null,
+              error: { code: "STEP_SKIPPED", message: reason },
+              output: null,
+              reusedFrom: null,
+            });
+            emit({ type: "step-skipped", step: name, reason });
+          },
+        },
+        cancel.signal,
+      );
+    } finally {
+      options.signal?.removeEventListener("abort", onCancel);
+    }
 
-    options.signal?.removeEventListener("abort", onCancel);
     const endedAt = clock.now();
-    const failed = firstFailure[0];
-    const finalStatus: RunStatus = cancel.signal.aborted ? "cancelled" : failed ? "failed" : "succeeded";
-    const error: ErrorInfo | null =
-      finalStatus === "cancelled"
-        ? { code: "RUN_CANCELLED", message: "the run was cancelled" }
-        : failed
-          ? { code: failed.error.code, message: `step "${failed.step}" failed: ${failed.error.message}` }
-          : null;
+    const finalStatus: RunStatus = cancel.signal.aborted ? "cancelled" : failures.length ? "failed" : "succeeded";
+    const error = runError(finalStatus, failures);
     logger.root.info({ status: finalStatus, durationMs: endedAt - startedAt }, "run finished");
     await store.finishRun(runId, finalStatus, endedAt, error);
     const finished: RunRecord = { ...run, status: finalStatus, endedAt, error };
-    await runHooks(pipeline, finished, failed?.step ?? null, logger, emit);
+    await runHooks(pipeline, finished, failures[0]?.step ?? null, logger, emit);
     await logger.flush();
     emit({ type: "run-finished", run: finished });
 
@@ -251,89 +287,17 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       outputs,
       close: () => (ownWorkspace ? workspace.close() : Promise.resolve()),
     };
-  } catch (error) {
+  } catch (thrown) {
+    // Strata's own machinery failed after the run was recorded: never leave it "running".
+    if (started) {
+      const { code, message } = describeError(thrown);
+      await store.finishRun(started.run.id, "failed", clock.now(), { code, message }).catch(() => undefined);
+      started.logger.root.error({ err: thrown }, "run aborted by an internal error");
+      await started.logger.flush().catch(() => undefined);
+    }
     if (ownWorkspace) await workspace.close();
-    throw error;
+    throw thrown;
   }
-}
-
-/**
- * Starts each step once all it waits for have succeeded, with at most `limit` running. A failed
- * step's dependents are skipped; independent branches go on. Cancelling stops new starts.
- */
-function schedule(
-  pipeline: AnyPipeline,
-  limit: number,
-  status: Map<string, StepRecord["status"]>,
-  runStep: (name: string) => Promise<boolean>,
-  skip: (name: string, reason: string) => Promise<void>,
-  signal: AbortSignal,
-): Promise<void> {
-  const { dag } = pipeline;
-  const waiting = new Map<string, number>();
-  const ready: string[] = [];
-  for (const step of dag.steps) {
-    if (status.has(step.name)) continue; // reused
-    const pending = (dag.upstream.get(step.name) ?? []).filter((dep) => status.get(dep) !== "reused").length;
-    waiting.set(step.name, pending);
-    if (pending === 0) ready.push(step.name);
-  }
-  let head = 0;
-  let running = 0;
-  let left = waiting.size;
-  return new Promise((resolve, reject) => {
-    const finish = (): void => {
-      if (left === 0) resolve();
-    };
-    const skipDownstream = async (from: string, reason: string): Promise<void> => {
-      for (const name of downstreamOf(dag, [from])) {
-        if (name === from || status.has(name)) continue;
-        status.set(name, "skipped");
-        left--;
-        await skip(name, reason);
-      }
-    };
-    const pump = (): void => {
-      while (running < limit && head < ready.length) {
-        const name = ready[head++]!;
-        if (status.has(name)) continue;
-        if (signal.aborted) {
-          status.set(name, "skipped");
-          left--;
-          skip(name, "the run was cancelled").then(pump, reject);
-          continue;
-        }
-        running++;
-        status.set(name, "running");
-        runStep(name)
-          .then(async (ok) => {
-            running--;
-            left--;
-            status.set(name, ok ? "succeeded" : "failed");
-            if (ok) {
-              for (const next of dag.downstream.get(name) ?? []) {
-                const n = waiting.get(next)! - 1;
-                waiting.set(next, n);
-                if (n === 0 && !status.has(next)) ready.push(next);
-              }
-            } else {
-              await skipDownstream(name, signal.aborted ? "the run was cancelled" : `upstream step "${name}" failed`);
-            }
-            pump();
-            finish();
-          })
-          .catch(reject);
-      }
-      if (signal.aborted && running === 0) {
-        const rest = [...waiting.keys()].filter((n) => !status.has(n));
-        Promise.all(rest.map((n) => (status.set(n, "skipped"), left--, skip(n, "the run was cancelled")))).then(finish, reject);
-        return;
-      }
-      finish();
-    };
-    signal.addEventListener("abort", pump, { once: true });
-    pump();
-  });
 }
 
 async function runHooks(
@@ -366,7 +330,7 @@ async function runHooks(
       } catch (thrown) {
         // A hook that fails is logged and reported; it never changes the run's own result.
         const info = describeError(thrown);
-        logger.root.warn({ hook: describeHook(hook), code: info.code, err: thrown }, "hook failed");
+        logger.root.warn({ hook: describeHook(hook), code: "HOOK_FAILED", err: thrown }, "hook failed");
         emit({ type: "hook-failed", hook: describeHook(hook), error: { code: "HOOK_FAILED", message: info.message } });
       }
     }),

@@ -1,6 +1,7 @@
 import type { Clock } from "../clock/clock.js";
 import { SqlError } from "../errors/errors.js";
-import { describeError, isStrataError } from "../errors/strata-error.js";
+import type { Logger } from "pino";
+import { describeError } from "../errors/strata-error.js";
 import type { InputRef } from "../pipeline/refs.js";
 import { isParamRef, isStepRef } from "../pipeline/refs.js";
 import { backoffDelay } from "../pipeline/retry-policy.js";
@@ -29,6 +30,12 @@ export interface RunScope {
   readonly emit: RunEventListener;
   /** Output name -> value, filled as steps finish (or are reused). */
   readonly outputs: Map<string, unknown>;
+  /**
+   * Output name -> the table its rows were loaded into, for TypeScript outputs that SQL steps read.
+   * Kept apart from `outputs` so TypeScript readers still get the rows; concurrent SQL readers
+   * share one load.
+   */
+  readonly loadedTables: Map<string, Promise<TableName>>;
 }
 
 export type StepOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ErrorInfo };
@@ -45,37 +52,36 @@ function inputValues(scope: RunScope, step: StepDefinition): Record<string, unkn
   return values;
 }
 
-// Rows from TypeScript loaded as tables, per run and output. Kept apart from `scope.outputs` so
-// that TypeScript steps reading the same output still get the rows, and concurrent SQL readers
-// share one load.
-const loadedTables = new WeakMap<RunScope, Map<string, Promise<TableName>>>();
+function assertRows(step: StepDefinition, output: string, value: unknown): asserts value is Record<string, unknown>[] {
+  const problem = !Array.isArray(value)
+    ? "is not an array of row objects"
+    : value.length === 0
+      ? "is an empty array, so its columns cannot be inferred (return at least one row, or filter in SQL instead)"
+      : value.some((r) => r === null || typeof r !== "object" || Array.isArray(r))
+        ? "has items that are not row objects"
+        : undefined;
+  if (problem) {
+    throw new SqlError("SQL_INPUT_INVALID", `sql step "${step.name}" reads output "${output}", which ${problem}`, {
+      details: { step: step.name, output },
+    });
+  }
+}
 
 /** An upstream output as a table: a SQL output is used in place, rows from TypeScript are loaded once. */
 async function tableOf(scope: RunScope, step: StepDefinition, output: string): Promise<TableName> {
   const value = scope.outputs.get(output);
   if (value instanceof TableHandle) return value.table;
-  const isRows = Array.isArray(value) && value.length > 0 && value.every((r) => r !== null && typeof r === "object" && !Array.isArray(r));
-  if (!isRows) {
-    throw new SqlError(
-      "SQL_INPUT_INVALID",
-      `sql step "${step.name}" reads output "${output}", which is not a table or a non-empty array of row objects`,
-      {
-        details: { step: step.name, output },
-      },
-    );
-  }
-  let loaded = loadedTables.get(scope);
-  if (!loaded) loadedTables.set(scope, (loaded = new Map()));
+  const loaded = scope.loadedTables;
   let table = loaded.get(output);
   if (!table) {
-    const tables = loaded;
+    assertRows(step, output, value);
     table = (async () => {
       const engine = await scope.engine();
       const target = { schema: scope.runId, table: output };
-      await engine.createTableFromRows(target, value as Record<string, unknown>[]);
+      await engine.createTableFromRows(target, value);
       return target;
     })().catch((error: unknown) => {
-      tables.delete(output); // a later reader tries again
+      loaded.delete(output); // a later reader tries again
       throw error;
     });
     loaded.set(output, table);
@@ -98,24 +104,13 @@ async function resolveQuery(scope: RunScope, step: StepDefinition, query: SqlQue
   return { strings: query.strings, parts };
 }
 
-async function runBody(scope: RunScope, step: StepDefinition, attempt: number, signal: AbortSignal): Promise<unknown> {
+async function runBody(scope: RunScope, step: StepDefinition, attempt: number, log: Logger, signal: AbortSignal): Promise<unknown> {
   if (step.query) {
     const engine = await scope.engine();
     const target = { schema: scope.runId, table: step.output };
-    const query = await resolveQuery(scope, step, step.query);
-    let rows: number;
-    try {
-      rows = await engine.createTableAs(target, query, signal);
-    } catch (error) {
-      if (!isStrataError(error) || error.code !== "SQL_FAILED") throw error;
-      throw new SqlError("SQL_FAILED", `sql step "${step.name}": ${error.message}`, {
-        cause: error,
-        details: { ...error.details, step: step.name },
-      });
-    }
+    const rows = await engine.createTableAs(target, await resolveQuery(scope, step, step.query), signal);
     return new TableHandle(engine, target, rows);
   }
-  const log = scope.logger.forAttempt(step.name, attempt);
   return step.run!(inputValues(scope, step) as never, {
     runId: scope.runId,
     triggerId: scope.triggerId,
@@ -152,10 +147,21 @@ export async function executeStep(scope: RunScope, step: StepDefinition): Promis
     emit({ type: "step-started", step: step.name, attempt, at: startedAt });
     const log = scope.logger.forAttempt(step.name, attempt);
     log.info("step started");
+    // Only the step's own work is inside this try: a failure in the bookkeeping after it must
+    // never make a step that succeeded run again.
+    let outcome: { ok: true; value: unknown } | { ok: false; thrown: unknown };
     try {
-      const value = await runAttempt(step.name, step.timeoutMs, scope.signal, (signal) => runBody(scope, step, attempt, signal));
-      const endedAt = clock.now();
-      const output = encodeOutput(value);
+      outcome = {
+        ok: true,
+        value: await runAttempt(step.name, step.timeoutMs, scope.signal, (signal) => runBody(scope, step, attempt, log, signal)),
+      };
+    } catch (thrown) {
+      outcome = { ok: false, thrown };
+    }
+    const endedAt = clock.now();
+
+    if (outcome.ok) {
+      const output = encodeOutput(outcome.value);
       log.info({ durationMs: endedAt - startedAt, output: output.kind }, "step succeeded");
       await store.saveAttempt(
         { runId: scope.runId, step: step.name, attempt, status: "succeeded", startedAt, endedAt, error: null },
@@ -163,41 +169,44 @@ export async function executeStep(scope: RunScope, step: StepDefinition): Promis
       );
       emit({ type: "step-succeeded", step: step.name, attempt, durationMs: endedAt - startedAt });
       await scope.logger.flush();
-      return { ok: true, value };
-    } catch (thrown) {
-      const endedAt = clock.now();
-      const info = describeError(thrown);
-      const last = attempt >= step.retry.maxAttempts || !info.retryable || scope.signal.aborted;
-      const error = { code: info.code, message: info.message };
-      log.error({ err: thrown, code: info.code, retryable: info.retryable }, last ? "step failed" : "attempt failed, will retry");
-      await store.saveAttempt(
-        {
-          runId: scope.runId,
-          step: step.name,
-          attempt,
-          status: "failed",
-          startedAt,
-          endedAt,
-          error: { ...error, retryable: info.retryable },
-        },
-        { ...base, status: last ? "failed" : "retrying", endedAt: last ? endedAt : null, error, output: null },
-      );
-      await scope.logger.flush();
-      if (last) {
-        emit({ type: "step-failed", step: step.name, attempt, error });
-        return { ok: false, error };
-      }
-      const delayMs = backoffDelay(step.retry, attempt + 1, scope.random());
-      emit({ type: "step-retry", step: step.name, attempt, delayMs, error });
-      try {
-        await clock.sleep(delayMs, scope.signal);
-      } catch {
-        // Record the end, or the step would stay "retrying" in a finished run.
-        const cancelled = { code: "RUN_CANCELLED", message: "the run was cancelled during a retry backoff" };
-        await store.saveStep({ ...base, status: "failed", endedAt: clock.now(), error: cancelled, output: null });
-        emit({ type: "step-failed", step: step.name, attempt, error: cancelled });
-        return { ok: false, error: cancelled };
-      }
+      return { ok: true, value: outcome.value };
+    }
+
+    const info = describeError(outcome.thrown);
+    const cancelled = scope.signal.aborted;
+    const last = attempt >= step.retry.maxAttempts || !info.retryable || cancelled;
+    const error = { code: info.code, message: info.message };
+    log.error(
+      { err: outcome.thrown, code: info.code, retryable: info.retryable },
+      cancelled ? "step cancelled" : last ? "step failed" : "attempt failed, will retry",
+    );
+    await store.saveAttempt(
+      {
+        runId: scope.runId,
+        step: step.name,
+        attempt,
+        status: "failed",
+        startedAt,
+        endedAt,
+        error: { ...error, retryable: info.retryable },
+      },
+      { ...base, status: cancelled ? "cancelled" : last ? "failed" : "retrying", endedAt: last ? endedAt : null, error, output: null },
+    );
+    await scope.logger.flush();
+    if (last) {
+      emit({ type: "step-failed", step: step.name, attempt, error });
+      return { ok: false, error };
+    }
+    const delayMs = backoffDelay(step.retry, attempt + 1, scope.random());
+    emit({ type: "step-retry", step: step.name, attempt, delayMs, error });
+    try {
+      await clock.sleep(delayMs, scope.signal);
+    } catch {
+      // Record the end, or the step would stay "retrying" in a finished run.
+      const stopped = { code: "RUN_CANCELLED", message: "the run was cancelled during a retry backoff" };
+      await store.saveStep({ ...base, status: "cancelled", endedAt: clock.now(), error: stopped, output: null });
+      emit({ type: "step-failed", step: step.name, attempt, error: stopped });
+      return { ok: false, error: stopped };
     }
   }
 }

@@ -4,7 +4,7 @@
  * interface for multi-process deployments.
  */
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
-export type StepStatus = "pending" | "running" | "retrying" | "succeeded" | "failed" | "skipped" | "reused";
+export type StepStatus = "pending" | "running" | "retrying" | "succeeded" | "failed" | "cancelled" | "skipped" | "reused";
 export type AttemptStatus = "running" | "succeeded" | "failed";
 export type TriggerKind = "manual" | "api" | "cron" | "event" | "backfill" | "test";
 
@@ -23,7 +23,12 @@ export interface RunRecord {
   readonly pipeline: string;
   readonly status: RunStatus;
   readonly trigger: Trigger;
+  /** Params after validation (defaults applied, values coerced). */
   readonly params: Record<string, unknown>;
+  /** Params as given; a resume validates these again, so transforms are not applied twice. */
+  readonly inputParams: Record<string, unknown>;
+  /** `host:pid` of the process running it, so a run whose process died can be told apart. */
+  readonly owner: string | null;
   readonly resumedFrom: string | null;
   readonly startedAt: number;
   readonly endedAt: number | null;

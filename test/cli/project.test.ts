@@ -30,6 +30,7 @@ describe("strata pipelines and project loading", () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toContain("DAG_CYCLE");
       expect(result.stderr).toMatch(/a -> b -> a|b -> a -> b/);
+      expect(result.stderr).toContain("(in pipelines/loop.ts)");
     } finally {
       project.cleanup();
     }

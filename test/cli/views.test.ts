@@ -11,6 +11,8 @@ const run: RunRecord = {
   status: "running",
   trigger: { kind: "manual", id: "t0" },
   params: {},
+  inputParams: {},
+  owner: null,
   resumedFrom: null,
   startedAt: 0,
   endedAt: null,

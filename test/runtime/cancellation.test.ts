@@ -44,7 +44,7 @@ describe("cancellation through options.signal", () => {
     const reason: unknown = stepSignal?.reason;
     expect(isStrataError(reason) && reason.code).toBe("RUN_CANCELLED");
     const status = Object.fromEntries(result.steps.map((s) => [s.name, s.status]));
-    expect(status).toEqual({ a: "failed", b: "skipped", c: "skipped" });
+    expect(status).toEqual({ a: "cancelled", b: "skipped", c: "skipped" });
     expect(result.steps.find((s) => s.name === "a")?.error?.code).toBe("RUN_CANCELLED");
     expect(result.steps.find((s) => s.name === "c")?.error).toEqual({ code: "STEP_SKIPPED", message: "the run was cancelled" });
     // b waits on a, which was aborted by the cancel: its reason is the cancel, not a failure.
@@ -103,7 +103,7 @@ describe("cancellation through options.signal", () => {
     expect(attempts).toBe(1);
     expect(result.status).toBe("cancelled");
     expect(result.steps.map((s) => [s.name, s.status, s.error?.code])).toEqual([
-      ["flaky", "failed", "RUN_CANCELLED"],
+      ["flaky", "cancelled", "RUN_CANCELLED"],
       ["later", "skipped", "STEP_SKIPPED"],
     ]);
   });

@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
 import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
 import { z } from "zod";
@@ -7,7 +9,9 @@ import { sql } from "../../src/pipeline/sql.js";
 import { step } from "../../src/pipeline/step.js";
 import type { Table } from "../../src/pipeline/table.js";
 import type { RunEvent } from "../../src/runtime/events.js";
+import { thisProcess } from "../../src/runtime/abandoned-runs.js";
 import { runPipeline } from "../../src/runtime/run-pipeline.js";
+import type { RunRecord } from "../../src/storage/run-store.js";
 import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
 
 const tempDir = tempDirEachTest("strata-resume-");
@@ -218,17 +222,41 @@ describe("resume", () => {
     expect(await workspace.store.listRuns()).toHaveLength(1);
   });
 
+  const runningRecord = (id: string, owner: string): RunRecord => ({
+    id,
+    pipeline: "resumable",
+    status: "running",
+    trigger: { kind: "test", id: "t" },
+    params: { n: 1, day: "2026-01-05" },
+    inputParams: { n: 1, day: "2026-01-05" },
+    owner,
+    resumedFrom: null,
+    startedAt: 1,
+    endedAt: null,
+    error: null,
+  });
+
   it("resuming a run that is still running is RESUME_INVALID", async () => {
     const { p } = makePipeline();
     const workspace = await open();
-    const running = { id: "rrunning1", pipeline: p.name, status: "running" as const, trigger: { kind: "test" as const, id: "t" } };
-    await workspace.store.createRun(
-      { ...running, params: { n: 1, day: "2026-01-05" }, resumedFrom: null, startedAt: 1, endedAt: null, error: null },
-      [],
-    );
+    await workspace.store.createRun(runningRecord("rrunning1", thisProcess), []);
     const error = await rejection(runPipeline(p, { workspace, resume: "rrunning" }));
     expect(error.code).toBe("RESUME_INVALID");
     expect(error.message).toContain("still running");
+  });
+
+  it("a run whose process died is settled as RUN_ABANDONED and can be resumed", async () => {
+    const { p } = makePipeline();
+    const workspace = await open();
+    // A pid that has certainly ended: a child process we started and waited for.
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+    await workspace.store.createRun(
+      runningRecord("rdead1", `${hostname()}:${dead}`),
+      p.steps.map((s) => s.name),
+    );
+    const result = await runPipeline(p, { workspace, resume: "rdead1" });
+    expect(result.resumedFrom).toBe("rdead1");
+    expect(await workspace.store.getRun("rdead1")).toMatchObject({ status: "failed", error: { code: "RUN_ABANDONED" } });
   });
 
   it("an unknown run id is RUN_NOT_FOUND", async () => {

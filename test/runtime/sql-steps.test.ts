@@ -154,12 +154,13 @@ describe("sql steps", () => {
     expect(result.status).toBe("failed");
     const bad = result.steps.find((s) => s.name === "bad_query")!;
     expect(bad).toMatchObject({ status: "failed", attempts: 1, error: { code: "SQL_FAILED" } });
-    expect(bad.error?.message).toContain('sql step "bad_query"');
     expect(bad.error?.message).toMatch(/syntax error/i);
     const renamed = result.steps.find((s) => s.name === "renamed")!;
     expect(renamed.error?.code).toBe("SQL_FAILED");
-    expect(renamed.error?.message).toContain('sql step "renamed"');
     expect(renamed.error?.message).toContain("no_such_table");
+    // The step's record holds the engine's message; the run's error names the step (once).
+    expect(result.error?.message).toMatch(/^step "bad_query" failed: .*syntax error/s);
+    expect(result.error?.message).toContain("(2 steps failed: bad_query, renamed)");
   });
 
   it("a SQL input that is not rows is SQL_INPUT_INVALID", async () => {

@@ -16,6 +16,8 @@ function run(id: string, overrides: Partial<RunRecord> = {}): RunRecord {
     status: "running",
     trigger: { kind: "manual", id: `t-${id}` },
     params: { day: "2026-01-01", n: 3 },
+    inputParams: { day: "2026-01-01", n: "3" },
+    owner: "host:1",
     resumedFrom: null,
     startedAt: 1000,
     endedAt: null,

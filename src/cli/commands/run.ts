@@ -36,8 +36,17 @@ export async function runCommand(name: string, options: RunCommandOptions): Prom
   const view = await chooseView(options);
   const cancel = new AbortController();
   let interrupts = 0;
+  let runId: string | undefined;
   const onSigint = (): void => {
-    if (++interrupts > 1) process.exit(EXIT.INTERRUPTED);
+    if (++interrupts > 1) {
+      // Quit now, but leave a true record: the embedded store writes synchronously.
+      if (runId)
+        void workspace.store.finishRun(runId, "cancelled", Date.now(), {
+          code: "RUN_CANCELLED",
+          message: "interrupted twice; quit without waiting for steps",
+        });
+      process.exit(EXIT.INTERRUPTED);
+    }
     process.stderr.write("\ncancelling the run (Ctrl-C again to quit at once)...\n");
     cancel.abort();
   };
@@ -49,7 +58,10 @@ export async function runCommand(name: string, options: RunCommandOptions): Prom
       signal: cancel.signal,
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.resume ? { resume: options.resume } : {}),
-      ...(view ? { onEvent: (e) => view.onEvent(e) } : {}),
+      onEvent: (e) => {
+        if (e.type === "run-started") runId = e.run.id;
+        view?.onEvent(e);
+      },
       ...(options.verbose ? { logTee: (line: string) => process.stderr.write(line), logLevel: "debug" as const } : {}),
     });
     view?.stop();
@@ -58,6 +70,15 @@ export async function runCommand(name: string, options: RunCommandOptions): Prom
       process.stdout.write(`${JSON.stringify(runJson(result, steps), null, 2)}\n`);
     } else {
       const lines = [runHeadline(result, steps), "", stepTable(steps), ""];
+      // The pipeline's results: outputs of its final steps, shown whole when they are small.
+      for (const step of steps) {
+        const final = !pipeline.dag.downstream.get(step.step)?.length;
+        if (!final || step.output?.kind !== "json" || step.output.json.length > 2000) continue;
+        const value = JSON.parse(step.output.json) as unknown;
+        const isRecord = value !== null && typeof value === "object" && !Array.isArray(value);
+        const body = isRecord ? Object.entries(value).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`) : [`  ${JSON.stringify(value)}`];
+        lines.push(`${step.step}:`, ...body, "");
+      }
       if (result.error) lines.push(`error ${result.error.code}: ${result.error.message}`);
       lines.push(`details: strata runs show ${result.id}    logs: strata runs logs ${result.id}`);
       if (result.status === "failed") lines.push(`after a fix: strata run ${pipeline.name} --resume ${result.id}`);

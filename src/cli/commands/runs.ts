@@ -1,5 +1,7 @@
 import type { LevelWithSilent } from "pino";
 import { openProject } from "../../project/load-project.js";
+import { settleAbandoned } from "../../runtime/abandoned-runs.js";
+import { NotFoundError } from "../../errors/errors.js";
 import type { RunStatus } from "../../storage/run-store.js";
 import { EXIT } from "../exit-codes.js";
 import { clockTime, formatDuration, formatTime, statusSymbol, table } from "../format.js";
@@ -27,17 +29,20 @@ export type ListRunsOptions = Common & { pipeline?: string; status?: RunStatus; 
 /** `strata runs list`: newest first. */
 export function listRunsCommand(options: ListRunsOptions): Promise<number> {
   return withStore(options, async (store) => {
-    const runs = await store.listRuns({
+    const listed = await store.listRuns({
       limit: options.limit ?? 20,
       ...(options.pipeline ? { pipeline: options.pipeline } : {}),
       ...(options.status ? { status: options.status } : {}),
     });
+    // A run whose process died shows as failed, not as running forever.
+    const runs = await Promise.all(listed.map((r) => settleAbandoned(store, r, Date.now())));
     if (options.json) {
       process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
       return EXIT.OK;
     }
     if (!runs.length) {
-      process.stdout.write("no runs yet (start one with: strata run <pipeline>)\n");
+      const filtered = [options.status, options.pipeline && `of ${options.pipeline}`].filter(Boolean).join(" ");
+      process.stdout.write(filtered ? `no ${filtered} runs\n` : "no runs yet (start one with: strata run <pipeline>)\n");
       return EXIT.OK;
     }
     const rows = runs.map((r) => [
@@ -58,7 +63,7 @@ export function listRunsCommand(options: ListRunsOptions): Promise<number> {
 /** `strata runs show <id>`: the run, its steps and every failed attempt. */
 export function showRunCommand(id: string, options: Common): Promise<number> {
   return withStore(options, async (store) => {
-    const run = await store.getRun(id);
+    const run = await settleAbandoned(store, await store.getRun(id), Date.now());
     const steps = await store.getSteps(run.id);
     const attempts = await store.getAttempts(run.id);
     if (options.json) {
@@ -88,6 +93,14 @@ const STANDARD_KEYS = new Set(["level", "time", "pid", "hostname", "runId", "tri
 export function runLogsCommand(id: string, options: Common & { step?: string }): Promise<number> {
   return withStore(options, async (store) => {
     const run = await store.getRun(id);
+    if (options.step) {
+      const names = (await store.getSteps(run.id)).map((s) => s.step);
+      if (!names.includes(options.step)) {
+        throw new NotFoundError("STEP_NOT_FOUND", `run ${run.id} has no step "${options.step}" (its steps: ${names.join(", ")})`, {
+          details: { step: options.step },
+        });
+      }
+    }
     const logs = await store.getLogs(run.id, options.step ? { step: options.step } : {});
     for (const log of logs) {
       if (options.json) {

@@ -62,8 +62,9 @@ export function stepTable(steps: readonly StepRecord[]): string {
       s.status,
       String(s.attempts),
       formatDuration(duration(s)),
+      // First line only: engine errors run over several lines and would break the table.
       s.error && s.status !== "succeeded"
-        ? `${s.error.code}: ${s.error.message}`
+        ? `${s.error.code}: ${s.error.message.split("\n")[0]}`
         : s.reusedFrom
           ? `reused from ${s.reusedFrom}`
           : describeOutput(s.output),

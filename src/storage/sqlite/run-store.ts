@@ -22,6 +22,8 @@ interface RunRow {
   trigger_kind: RunRecord["trigger"]["kind"];
   trigger_id: string;
   params: string;
+  input_params: string | null;
+  owner: string | null;
   resumed_from: string | null;
   started_at: number;
   ended_at: number | null;
@@ -63,6 +65,8 @@ const toRun = (r: RunRow): RunRecord => ({
   status: r.status,
   trigger: { kind: r.trigger_kind, id: r.trigger_id },
   params: JSON.parse(r.params) as Record<string, unknown>,
+  inputParams: JSON.parse(r.input_params ?? r.params) as Record<string, unknown>,
+  owner: r.owner,
   resumedFrom: r.resumed_from,
   startedAt: r.started_at,
   endedAt: r.ended_at,
@@ -91,8 +95,8 @@ export class SqliteRunStore implements RunStore {
     const db = this.#db;
     this.#stmt = {
       insertRun: db.prepare(
-        `insert into runs (id, pipeline, status, trigger_kind, trigger_id, params, resumed_from, started_at, ended_at, error_code, error_message)
-         values (@id, @pipeline, @status, @trigger_kind, @trigger_id, @params, @resumed_from, @started_at, @ended_at, @error_code, @error_message)`,
+        `insert into runs (id, pipeline, status, trigger_kind, trigger_id, params, input_params, owner, resumed_from, started_at, ended_at, error_code, error_message)
+         values (@id, @pipeline, @status, @trigger_kind, @trigger_id, @params, @input_params, @owner, @resumed_from, @started_at, @ended_at, @error_code, @error_message)`,
       ),
       insertStep: db.prepare(`insert into run_steps (run_id, step, position, status) values (?, ?, ?, 'pending')`),
       upsertAttempt: db.prepare(
@@ -109,7 +113,7 @@ export class SqliteRunStore implements RunStore {
       finishRun: db.prepare(`update runs set status = ?, ended_at = ?, error_code = ?, error_message = ? where id = ?`),
       insertLog: db.prepare(`insert into logs (run_id, step, attempt, time, level, line) values (?, ?, ?, ?, ?, ?)`),
       runById: db.prepare(`select * from runs where id = ?`),
-      runsByPrefix: db.prepare(`select * from runs where id like ? escape '\\' order by id desc limit 2`),
+      runsByPrefix: db.prepare(`select * from runs where id like ? escape '\\' order by id desc limit 6`),
       steps: db.prepare(`select * from run_steps where run_id = ? order by position`),
       attempts: db.prepare(`select * from attempts where run_id = ? order by started_at, step, attempt`),
       logs: db.prepare(`select * from logs where run_id = ? order by seq`),
@@ -149,6 +153,8 @@ export class SqliteRunStore implements RunStore {
           trigger_kind: run.trigger.kind,
           trigger_id: run.trigger.id,
           params: JSON.stringify(run.params),
+          input_params: JSON.stringify(run.inputParams),
+          owner: run.owner,
           resumed_from: run.resumedFrom,
           started_at: run.startedAt,
           ended_at: run.endedAt,
@@ -241,9 +247,14 @@ export class SqliteRunStore implements RunStore {
         throw new NotFoundError("RUN_NOT_FOUND", `no run has the id "${idOrPrefix}" (see: strata runs list)`, {
           details: { runId: idOrPrefix },
         });
-      throw new NotFoundError("RUN_AMBIGUOUS_ID", `"${idOrPrefix}" is the start of several run ids; give more of it`, {
-        details: { runId: idOrPrefix },
-      });
+      const ids = rows.slice(0, 5).map((r) => r.id);
+      throw new NotFoundError(
+        "RUN_AMBIGUOUS_ID",
+        `"${idOrPrefix}" is the start of several run ids (${ids.join(", ")}${rows.length > 5 ? ", ..." : ""}); give more of it`,
+        {
+          details: { runId: idOrPrefix, matches: ids },
+        },
+      );
     });
   }
 

@@ -50,4 +50,6 @@ export const MIGRATIONS: readonly string[] = [
      line text not null
    );
    create index logs_run on logs (run_id, step);`,
+  `alter table runs add column input_params text;
+   alter table runs add column owner text;`,
 ];

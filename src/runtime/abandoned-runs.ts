@@ -1,0 +1,30 @@
+import { hostname } from "node:os";
+import type { RunRecord, RunStore } from "../storage/run-store.js";
+
+/** `host:pid` of this process, recorded on the runs it starts. */
+export const thisProcess = `${hostname()}:${process.pid}`;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
+  }
+}
+
+/**
+ * A run left "running" by a process of this machine that has ended (killed, crashed, a second
+ * Ctrl-C) is recorded as failed, so it can be resumed and is not shown as running forever.
+ * Runs of other machines are left alone: their liveness is the server's business.
+ */
+export async function settleAbandoned(store: RunStore, run: RunRecord, now: number): Promise<RunRecord> {
+  if (run.status !== "running" || !run.owner) return run;
+  const colon = run.owner.lastIndexOf(":");
+  const host = run.owner.slice(0, colon);
+  const pid = Number(run.owner.slice(colon + 1));
+  if (host !== hostname() || !Number.isInteger(pid) || isAlive(pid)) return run;
+  const error = { code: "RUN_ABANDONED", message: `the process that ran it (pid ${pid} on ${host}) ended before the run finished` };
+  await store.finishRun(run.id, "failed", now, error);
+  return { ...run, status: "failed", endedAt: now, error };
+}
