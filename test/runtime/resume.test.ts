@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
+import { rejection } from "../helpers/errors.js";
 import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
 import { z } from "zod";
-import { isStrataError } from "../../src/errors/strata-error.js";
 import { pipeline } from "../../src/pipeline/pipeline.js";
 import { sql } from "../../src/pipeline/sql.js";
 import { step } from "../../src/pipeline/step.js";
@@ -21,16 +21,6 @@ const open = async (): Promise<Workspace> => {
   await workspaces.closeAll();
   return workspaces.track(openWorkspace(tempDir()));
 };
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(isStrataError(error)).toBe(true);
-    return error as { code: string; message: string };
-  }
-  throw new Error("expected a rejection");
-}
 
 const WHEN = new Date("2026-01-02T03:04:05.678Z");
 const BIG = 2n ** 70n;

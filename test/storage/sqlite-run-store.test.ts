@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { rejection } from "../helpers/errors.js";
 import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
 import { isStrataError } from "../../src/errors/strata-error.js";
 import type { RunRecord, StepRecord } from "../../src/storage/run-store.js";
@@ -24,16 +25,6 @@ function run(id: string, overrides: Partial<RunRecord> = {}): RunRecord {
     error: null,
     ...overrides,
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(isStrataError(error)).toBe(true);
-    return error as { code: string; message: string };
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("SqliteRunStore", () => {
