@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs that are missing (never reinstalls: on Debian,
 # installing an installed package can upgrade it). better-sqlite3 compiles from source here, so
-# npm ci needs a C++ toolchain and python3.
+# npm ci needs a C++ toolchain and python3; tests start their own Redis and PostgreSQL servers;
+# the Python step example uses Debian's pandas.
 set -euo pipefail
-needed=(build-essential python3)
+needed=(build-essential python3 redis-server postgresql python3-pandas)
 missing=()
 for p in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

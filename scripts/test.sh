@@ -19,6 +19,12 @@ step "lint";         npx eslint . --max-warnings 0
 step "format";       npx prettier --check . --log-level warn
 step "build";        npx tsc -p tsconfig.build.json
 
+if [ "${STRATA_TEST_SERVICES:-1}" != 0 ]; then
+  # shellcheck source=scripts/services.sh
+  source scripts/services.sh
+  trap stop_services EXIT
+fi
+
 step "vitest"
 rc=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json "$@" || rc=$?

@@ -13,11 +13,15 @@ export {
 } from "./pipeline/pipeline.js";
 export { step, type StepOptions, type StepFn, type StepDefinition } from "./pipeline/step.js";
 export { sql, type SqlQuery, type SqlLiteral } from "./pipeline/sql.js";
+export { command, type CommandSpec, type CommandOptions } from "./pipeline/command.js";
+export { dataset, type DatasetRef, type DatasetOptions, type CsvOptions } from "./pipeline/dataset.js";
+export { t, type Column, type ColumnKind, type ColumnSpec, type Schema, type RowOf } from "./data/column-types.js";
+export { storage, type StorageDefinition, type Technology, type Format } from "./storage/storage-definition.js";
 export type { StepRef, ParamRef, Inputs, InputValues } from "./pipeline/refs.js";
 export type { Table } from "./pipeline/table.js";
 export type { StepContext } from "./pipeline/step-context.js";
 export type { RetryOptions } from "./pipeline/retry-policy.js";
-export { webhook, command, type Hook, type WebhookHook, type CommandHook } from "./pipeline/hooks.js";
+export { notify, type Hook, type WebhookHook, type CommandHook } from "./pipeline/hooks.js";
 export { parseParamArgs, validateParams } from "./pipeline/params.js";
 export { runPipeline, type RunOptions, type RunResult, type StepSummary } from "./runtime/run-pipeline.js";
 export { openWorkspace, type Workspace } from "./runtime/workspace.js";

@@ -1,3 +1,9 @@
-import { defineProject } from "strata";
+import { defineProject, storage } from "strata";
 
-export default defineProject({ name: "cltv", pipelines: "pipelines" });
+export default defineProject({
+  name: "cltv",
+  // Raw input files live in data/; `warehouse` (DuckDB tables) and `kv` (SQLite key-value) are built in.
+  storages: [storage("lake", { technology: "files", format: "files", options: { path: "data" } })],
+  // The Python step needs pandas: Debian's python3 has it (the pyenv python3 on PATH may not).
+  interpreters: { python: process.env.STRATA_PYTHON ?? "/usr/bin/python3" },
+});

@@ -4,6 +4,7 @@ import { EXIT } from "./exit-codes.js";
 // Type-only imports are erased at build time, so they cost nothing at start-up.
 import type { RunCommandOptions } from "./commands/run.js";
 import type { ListRunsOptions } from "./commands/runs.js";
+import type { StorageAddOptions } from "./commands/storage.js";
 
 // Commands import their modules lazily: `strata --help` must start fast, and loading DuckDB,
 // SQLite or the TypeScript loader is only paid by the commands that use them.
@@ -111,6 +112,82 @@ Exit codes: 0 success, 1 the run failed, 2 bad input (params, project, names), 1
     .action(async (id: string, opts: { project?: string; json?: boolean; step?: string }) => {
       const { runLogsCommand } = await import("./commands/runs.js");
       process.exitCode = await runLogsCommand(id, opts);
+    });
+
+  const storage = cli.command("storage").description("named storages: add one (no code change, no restart), list them with health");
+  storage
+    .command("add")
+    .description("add a storage: technology + format + name; secrets stay in environment variables")
+    .argument("<name>", "lower case name, e.g. serving")
+    .addOption(
+      new Option("--technology <technology>", "where it lives")
+        .choices(["duckdb", "sqlite", "postgres", "redis", "files"])
+        .makeOptionMandatory(),
+    )
+    .addOption(new Option("--format <format>", "what it holds").choices(["table", "kv", "files"]).makeOptionMandatory())
+    .option("--path <path>", "file or folder, for duckdb, sqlite and files (relative to the project)")
+    .option("--url-env <VAR>", "environment variable holding the URL, for postgres and redis")
+    .option("--option <name=value>", "another technology option (schema, prefix, poolSize...); repeat for several", collect, [])
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      "\nFormats per technology: duckdb table; postgres table; sqlite kv; redis kv; files files.\nExample: strata storage add serving --technology redis --format kv --url-env REDIS_URL",
+    )
+    .action(async (name: string, opts: StorageAddOptions) => {
+      const { addStorageCommand } = await import("./commands/storage.js");
+      process.exitCode = await addStorageCommand(name, opts);
+    });
+  storage
+    .command("list")
+    .description("every storage with technology, format, where declared, and health (exit 1 if one is down)")
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .action(async (opts: { project?: string; json?: boolean }) => {
+      const { listStoragesCommand } = await import("./commands/storage.js");
+      process.exitCode = await listStoragesCommand(opts);
+    });
+
+  const data = cli.command("dataset").description("datasets: versions, rollback, schema and lineage");
+  data
+    .command("list")
+    .description("datasets of the project with their storage and live version")
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .action(async (opts: { project?: string; json?: boolean }) => {
+      const { listDatasetsCommand } = await import("./commands/dataset.js");
+      process.exitCode = await listDatasetsCommand(opts);
+    });
+  data
+    .command("show")
+    .description("schema, keys, storage, and versions with the runs that wrote them")
+    .argument("<name>", "dataset name")
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .action(async (name: string, opts: { project?: string; json?: boolean }) => {
+      const { showDatasetCommand } = await import("./commands/dataset.js");
+      process.exitCode = await showDatasetCommand(name, opts);
+    });
+  data
+    .command("versions")
+    .description("versions of a dataset, newest first; ● marks the live one")
+    .argument("<name>", "dataset name")
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .action(async (name: string, opts: { project?: string; json?: boolean }) => {
+      const { datasetVersionsCommand } = await import("./commands/dataset.js");
+      process.exitCode = await datasetVersionsCommand(name, opts);
+    });
+  data
+    .command("rollback")
+    .description("make a kept version live again, atomically")
+    .argument("<name>", "dataset name")
+    .argument("<version>", "version number (see: strata dataset versions)", positiveInt)
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .action(async (name: string, version: number, opts: { project?: string; json?: boolean }) => {
+      const { rollbackDatasetCommand } = await import("./commands/dataset.js");
+      process.exitCode = await rollbackDatasetCommand(name, version, opts);
     });
   return cli;
 }

@@ -1,4 +1,5 @@
 import { DagError } from "../errors/errors.js";
+import { isDataset } from "./dataset.js";
 import { isParamRef, isStepRef } from "./refs.js";
 import type { StepDefinition } from "./step.js";
 
@@ -58,6 +59,12 @@ export function buildDag(pipeline: string, steps: readonly StepDefinition[], par
             { step: step.name, param: ref.param },
           );
         }
+        continue;
+      }
+      if (isDataset(ref)) {
+        // Written by a step of this pipeline: wait for it. Otherwise its live version is read.
+        const writer = producer.get(ref.name);
+        if (writer !== undefined) deps.add(writer);
         continue;
       }
       const output = isStepRef(ref) ? ref.output : ref;

@@ -21,7 +21,7 @@ export interface CommandHook {
 }
 
 /** POST the run's summary as JSON to a URL. */
-export function webhook(
+function webhook(
   options: { url: string } | { urlEnv: string },
   extra: { headers?: Record<string, string>; timeoutMs?: number } = {},
 ): WebhookHook {
@@ -29,6 +29,11 @@ export function webhook(
 }
 
 /** Run a shell command with the run's summary on stdin (JSON) and in STRATA_* variables. */
-export function command(cmd: string, options: { timeoutMs?: number } = {}): CommandHook {
+function command(cmd: string, options: { timeoutMs?: number } = {}): CommandHook {
   return { kind: "command", command: cmd, timeoutMs: options.timeoutMs ?? 30_000 };
 }
+
+/**
+ * Who to tell when a run ends: `onFailure: [notify.webhook({ urlEnv: "ALERT_URL" }), notify.command("./page.sh")]`.
+ */
+export const notify = { webhook, command };

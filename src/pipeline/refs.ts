@@ -1,3 +1,6 @@
+import { isDataset, type DatasetRef } from "./dataset.js";
+import type { Table } from "./table.js";
+
 // References that wire a pipeline together. They carry a phantom type so a step's function sees
 // typed inputs; at run time they are only names.
 const STEP_REF = Symbol.for("strata.stepRef");
@@ -37,13 +40,28 @@ export function isParamRef(value: unknown): value is ParamRef<unknown> {
 }
 
 /**
- * What a step may take as an input: another step's output, a run parameter, or an output named
- * by a string (Kedro-style wiring; its type is `unknown`).
+ * What a step may take as an input: another step's output, a run parameter, a dataset (its live
+ * version, or the version this run writes), or an output named by a string (Kedro-style wiring;
+ * its type is `unknown`).
  */
-export type InputRef = StepRef<unknown> | ParamRef<unknown> | string;
+export type InputRef = StepRef<unknown> | ParamRef<unknown> | DatasetRef<unknown> | string;
 export type Inputs = Readonly<Record<string, InputRef>>;
 
 /** The values a step's function receives for its declared inputs. */
 export type InputValues<I extends Inputs> = {
-  readonly [K in keyof I]: I[K] extends StepRef<infer T> ? T : I[K] extends ParamRef<infer P> ? P : unknown;
+  readonly [K in keyof I]: I[K] extends StepRef<infer T>
+    ? T
+    : I[K] extends ParamRef<infer P>
+      ? P
+      : I[K] extends DatasetRef<infer R>
+        ? Table<R>
+        : unknown;
 };
+
+/** The output (or dataset) name an input reads; undefined for a param. */
+export function outputOf(ref: InputRef): string | undefined {
+  if (typeof ref === "string") return ref;
+  if (isStepRef(ref)) return ref.output;
+  if (isDataset(ref)) return ref.name;
+  return undefined;
+}

@@ -1,3 +1,4 @@
+import { isDataset, type DatasetRef } from "./dataset.js";
 import { isParamRef, isStepRef, type ParamRef, type StepRef } from "./refs.js";
 
 const SQL_QUERY = Symbol.for("strata.sqlQuery");
@@ -9,10 +10,11 @@ export type SqlLiteral = string | number | boolean | bigint | Date | null;
  * A piece interpolated into a `sql` template:
  * - a string names one of the step's inputs (a table),
  * - a StepRef is another step's output (a table; it becomes an input of the step),
+ * - a dataset is its live version (or the one this run writes); it becomes an input too,
  * - a ParamRef is a run parameter, bound as a value,
  * - `sql.value(x)` binds a literal.
  */
-export type SqlPart = string | StepRef<unknown> | ParamRef<unknown> | SqlValue;
+export type SqlPart = string | StepRef<unknown> | ParamRef<unknown> | DatasetRef<unknown> | SqlValue;
 
 export interface SqlValue {
   readonly kind: "value";
@@ -45,11 +47,11 @@ export function isSqlQuery(value: unknown): value is SqlQuery {
   return typeof value === "object" && value !== null && SQL_QUERY in value;
 }
 
-/** The outputs a query refers to by StepRef: they are dependencies even if not listed in `inputs`. */
-export function sqlStepRefs(query: SqlQuery): StepRef<unknown>[] {
-  return query.parts.filter(isStepRef);
+/** Step outputs and datasets written straight into a query: inputs even if not listed in `inputs`. */
+export function sqlTableRefs(query: SqlQuery): (StepRef<unknown> | DatasetRef<unknown>)[] {
+  return query.parts.filter((p): p is StepRef<unknown> | DatasetRef<unknown> => isStepRef(p) || isDataset(p));
 }
 
 export function isSqlValue(part: SqlPart): part is SqlValue {
-  return typeof part === "object" && !isStepRef(part) && !isParamRef(part);
+  return typeof part === "object" && !isStepRef(part) && !isParamRef(part) && !isDataset(part);
 }

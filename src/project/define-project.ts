@@ -1,3 +1,5 @@
+import type { StorageDefinition } from "../storage/storage-definition.js";
+
 /** A project's `strata.config.ts`. */
 export interface ProjectConfig {
   /** Shown in listings. Defaults to the folder's name. */
@@ -8,6 +10,17 @@ export interface ProjectConfig {
   readonly stateDir?: string;
   /** Steps running at once, unless a pipeline or `--concurrency` says otherwise. Default 4. */
   readonly concurrency?: number;
+  /**
+   * Named storages. `warehouse` (DuckDB tables) and `kv` (SQLite key-value) exist in every
+   * project; declaring one of those names replaces it. More can be added at run time with
+   * `strata storage add`.
+   */
+  readonly storages?: readonly StorageDefinition[];
+  /**
+   * Programs of `command` steps by name, e.g. `{ python: "/usr/bin/python3" }`. A `command(["python", ...])`
+   * step runs the executable named here (the STRATA_PYTHON variable, when set, is the default for python).
+   */
+  readonly interpreters?: Readonly<Record<string, string>>;
 }
 
 const PROJECT = Symbol.for("strata.project");

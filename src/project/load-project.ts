@@ -92,7 +92,13 @@ export async function openProject(start?: string): Promise<ProjectInfo> {
     });
   }
   const stateDir = resolve(dir, config.stateDir ?? ".strata");
-  return { dir, name: config.name ?? basename(dir), config, stateDir, openWorkspace: () => openWorkspace(stateDir) };
+  return {
+    dir,
+    name: config.name ?? basename(dir),
+    config,
+    stateDir,
+    openWorkspace: () => openWorkspace(stateDir, { projectDir: dir, storages: config.storages ?? [] }),
+  };
 }
 
 /** Loads the project and every pipeline exported from its pipelines folder. */

@@ -38,6 +38,8 @@ export interface RunOptions {
   logLevel?: LevelWithSilent;
   /** Receives every log line too (e.g. stderr for `--verbose`). */
   logTee?: (line: string) => void;
+  /** Program names of `command` steps -> executables; the project's `interpreters`. */
+  interpreters?: Readonly<Record<string, string>>;
 }
 
 export interface StepSummary {
@@ -201,6 +203,8 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       pipeline: pipeline.name,
       params,
       store,
+      catalog: workspace.catalog,
+      storages: workspace.storages,
       engine: () => workspace.engine(),
       logger,
       clock,
@@ -209,6 +213,8 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       emit,
       outputs: new Map(),
       loadedTables: new Map(),
+      datasetReads: new Map(),
+      interpreters: { ...(process.env.STRATA_PYTHON ? { python: process.env.STRATA_PYTHON } : {}), ...options.interpreters },
     };
 
     const status = new Map<string, StepStatus>();

@@ -2,14 +2,18 @@ import type { Clock } from "../clock/clock.js";
 import { SqlError } from "../errors/errors.js";
 import type { Logger } from "pino";
 import { describeError } from "../errors/strata-error.js";
-import type { InputRef } from "../pipeline/refs.js";
-import { isParamRef, isStepRef } from "../pipeline/refs.js";
+import type { StorageSet } from "../data/storage-set.js";
+import { isDataset } from "../pipeline/dataset.js";
+import { isParamRef, outputOf, type InputRef } from "../pipeline/refs.js";
 import { backoffDelay } from "../pipeline/retry-policy.js";
-import { isSqlValue, type SqlQuery } from "../pipeline/sql.js";
+import { isSqlValue, type SqlLiteral, type SqlQuery } from "../pipeline/sql.js";
 import type { StepDefinition } from "../pipeline/step.js";
+import type { CatalogStore } from "../storage/catalog-store.js";
 import type { ErrorInfo, RunStore, StepRecord } from "../storage/run-store.js";
 import type { ResolvedQuery, TableEngine, TableName } from "../storage/table-engine.js";
 import { runAttempt } from "./attempt.js";
+import { runCommandStep } from "./command-step.js";
+import { readDataset, writeDataset } from "./dataset-io.js";
 import type { RunEventListener } from "./events.js";
 import { encodeOutput } from "./output-codec.js";
 import type { RunLogger } from "./run-logger.js";
@@ -22,6 +26,9 @@ export interface RunScope {
   readonly pipeline: string;
   readonly params: Readonly<Record<string, unknown>>;
   readonly store: RunStore;
+  readonly catalog: CatalogStore;
+  readonly storages: StorageSet;
+  /** The warehouse engine, where the run's own SQL tables live. */
   readonly engine: () => Promise<TableEngine>;
   readonly logger: RunLogger;
   readonly clock: Clock;
@@ -31,24 +38,29 @@ export interface RunScope {
   /** Output name -> value, filled as steps finish (or are reused). */
   readonly outputs: Map<string, unknown>;
   /**
-   * Output name -> the table its rows were loaded into, for TypeScript outputs that SQL steps read.
-   * Kept apart from `outputs` so TypeScript readers still get the rows; concurrent SQL readers
-   * share one load.
+   * Output name -> the table its rows were loaded into, for TypeScript outputs that SQL steps read
+   * (and tables copied in from another engine). Kept apart from `outputs` so TypeScript readers
+   * still get the rows; concurrent SQL readers share one load.
    */
   readonly loadedTables: Map<string, Promise<TableName>>;
+  /** Dataset name -> the version this run reads (pinned at first read). */
+  readonly datasetReads: Map<string, Promise<TableHandle>>;
+  /** Program names of `command` steps -> executables (e.g. python -> /usr/bin/python3). */
+  readonly interpreters: Readonly<Record<string, string>>;
 }
 
 export type StepOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ErrorInfo };
 
-function outputOf(scope: RunScope, ref: Exclude<InputRef, { param: string }>): unknown {
-  return scope.outputs.get(isStepRef(ref) ? ref.output : ref);
+/** An input's value: a param, an output of this run, or a dataset (written by this run, or read). */
+async function inputValue(scope: RunScope, step: StepDefinition, ref: InputRef): Promise<unknown> {
+  if (isParamRef(ref)) return scope.params[ref.param];
+  if (isDataset(ref)) return scope.outputs.get(ref.name) ?? readDataset(scope, step, ref);
+  return scope.outputs.get(outputOf(ref)!);
 }
 
-function inputValues(scope: RunScope, step: StepDefinition): Record<string, unknown> {
+async function inputValues(scope: RunScope, step: StepDefinition): Promise<Record<string, unknown>> {
   const values: Record<string, unknown> = {};
-  for (const [key, ref] of Object.entries(step.inputs)) {
-    values[key] = isParamRef(ref) ? scope.params[ref.param] : outputOf(scope, ref);
-  }
+  for (const [key, ref] of Object.entries(step.inputs)) values[key] = await inputValue(scope, step, ref);
   return values;
 }
 
@@ -67,51 +79,56 @@ function assertRows(step: StepDefinition, output: string, value: unknown): asser
   }
 }
 
-/** An upstream output as a table: a SQL output is used in place, rows from TypeScript are loaded once. */
-async function tableOf(scope: RunScope, step: StepDefinition, output: string): Promise<TableName> {
-  const value = scope.outputs.get(output);
-  if (value instanceof TableHandle) return value.table;
+/**
+ * An input as a table in `engine`: a table there is used in place; rows from TypeScript, or a
+ * table of another engine, are loaded once per run.
+ */
+async function tableIn(scope: RunScope, step: StepDefinition, name: string, value: unknown, engine: TableEngine): Promise<TableName> {
+  if (value instanceof TableHandle && value.engine === engine) return value.table;
   const loaded = scope.loadedTables;
-  let table = loaded.get(output);
+  let table = loaded.get(name);
   if (!table) {
-    assertRows(step, output, value);
+    if (!(value instanceof TableHandle)) assertRows(step, name, value);
     table = (async () => {
-      const engine = await scope.engine();
-      const target = { schema: scope.runId, table: output };
-      await engine.createTableFromRows(target, value);
+      const target = { schema: scope.runId, table: name };
+      await engine.createTableFromRows(target, value instanceof TableHandle ? await value.rows() : value);
       return target;
     })().catch((error: unknown) => {
-      loaded.delete(output); // a later reader tries again
+      loaded.delete(name); // a later reader tries again
       throw error;
     });
-    loaded.set(output, table);
+    loaded.set(name, table);
   }
   return table;
 }
 
-async function resolveQuery(scope: RunScope, step: StepDefinition, query: SqlQuery): Promise<ResolvedQuery> {
+async function resolveQuery(scope: RunScope, step: StepDefinition, query: SqlQuery, engine: TableEngine): Promise<ResolvedQuery> {
   const parts: ResolvedQuery["parts"][number][] = [];
   for (const part of query.parts) {
-    if (isParamRef(part)) parts.push({ value: (scope.params[part.param] ?? null) as never });
-    else if (isStepRef(part)) parts.push({ table: await tableOf(scope, step, part.output) });
-    else if (isSqlValue(part)) parts.push({ value: part.value });
-    else {
-      const ref = step.inputs[part]!;
-      if (isParamRef(ref)) parts.push({ value: (scope.params[ref.param] ?? null) as never });
-      else parts.push({ table: await tableOf(scope, step, isStepRef(ref) ? ref.output : ref) });
-    }
+    const ref: InputRef | undefined = typeof part === "string" ? step.inputs[part] : isSqlValue(part) ? undefined : part;
+    if (ref === undefined) parts.push({ value: (part as { value: SqlLiteral }).value });
+    else if (isParamRef(ref)) parts.push({ value: (scope.params[ref.param] ?? null) as SqlLiteral });
+    else parts.push({ table: await tableIn(scope, step, outputOf(ref)!, await inputValue(scope, step, ref), engine) });
   }
   return { strings: query.strings, parts };
 }
 
 async function runBody(scope: RunScope, step: StepDefinition, attempt: number, log: Logger, signal: AbortSignal): Promise<unknown> {
+  // A step writing a table dataset runs its SQL in that dataset's engine (DuckDB or Postgres).
+  const target = step.dataset ? await scope.storages.open(step.dataset.options.storage) : undefined;
   if (step.query) {
-    const engine = await scope.engine();
-    const target = { schema: scope.runId, table: step.output };
-    const rows = await engine.createTableAs(target, await resolveQuery(scope, step, step.query), signal);
-    return new TableHandle(engine, target, rows);
+    const engine = target?.tables ?? (await scope.engine());
+    const query = await resolveQuery(scope, step, step.query, engine);
+    if (target?.tables) return writeDataset(scope, step, undefined, (table, e) => e.createTableAs(table, query, signal));
+    const table = { schema: scope.runId, table: step.output };
+    const handle = new TableHandle(engine, table, await engine.createTableAs(table, query, signal));
+    return step.dataset ? writeDataset(scope, step, handle, undefined) : handle;
   }
-  return step.run!(inputValues(scope, step) as never, {
+  if (step.command) {
+    const value = await runCommandStep(scope, step, step.command, await inputValues(scope, step), log, signal);
+    return step.dataset ? writeDataset(scope, step, value, undefined) : value;
+  }
+  const value: unknown = await step.run!((await inputValues(scope, step)) as never, {
     runId: scope.runId,
     triggerId: scope.triggerId,
     pipeline: scope.pipeline,
@@ -121,6 +138,7 @@ async function runBody(scope: RunScope, step: StepDefinition, attempt: number, l
     log,
     params: scope.params,
   });
+  return step.dataset ? writeDataset(scope, step, value, undefined) : value;
 }
 
 /**

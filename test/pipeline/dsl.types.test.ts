@@ -3,6 +3,8 @@ import { z } from "zod";
 import { pipeline, type PipelineDefinition } from "../../src/pipeline/pipeline.js";
 import type { ParamRef, StepRef } from "../../src/pipeline/refs.js";
 import { sql } from "../../src/pipeline/sql.js";
+import { dataset } from "../../src/pipeline/dataset.js";
+import { t } from "../../src/data/column-types.js";
 import type { StepContext } from "../../src/pipeline/step-context.js";
 import { step } from "../../src/pipeline/step.js";
 import type { Table } from "../../src/pipeline/table.js";
@@ -96,6 +98,29 @@ describe("DSL types", () => {
       void asString;
       // @ts-expect-error sql interpolates only input names, refs and sql.value(...)
       step("e", sql`select ${42}`);
+    });
+  });
+});
+
+describe("dataset types", () => {
+  it("a step writing a dataset gives downstream steps Table<Row> of the dataset's schema", () => {
+    pipeline("typed-datasets", () => {
+      const scores = dataset("typed_scores", {
+        storage: "warehouse",
+        schema: { id: t.string(), score: t.double().nullable(), day: t.date() },
+      });
+      const written = step("write", { output: scores }, sql`select 'a' as id, 1.0 as score, current_date as day`);
+      expectTypeOf(written).toEqualTypeOf<StepRef<Table<{ id: string; score: number | null; day: Date }>>>();
+      step("read", { inputs: { written, scores } }, async ({ written, scores }) => {
+        const [row] = await written.rows();
+        expectTypeOf(row!.score).toEqualTypeOf<number | null>();
+        expectTypeOf(scores).toEqualTypeOf<Table<{ id: string; score: number | null; day: Date }>>();
+      });
+    });
+    pipeline("typed-dataset-rows", () => {
+      const scores = dataset("typed_rows", { storage: "warehouse", schema: { id: t.string() } });
+      // @ts-expect-error: a TypeScript step writing the dataset must return its rows
+      step("bad", { output: scores }, () => [{ id: 1 }]);
     });
   });
 });

@@ -4,7 +4,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { command, webhook, type Hook } from "../../src/pipeline/hooks.js";
+import { notify, type Hook } from "../../src/pipeline/hooks.js";
+
+const { webhook, command } = notify;
 import { pipeline } from "../../src/pipeline/pipeline.js";
 import { step } from "../../src/pipeline/step.js";
 import type { RunEvent } from "../../src/runtime/events.js";

@@ -1,54 +1,43 @@
-import { pipeline, sql, step, z } from "strata";
+import { command, pipeline, sql, step, z } from "strata";
+import { cohortRevenue, customerFacts, customerSummary, rawTransactions } from "./datasets.js";
 
 /**
  * Customer lifetime value, first stage: the raw CDNOW transaction log (69,659 purchases by 23,570
- * customers, 1997-01 to 1998-06) -> daily purchases -> the RFM summary that BG/NBD and Gamma-Gamma
- * fit on (frequency, recency, T, monetary value) -> a cohort report.
+ * customers, 1997-01 to 1998-06), read and coerced to its schema -> daily purchases -> the RFM
+ * summary that BG/NBD and Gamma-Gamma fit on (a dataset, versioned) -> cohort revenue (Python,
+ * pandas) -> the summary published to a key-value storage -> a cohort report.
  *
- *   npx strata run cltv --project examples/cltv --param observationEnd=1997-09-30
+ *   npm run cltv            (node bin/strata.js run cltv --project examples/cltv)
  */
 export default pipeline(
   "cltv",
   {
-    description: "CDNOW transactions to the per-customer RFM summary and a cohort report",
+    description: "CDNOW transactions to the per-customer RFM summary, cohort revenue and a report",
     params: z.object({
-      file: z.string().default("data/CDNOW_master.txt"),
       /** End of the calibration period; later purchases are left out of the summary. */
       observationEnd: z.coerce.date().default(new Date("1997-09-30")),
       timeUnit: z.enum(["days", "weeks"]).default("weeks"),
     }),
   },
   ({ params }) => {
-    // The file is whitespace-separated with CRLF ends: read whole lines, split them in SQL.
-    const transactions = step(
-      "transactions",
-      { description: "parse the raw log", retries: 1 },
-      sql`select parts[1] as customer_id,
-                 strptime(parts[2], '%Y%m%d')::date as date,
-                 parts[3]::integer as cds,
-                 parts[4]::double as amount
-          from (select string_split_regex(trim(line), '\\s+') as parts
-                from read_csv(${params.file}, columns = {'line': 'VARCHAR'}, delim = '\x01', header = true, quote = '', escape = ''))`,
-    );
-
     // Several purchases on one day count as one transaction (the BTYD convention).
     const daily = step(
       "daily",
-      { inputs: { transactions }, description: "one row per customer and purchase day" },
-      sql`select customer_id, date, sum(amount) as amount, sum(cds) as cds
-          from ${"transactions"} group by customer_id, date`,
+      { description: "one row per customer and purchase day", retries: 1 },
+      sql`select customer_id, date, sum(dollar_value) as amount, sum(number_of_cds) as cds
+          from ${rawTransactions} group by customer_id, date`,
     );
 
     const summary = step(
       "summary",
-      { inputs: { daily, end: params.observationEnd, unit: params.timeUnit }, description: "RFM summary per customer" },
+      { inputs: { daily, end: params.observationEnd, unit: params.timeUnit }, output: customerSummary },
       sql`with calibration as (
             select * from ${"daily"} where date <= ${"end"}::date
           ), firsts as (
             select customer_id, min(date) as first_date from calibration group by customer_id
           )
           select c.customer_id,
-                 count(*) - 1 as frequency,
+                 (count(*) - 1)::integer as frequency,
                  date_diff('day', f.first_date, max(c.date)) / (case when ${"unit"} = 'weeks' then 7.0 else 1.0 end) as recency,
                  date_diff('day', f.first_date, ${"end"}::date) / (case when ${"unit"} = 'weeks' then 7.0 else 1.0 end) as "T",
                  coalesce(avg(c.amount) filter (where c.date > f.first_date), 0) as monetary_value
@@ -57,22 +46,22 @@ export default pipeline(
           order by c.customer_id`,
     );
 
+    step("cohorts", { inputs: { daily }, output: cohortRevenue, timeoutMs: 120_000 }, command(["python", "steps/cohorts.py"]));
+
+    step("publish", { inputs: { summary }, output: customerFacts }, sql`select * from ${"summary"}`);
+
     step("report", { inputs: { summary } }, async ({ summary }, ctx) => {
       const rows = await summary.rows();
-      const repeaters = rows.filter((r) => Number(r.frequency) > 0);
+      const repeaters = rows.filter((r) => r.frequency > 0);
       const top = [...repeaters]
-        .sort((a, b) => Number(b.frequency) * Number(b.monetary_value) - Number(a.frequency) * Number(a.monetary_value))
+        .sort((a, b) => b.frequency * b.monetary_value - a.frequency * a.monetary_value)
         .slice(0, 5)
-        .map((r) => ({
-          customer: r.customer_id,
-          frequency: Number(r.frequency),
-          monetaryValue: Math.round(Number(r.monetary_value) * 100) / 100,
-        }));
+        .map((r) => ({ customer: r.customer_id, frequency: r.frequency, monetaryValue: Math.round(r.monetary_value * 100) / 100 }));
       const report = {
         customers: rows.length,
         repeatCustomers: repeaters.length,
         repeatShare: Math.round((repeaters.length / Math.max(1, rows.length)) * 1000) / 1000,
-        meanFrequency: Math.round((rows.reduce((s, r) => s + Number(r.frequency), 0) / Math.max(1, rows.length)) * 1000) / 1000,
+        meanFrequency: Math.round((rows.reduce((s, r) => s + r.frequency, 0) / Math.max(1, rows.length)) * 1000) / 1000,
         top,
       };
       ctx.log.info(report, "cohort report");

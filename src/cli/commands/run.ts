@@ -56,6 +56,7 @@ export async function runCommand(name: string, options: RunCommandOptions): Prom
       params,
       workspace,
       signal: cancel.signal,
+      ...(project.config.interpreters ? { interpreters: project.config.interpreters } : {}),
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.resume ? { resume: options.resume } : {}),
       onEvent: (e) => {

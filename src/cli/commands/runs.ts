@@ -2,7 +2,8 @@ import type { LevelWithSilent } from "pino";
 import { openProject } from "../../project/load-project.js";
 import { settleAbandoned } from "../../runtime/abandoned-runs.js";
 import { NotFoundError } from "../../errors/errors.js";
-import type { RunStatus } from "../../storage/run-store.js";
+import type { CatalogStore } from "../../storage/catalog-store.js";
+import type { RunStatus, RunStore } from "../../storage/run-store.js";
 import { EXIT } from "../exit-codes.js";
 import { clockTime, formatDuration, formatTime, statusSymbol, table } from "../format.js";
 import { runDetails, runHeadline, runJson, stepTable } from "../view/run-report.js";
@@ -12,13 +13,10 @@ interface Common {
   json?: boolean;
 }
 
-async function withStore<T>(
-  options: Common,
-  fn: (store: ReturnType<Awaited<ReturnType<typeof openProject>>["openWorkspace"]>["store"]) => Promise<T>,
-): Promise<T> {
+async function withStore<T>(options: Common, fn: (store: RunStore, catalog: CatalogStore) => Promise<T>): Promise<T> {
   const workspace = (await openProject(options.project)).openWorkspace();
   try {
-    return await fn(workspace.store);
+    return await fn(workspace.store, workspace.catalog);
   } finally {
     await workspace.close();
   }
@@ -62,12 +60,13 @@ export function listRunsCommand(options: ListRunsOptions): Promise<number> {
 
 /** `strata runs show <id>`: the run, its steps and every failed attempt. */
 export function showRunCommand(id: string, options: Common): Promise<number> {
-  return withStore(options, async (store) => {
+  return withStore(options, async (store, catalog) => {
     const run = await settleAbandoned(store, await store.getRun(id), Date.now());
     const steps = await store.getSteps(run.id);
     const attempts = await store.getAttempts(run.id);
+    const lineage = await catalog.lineageOfRun(run.id);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ ...runJson(run, steps), attempts }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...runJson(run, steps), attempts, lineage }, null, 2)}\n`);
       return EXIT.OK;
     }
     const failed = attempts.filter((a) => a.error);
@@ -78,6 +77,20 @@ export function showRunCommand(id: string, options: Common): Promise<number> {
         table(
           ["step", "attempt", "at", "error"],
           failed.map((a) => [a.step, String(a.attempt), formatTime(a.startedAt), `${a.error!.code}: ${a.error!.message}`]),
+        ),
+      );
+    }
+    if (lineage.length) {
+      out.push("", "datasets:");
+      out.push(
+        table(
+          ["step", "", "dataset", "version"],
+          lineage.map((l) => [
+            l.step,
+            l.direction === "read" ? "read" : "wrote",
+            l.dataset,
+            l.version === 0 ? "(raw files)" : String(l.version),
+          ]),
         ),
       );
     }

@@ -1,6 +1,4 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { NotFoundError, StoreError } from "../../errors/errors.js";
 import type {
   AttemptRecord,
@@ -13,7 +11,7 @@ import type {
   StepRecord,
   StoredOutput,
 } from "../run-store.js";
-import { MIGRATIONS } from "./schema.js";
+import { openMetadataDb } from "./metadata-db.js";
 
 interface RunRow {
   id: string;
@@ -75,23 +73,16 @@ const toRun = (r: RunRow): RunRecord => ({
 
 /** The embedded metadata store: one SQLite file (WAL), prepared statements, a transaction per event. */
 export class SqliteRunStore implements RunStore {
+  readonly path: string;
   readonly #db: Database.Database;
+  readonly #ownsDb: boolean;
   readonly #stmt;
 
-  constructor(readonly path: string) {
-    try {
-      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-      this.#db = new Database(path);
-      this.#db.pragma("journal_mode = WAL");
-      this.#db.pragma("synchronous = NORMAL");
-      this.#db.pragma("busy_timeout = 5000");
-      this.#migrate();
-    } catch (cause) {
-      throw new StoreError("STORE_FAILED", `cannot open the metadata store ${path}: ${(cause as Error).message}`, {
-        cause,
-        details: { path },
-      });
-    }
+  /** Opens (and migrates) the file at `path`, or uses an open metadata database it will not close. */
+  constructor(pathOrDb: string | Database.Database) {
+    this.path = typeof pathOrDb === "string" ? pathOrDb : pathOrDb.name;
+    this.#ownsDb = typeof pathOrDb === "string";
+    this.#db = typeof pathOrDb === "string" ? openMetadataDb(pathOrDb) : pathOrDb;
     const db = this.#db;
     this.#stmt = {
       insertRun: db.prepare(
@@ -119,16 +110,6 @@ export class SqliteRunStore implements RunStore {
       logs: db.prepare(`select * from logs where run_id = ? order by seq`),
       logsOfStep: db.prepare(`select * from logs where run_id = ? and step = ? order by seq`),
     };
-  }
-
-  #migrate(): void {
-    const version = this.#db.pragma("user_version", { simple: true }) as number;
-    for (let i = version; i < MIGRATIONS.length; i++) {
-      this.#db.transaction(() => {
-        this.#db.exec(MIGRATIONS[i]!);
-        this.#db.pragma(`user_version = ${i + 1}`);
-      })();
-    }
   }
 
   // better-sqlite3 is synchronous; the interface is async so that a networked store fits it.
@@ -303,7 +284,7 @@ export class SqliteRunStore implements RunStore {
   }
 
   close(): Promise<void> {
-    this.#db.close();
+    if (this.#ownsDb && this.#db.open) this.#db.close();
     return Promise.resolve();
   }
 }

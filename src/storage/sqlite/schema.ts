@@ -52,4 +52,40 @@ export const MIGRATIONS: readonly string[] = [
    create index logs_run on logs (run_id, step);`,
   `alter table runs add column input_params text;
    alter table runs add column owner text;`,
+  `create table storages (
+     name text primary key,
+     technology text not null,
+     format text not null,
+     options text not null,
+     added_at integer not null
+   );
+   create table dataset_versions (
+     dataset text not null,
+     version integer not null,
+     storage text not null,
+     status text not null,
+     rows integer,
+     run_id text,
+     step text,
+     partition text,
+     created_at integer not null,
+     finished_at integer,
+     error text,
+     primary key (dataset, version)
+   );
+   create table dataset_live (
+     dataset text primary key,
+     version integer not null,
+     changed_at integer not null
+   );
+   create table lineage (
+     run_id text not null,
+     step text not null,
+     dataset text not null,
+     version integer not null,
+     direction text not null,
+     at integer not null
+   );
+   create index lineage_run on lineage (run_id);
+   create index lineage_dataset on lineage (dataset, version);`,
 ];

@@ -1,0 +1,14 @@
+import { isDataset, type DatasetRef } from "../pipeline/dataset.js";
+import type { AnyPipeline } from "../pipeline/pipeline.js";
+
+/** Every dataset the project's pipelines read or write, by name. */
+export function declaredDatasets(pipelines: Iterable<AnyPipeline>): Map<string, DatasetRef<unknown>> {
+  const found = new Map<string, DatasetRef<unknown>>();
+  for (const pipeline of pipelines) {
+    for (const step of pipeline.steps) {
+      if (step.dataset) found.set(step.dataset.name, step.dataset);
+      for (const ref of Object.values(step.inputs)) if (isDataset(ref) && !found.has(ref.name)) found.set(ref.name, ref);
+    }
+  }
+  return found;
+}

@@ -1,0 +1,315 @@
+import type { ColumnSpec } from "../data/column-types.js";
+import { schemaDifferences } from "../data/schema-check.js";
+import { StrataError } from "../errors/strata-error.js";
+import type { DatasetRef } from "../pipeline/dataset.js";
+import { isParamRef } from "../pipeline/refs.js";
+import type { StepDefinition } from "../pipeline/step.js";
+import type { OpenStorage } from "../storage/adapter.js";
+import type { ColumnDef, TableEngine, TableName } from "../storage/table-engine.js";
+import type { RunScope } from "./step-executor.js";
+import { TableHandle } from "./table-handle.js";
+
+/** Dataset tables live in this schema of their storage's engine: versions and the alias (a view). */
+export const DATASET_SCHEMA = "datasets";
+const DEFAULT_KEEP = 5;
+
+export const aliasOf = (dataset: string): TableName => ({ schema: DATASET_SCHEMA, table: dataset });
+export const versionTable = (dataset: string, version: number): TableName => ({ schema: DATASET_SCHEMA, table: `${dataset}__v${version}` });
+
+function invalid(ds: DatasetRef<unknown>, message: string): StrataError {
+  return new StrataError("DATASET_INVALID", `dataset "${ds.name}" (storage "${ds.options.storage}"): ${message}`, {
+    details: { dataset: ds.name, storage: ds.options.storage },
+  });
+}
+
+export function columnDefs(columns: Readonly<Record<string, ColumnSpec>>): ColumnDef[] {
+  return Object.entries(columns).map(([name, c]) => ({
+    name,
+    kind: c.kind,
+    nullable: c.nullable,
+    ...(c.precision !== undefined ? { precision: c.precision } : {}),
+    ...(c.scale !== undefined ? { scale: c.scale } : {}),
+  }));
+}
+
+/**
+ * The table a step reads for a dataset input: the live version of a table dataset (pinned for the
+ * whole run, so every step sees the same version), or raw files read and coerced to the schema.
+ * Recorded in the run's lineage.
+ */
+export function readDataset(scope: RunScope, step: StepDefinition, ds: DatasetRef<unknown>): Promise<TableHandle> {
+  let read = scope.datasetReads.get(ds.name);
+  if (!read) {
+    read = openDatasetForRead(scope, step, ds);
+    read.catch(() => scope.datasetReads.delete(ds.name)); // a retry reads again
+    scope.datasetReads.set(ds.name, read);
+  }
+  return read;
+}
+
+async function openDatasetForRead(scope: RunScope, step: StepDefinition, ds: DatasetRef<unknown>): Promise<TableHandle> {
+  const storage = await scope.storages.open(ds.options.storage);
+  if (storage.files) {
+    const { readFiles } = await import("../storage/files/file-reader.js");
+    const engine = await scope.engine();
+    const target = { schema: scope.runId, table: ds.name };
+    const path = ds.options.path;
+    if (!path) throw invalid(ds, "a dataset in a files storage needs `path` (a file or glob in the storage's folder)");
+    const { rows } = await readFiles(
+      engine,
+      {
+        storage: ds.options.storage,
+        dataset: ds.name,
+        folder: storage.files.folder,
+        path,
+        format: ds.options.format ?? (/\.parquet$/i.test(path) ? "parquet" : /\.jsonl?$/i.test(path) ? "jsonl" : "csv"),
+        ...(ds.options.csv ? { csv: ds.options.csv } : {}),
+        schema: ds.columns,
+      },
+      target,
+      scope.signal,
+    );
+    await scope.catalog.recordLineage([
+      { runId: scope.runId, step: step.name, dataset: ds.name, version: 0, direction: "read", at: scope.clock.now() },
+    ]);
+    return new TableHandle(engine, target, rows);
+  }
+  if (!storage.tables) throw invalid(ds, `its storage is of format "${storage.definition.format}", which steps cannot read as a table`);
+  const live = await scope.catalog.liveVersion(ds.name);
+  if (!live) {
+    throw new StrataError("DATASET_NOT_FOUND", `dataset "${ds.name}" has no version yet: run the pipeline that writes it first`, {
+      details: { dataset: ds.name },
+    });
+  }
+  await scope.catalog.recordLineage([
+    { runId: scope.runId, step: step.name, dataset: ds.name, version: live.version, direction: "read", at: scope.clock.now() },
+  ]);
+  return new TableHandle(storage.tables, versionTable(ds.name, live.version), live.rows ?? 0);
+}
+
+/** The partition value a step writes, from its `partition` option. */
+function partitionValue(scope: RunScope, step: StepDefinition): string | null {
+  const p = step.partition;
+  if (p === undefined) return null;
+  const value = isParamRef(p) ? scope.params[p.param] : p;
+  return value instanceof Date ? value.toISOString().slice(0, 10) : String(value);
+}
+
+/** Rows to write, from what a step returned: an array of objects, or a table (streamed). */
+async function* rowsOf(ds: DatasetRef<unknown>, value: unknown): AsyncIterable<Record<string, unknown>[]> {
+  if (value instanceof TableHandle) {
+    for await (const batch of value.engine.batches(value.table, 10_000)) {
+      const names = Object.keys(batch.columns);
+      const rows: Record<string, unknown>[] = [];
+      for (let i = 0; i < batch.length; i++) rows.push(Object.fromEntries(names.map((n) => [n, batch.columns[n]![i]])));
+      yield rows;
+    }
+    return;
+  }
+  if (!Array.isArray(value) || value.some((r) => r === null || typeof r !== "object" || Array.isArray(r))) {
+    throw invalid(ds, "the step must return an array of row objects (or be a sql step) to write it");
+  }
+  yield value as Record<string, unknown>[];
+}
+
+/**
+ * Writes a step's result as a new version of its output dataset and makes it live: the version
+ * is written whole, checked against the schema, then swapped in atomically. On any failure the
+ * version is dropped and the live one stays as it was. Returns what downstream steps read.
+ */
+export async function writeDataset(
+  scope: RunScope,
+  step: StepDefinition,
+  value: unknown,
+  produceTable: ((target: TableName, engine: TableEngine) => Promise<number>) | undefined,
+): Promise<unknown> {
+  const ds = step.dataset!;
+  const storage = await scope.storages.open(ds.options.storage);
+  if (storage.definition.format === "files") throw invalid(ds, "a files storage holds raw input; write to a table or kv storage");
+  const partition = partitionValue(scope, step);
+  if (partition !== null && !ds.options.partitionBy)
+    throw invalid(ds, `step "${step.name}" writes partition ${partition}, but the dataset has no partitionBy`);
+  const version = await scope.catalog.beginVersion({
+    dataset: ds.name,
+    storage: storage.definition.name,
+    runId: scope.runId,
+    step: step.name,
+    partition,
+    at: scope.clock.now(),
+  });
+  try {
+    const result = storage.tables
+      ? await writeTableVersion(scope, storage.tables, ds, version, partition, value, produceTable)
+      : await writeKvVersion(storage, ds, version, value);
+    await scope.catalog.finishVersion(ds.name, version, result.rows, scope.clock.now());
+    await activate(storage, ds.name, version);
+    await scope.catalog.setLive(ds.name, version, scope.clock.now());
+    await scope.catalog.recordLineage([
+      { runId: scope.runId, step: step.name, dataset: ds.name, version, direction: "write", at: scope.clock.now() },
+    ]);
+    await applyRetention(scope, storage, ds);
+    return result.handle;
+  } catch (error) {
+    await scope.catalog.failVersion(ds.name, version, (error as Error).message, scope.clock.now()).catch(() => undefined);
+    await dropVersion(storage, ds.name, version).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function writeTableVersion(
+  scope: RunScope,
+  engine: TableEngine,
+  ds: DatasetRef<unknown>,
+  version: number,
+  partition: string | null,
+  value: unknown,
+  produceTable: ((target: TableName, engine: TableEngine) => Promise<number>) | undefined,
+): Promise<{ rows: number; handle: TableHandle }> {
+  const target = versionTable(ds.name, version);
+  // A partition write first lands in a staging table, then joins the live version's other partitions.
+  const landing = partition === null ? target : { schema: DATASET_SCHEMA, table: `${ds.name}__v${version}_staging` };
+  let rows: number;
+  if (produceTable) rows = await produceTable(landing, engine);
+  else if (value instanceof TableHandle && value.engine === engine) {
+    // Already a table in this engine: copy it there, not through JavaScript.
+    rows = await engine.createTableAs(landing, { strings: ["select * from ", ""], parts: [{ table: value.table }] }, scope.signal);
+  } else {
+    const all: Record<string, unknown>[] = [];
+    for await (const batch of rowsOf(ds, value)) all.push(...batch);
+    rows = await engine.createTableFromRows(landing, all, columnDefs(ds.columns));
+  }
+  const problems = schemaDifferences(await engine.describe(landing), ds.columns);
+  if (problems.length) {
+    await engine.drop(landing);
+    throw new StrataError("SCHEMA_MISMATCH", `dataset "${ds.name}": what step wrote does not match its schema: ${problems.join("; ")}`, {
+      details: { dataset: ds.name, problems },
+    });
+  }
+  if (partition !== null) rows = await mergePartition(scope, engine, ds, landing, target, partition);
+  return { rows, handle: new TableHandle(engine, target, rows) };
+}
+
+async function mergePartition(
+  scope: RunScope,
+  engine: TableEngine,
+  ds: DatasetRef<unknown>,
+  landing: TableName,
+  target: TableName,
+  partition: string,
+): Promise<number> {
+  const column = ds.options.partitionBy!;
+  const outside = await engine.createTableAs(
+    { schema: DATASET_SCHEMA, table: `${target.table}_check` },
+    {
+      strings: ["select * from ", ` where cast("${column.replace(/"/g, '""')}" as varchar) <> `, ""],
+      parts: [{ table: landing }, { value: partition }],
+    },
+    scope.signal,
+  );
+  await engine.drop({ schema: DATASET_SCHEMA, table: `${target.table}_check` });
+  if (outside > 0) {
+    await engine.drop(landing);
+    throw invalid(ds, `${outside} rows written for partition ${partition} have another ${column}`);
+  }
+  const live = await engine.aliasTarget(aliasOf(ds.name));
+  const quoted = `"${column.replace(/"/g, '""')}"`;
+  const rows = live
+    ? await engine.createTableAs(
+        target,
+        {
+          strings: ["select * from ", ` where cast(${quoted} as varchar) <> `, " union all select * from ", ""],
+          parts: [{ table: live }, { value: partition }, { table: landing }],
+        },
+        scope.signal,
+      )
+    : await engine.createTableAs(target, { strings: ["select * from ", ""], parts: [{ table: landing }] }, scope.signal);
+  await engine.drop(landing);
+  return rows;
+}
+
+async function writeKvVersion(
+  storage: OpenStorage,
+  ds: DatasetRef<unknown>,
+  version: number,
+  value: unknown,
+): Promise<{ rows: number; handle: unknown }> {
+  const kv = storage.kv;
+  const key = ds.options.key;
+  if (!kv) throw invalid(ds, `its storage is of format "${storage.definition.format}"`);
+  if (!key) throw invalid(ds, "a dataset in a key-value storage needs `key`: the column each document is found by");
+  const writer = await kv.beginVersion(ds.name, version);
+  try {
+    let checked = false;
+    for await (const rows of rowsOf(ds, value)) {
+      if (!checked && rows[0]) {
+        const problems = schemaDifferences(
+          Object.keys(rows[0]).map((name) => ({ name, type: jsonType(rows[0]![name], ds.columns[name]) })),
+          ds.columns,
+        );
+        if (problems.length)
+          throw new StrataError("SCHEMA_MISMATCH", `dataset "${ds.name}": ${problems.join("; ")}`, {
+            details: { dataset: ds.name, problems },
+          });
+        checked = true;
+      }
+      await writer.put(
+        rows.map((row) => [String(row[key]), JSON.stringify(row, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v))] as const),
+      );
+    }
+    const rows = await writer.finish();
+    return { rows, handle: { dataset: ds.name, version, rows } };
+  } catch (error) {
+    await writer.abort().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A JS value's type family, for checking documents (a null fits any nullable column). */
+function jsonType(value: unknown, spec: ColumnSpec | undefined): string {
+  if (value === null || value === undefined) return spec && spec.nullable ? typeNameOf(spec) : "null";
+  if (typeof value === "number" || typeof value === "bigint")
+    return Number.isInteger(Number(value)) && spec?.kind !== "double" && spec?.kind !== "decimal" ? "integer" : "double";
+  if (typeof value === "boolean") return "boolean";
+  if (value instanceof Date) return spec?.kind === "date" ? "date" : "timestamp";
+  if (typeof value === "object") return "json";
+  return spec?.kind === "date" || spec?.kind === "timestamp" ? spec.kind : "varchar";
+}
+
+const typeNameOf = (spec: ColumnSpec): string =>
+  ({
+    string: "varchar",
+    int: "integer",
+    bigint: "bigint",
+    double: "double",
+    decimal: "decimal",
+    bool: "boolean",
+    date: "date",
+    timestamp: "timestamp",
+    json: "json",
+  })[spec.kind];
+
+async function activate(storage: OpenStorage, dataset: string, version: number): Promise<void> {
+  if (storage.tables) await storage.tables.activate(aliasOf(dataset), versionTable(dataset, version));
+  else await storage.kv!.activate(dataset, version);
+}
+
+async function dropVersion(storage: OpenStorage, dataset: string, version: number): Promise<void> {
+  if (storage.tables) await storage.tables.drop(versionTable(dataset, version));
+  else await storage.kv?.dropVersion(dataset, version);
+}
+
+/** Makes an earlier version live again (`strata dataset rollback`). */
+export async function activateVersion(storage: OpenStorage, dataset: string, version: number): Promise<void> {
+  await activate(storage, dataset, version);
+}
+
+/** Drops all but the newest `keep` finished versions (never the live one). */
+async function applyRetention(scope: RunScope, storage: OpenStorage, ds: DatasetRef<unknown>): Promise<void> {
+  const keep = ds.options.keep ?? DEFAULT_KEEP;
+  const kept = (await scope.catalog.versions(ds.name)).filter((v) => v.status === "ready");
+  for (const old of kept.slice(0, Math.max(0, kept.length - keep))) {
+    if (old.live) continue;
+    await dropVersion(storage, ds.name, old.version);
+    await scope.catalog.markDropped(ds.name, old.version);
+  }
+}

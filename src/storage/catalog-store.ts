@@ -1,0 +1,63 @@
+import type { StorageDefinition } from "./storage-definition.js";
+
+export type VersionStatus = "writing" | "ready" | "failed" | "dropped";
+
+/** One version of a dataset, as the catalog records it. */
+export interface DatasetVersion {
+  readonly dataset: string;
+  readonly version: number;
+  readonly storage: string;
+  readonly status: VersionStatus;
+  readonly rows: number | null;
+  /** The run and step that wrote it (null for a version written outside a run). */
+  readonly runId: string | null;
+  readonly step: string | null;
+  /** For a partitioned dataset: the partition this version replaced. */
+  readonly partition: string | null;
+  readonly createdAt: number;
+  readonly finishedAt: number | null;
+  readonly error: string | null;
+  readonly live: boolean;
+}
+
+/** A dataset version a run read or wrote. */
+export interface LineageRecord {
+  readonly runId: string;
+  readonly step: string;
+  readonly dataset: string;
+  readonly version: number;
+  readonly direction: "read" | "write";
+  readonly at: number;
+}
+
+/**
+ * The catalog half of the metadata store: storages added at run time (definitions only; secrets
+ * stay in environment variables), dataset versions with their live pointer, and lineage.
+ */
+export interface CatalogStore {
+  addStorage(definition: StorageDefinition, at: number): Promise<void>;
+  removeStorage(name: string): Promise<boolean>;
+  listStorages(): Promise<StorageDefinition[]>;
+
+  /** Allocates the next version number of a dataset and records it as "writing". */
+  beginVersion(entry: {
+    dataset: string;
+    storage: string;
+    runId: string | null;
+    step: string | null;
+    partition: string | null;
+    at: number;
+  }): Promise<number>;
+  finishVersion(dataset: string, version: number, rows: number, at: number): Promise<void>;
+  failVersion(dataset: string, version: number, error: string, at: number): Promise<void>;
+  /** Records `version` as the live one (after the storage's alias flipped). */
+  setLive(dataset: string, version: number, at: number): Promise<void>;
+  markDropped(dataset: string, version: number): Promise<void>;
+  versions(dataset: string): Promise<DatasetVersion[]>;
+  liveVersion(dataset: string): Promise<DatasetVersion | null>;
+  /** Every dataset with at least one version. */
+  datasets(): Promise<string[]>;
+
+  recordLineage(records: readonly LineageRecord[]): Promise<void>;
+  lineageOfRun(runId: string): Promise<LineageRecord[]>;
+}

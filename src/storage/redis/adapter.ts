@@ -1,0 +1,123 @@
+import { Redis } from "ioredis";
+import { StrataError } from "../../errors/strata-error.js";
+import type { Health, StorageAdapter } from "../adapter.js";
+import type { Format, StorageDefinition } from "../storage-definition.js";
+import { RedisConnection, RedisKvStore } from "./kv-store.js";
+
+const OPTIONS = ["urlEnv", "prefix"] as const;
+const FORMATS = ["kv"] as const satisfies readonly Format[];
+
+/** How long a connection attempt may take before a call fails with STORAGE_UNAVAILABLE. */
+const CONNECT_TIMEOUT_MS = 2000;
+/** A server that accepts the connection but stops answering must not hang a caller either. */
+const COMMAND_TIMEOUT_MS = 10_000;
+
+function check(definition: StorageDefinition): string[] {
+  const problems: string[] = [];
+  const where = `redis storage "${definition.name}"`;
+  for (const name of Object.keys(definition.options)) {
+    if ((OPTIONS as readonly string[]).includes(name)) continue;
+    problems.push(
+      name === "url" || name === "password"
+        ? `${where}: option "${name}" is not allowed: secrets never go in options; put the redis:// URL in an environment variable and name it with "urlEnv"`
+        : `${where}: unknown option "${name}" (known: ${OPTIONS.join(", ")})`,
+    );
+  }
+  const { urlEnv, prefix } = definition.options;
+  if (urlEnv === undefined)
+    problems.push(`${where}: option "urlEnv" is required: the name of the environment variable holding the redis:// URL`);
+  else if (typeof urlEnv !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(urlEnv)) {
+    problems.push(
+      `${where}: option "urlEnv" must be the name of an environment variable (letters, digits and _), not ${JSON.stringify(urlEnv)}`,
+    );
+  }
+  if (prefix !== undefined && (typeof prefix !== "string" || prefix === ""))
+    problems.push(`${where}: option "prefix" must be a non-empty string`);
+  return problems;
+}
+
+/** The server's host:port for messages; the URL itself may hold a password, so it is never shown. */
+function endpointOf(storage: string, urlEnv: string, url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = new URL("invalid:");
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new StrataError(
+      "STORAGE_UNAVAILABLE",
+      `storage "${storage}" (redis): environment variable ${urlEnv} does not hold a redis:// or rediss:// URL`,
+      {
+        details: { storage, urlEnv },
+      },
+    );
+  }
+  return `${parsed.hostname || "127.0.0.1"}:${parsed.port || "6379"}`;
+}
+
+/**
+ * Redis: key-value storages for serving. The URL comes from the environment variable named by
+ * `urlEnv`; keys start with `prefix` (default `strata:<storage name>`).
+ */
+export const redisAdapter: StorageAdapter = {
+  technology: "redis",
+  formats: FORMATS,
+  check,
+
+  // A server that is down does not fail open(): the storage is returned, its calls fail fast with
+  // STORAGE_UNAVAILABLE and its health says why, and it recovers by itself when the server is back,
+  // so a service that serves many storages starts and keeps serving the others meanwhile.
+  // async so that every failure, even of the checks, is a rejection.
+  async open(definition, context) {
+    const storage = definition.name;
+    if (!(FORMATS as readonly Format[]).includes(definition.format)) {
+      throw new StrataError("STORAGE_FORMAT_UNSUPPORTED", `storage "${storage}": redis serves the format kv, not "${definition.format}"`, {
+        details: { storage, format: definition.format },
+      });
+    }
+    const problems = check(definition);
+    if (problems.length > 0) throw new StrataError("STORAGE_INVALID", problems.join("; "), { details: { storage, problems } });
+    const urlEnv = definition.options.urlEnv as string;
+    const prefix = typeof definition.options.prefix === "string" ? definition.options.prefix : `strata:${storage}`;
+    const url = context.env[urlEnv];
+    if (url === undefined || url === "") {
+      throw new StrataError(
+        "STORAGE_UNAVAILABLE",
+        `storage "${storage}" (redis): environment variable ${urlEnv} is not set; it must hold the server's redis:// URL`,
+        {
+          details: { storage, urlEnv },
+        },
+      );
+    }
+    const endpoint = endpointOf(storage, urlEnv, url);
+    const client = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+      // No queue while disconnected and one retry at most: callers get an answer now, not a hang.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      // Keep trying in the background (100 ms, doubling, at most 1 s apart) so that a later call works once the server is back.
+      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times - 1, 4), 1000),
+      connectionName: `strata:${storage}`,
+    });
+    const connection = new RedisConnection(client, storage, endpoint, CONNECT_TIMEOUT_MS);
+    // The first connection starts now, so the first call does not pay for it; its failure is reported by calls and health().
+    connection.ready().catch(() => undefined);
+    return {
+      definition,
+      kv: new RedisKvStore(connection, { prefix }),
+      async health(): Promise<Health> {
+        try {
+          const info = await connection.call("health check", (c) => c.info("server"));
+          const version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? "?";
+          return { ok: true, detail: `redis ${version} at ${endpoint}, prefix ${prefix}` };
+        } catch (error) {
+          return { ok: false, detail: (error as Error).message };
+        }
+      },
+      close: () => connection.close(),
+    };
+  },
+};

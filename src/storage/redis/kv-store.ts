@@ -1,0 +1,333 @@
+import type { Redis } from "ioredis";
+import { StrataError, isStrataError } from "../../errors/strata-error.js";
+import type { KvStore, KvVersionWriter } from "../kv-store.js";
+
+/**
+ * A Redis client that fails fast: the client is created with `lazyConnect` and without an offline
+ * queue, and keeps reconnecting in the background (its `retryStrategy`). A call made while the
+ * server is away is refused at once with STORAGE_UNAVAILABLE instead of waiting in a queue, and
+ * the first call after the server is back works again.
+ */
+export class RedisConnection {
+  #connecting: Promise<void> | undefined;
+  #lastError: string | undefined;
+  #closed = false;
+
+  /**
+   * @param client created with `lazyConnect: true` and `enableOfflineQueue: false`
+   * @param storage the storage's name and `endpoint` its host:port, for messages (never the password)
+   */
+  constructor(
+    readonly client: Redis,
+    readonly storage: string,
+    readonly endpoint: string,
+    readonly connectTimeoutMs = 2000,
+  ) {
+    // Without a listener ioredis prints every failed reconnection; the last one is kept for messages.
+    client.on("error", (error: Error) => {
+      this.#lastError = error.message;
+    });
+    client.on("ready", () => {
+      this.#lastError = undefined;
+    });
+  }
+
+  /** Resolves once the client is ready; rejects at once while the server is known to be away. */
+  async ready(): Promise<Redis> {
+    const client = this.client;
+    if (client.status === "ready") return client;
+    if (this.#closed) throw new Error("the storage is closed");
+    switch (client.status) {
+      case "wait":
+      case "end":
+        // connect() refuses a second concurrent call, so callers share one attempt.
+        this.#connecting ??= client.connect().finally(() => (this.#connecting = undefined));
+        await this.#connecting;
+        return client;
+      case "reconnecting":
+        throw new Error(this.#lastError ?? "reconnecting");
+      default:
+        await this.#whenReady();
+        return client;
+    }
+  }
+
+  #whenReady(): Promise<void> {
+    const client = this.client;
+    return new Promise((resolve, reject) => {
+      const settle = (error?: Error): void => {
+        clearTimeout(timer);
+        client.off("ready", onReady).off("error", onError).off("end", onEnd);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = (): void => settle();
+      const onError = (error: Error): void => settle(error);
+      const onEnd = (): void => settle(new Error("connection closed"));
+      const timer = setTimeout(() => settle(new Error(`no connection after ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+      client.once("ready", onReady).once("error", onError).once("end", onEnd);
+    });
+  }
+
+  /** Why a call failed, as the error Strata raises: the storage and host, never the password. */
+  unavailable(what: string, cause: unknown): StrataError {
+    if (isStrataError(cause)) return cause;
+    let reason = cause instanceof Error ? cause.message : String(cause);
+    // ioredis says "Stream isn't writeable..." or "Connection is closed." when the server is away; the socket error says why.
+    if (this.client.status !== "ready" && this.#lastError !== undefined && !this.#closed)
+      reason = `cannot reach the server (${this.#lastError})`;
+    return new StrataError(
+      "STORAGE_UNAVAILABLE",
+      `storage "${this.storage}" (redis ${this.endpoint}) is unavailable: ${what} failed: ${reason}`,
+      {
+        cause,
+        details: { storage: this.storage, host: this.endpoint },
+      },
+    );
+  }
+
+  /** Runs `fn` on a ready client; any failure becomes STORAGE_UNAVAILABLE (StrataErrors pass through). */
+  async call<T>(what: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.ready());
+    } catch (cause) {
+      throw this.unavailable(what, cause);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.client.status === "ready") {
+      try {
+        await this.client.quit();
+        return;
+      } catch {
+        // Falls through to a hard disconnect.
+      }
+    }
+    this.client.disconnect();
+  }
+}
+
+// The scripts below run inside Redis, so each reads the live pointer and acts on its version in
+// one atomic step: a reader never sees half a flip, and a flip never lands between a check and a
+// change. Version hashes are named from the dataset's key base, which shares the dataset's hash
+// tag, so every key a script touches lives in one slot.
+
+/** KEYS: live. ARGV: version-hash prefix, field. */
+const GET_LUA = `
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+return redis.call('HGET', ARGV[1] .. v, ARGV[2])`;
+
+/** KEYS: live. ARGV: version-hash prefix, fields... Missing fields come back as nil, in order. */
+const MGET_LUA = `
+local n = #ARGV - 1
+local v = redis.call('GET', KEYS[1])
+if not v then
+  local out = {}
+  for i = 1, n do out[i] = false end
+  return out
+end
+local h = ARGV[1] .. v
+-- unpack() is limited by Lua's C stack (about 8000 values), so large requests go in slices.
+if n <= 4000 then return redis.call('HMGET', h, unpack(ARGV, 2)) end
+local out = {}
+for s = 2, #ARGV, 4000 do
+  local part = redis.call('HMGET', h, unpack(ARGV, s, math.min(s + 3999, #ARGV)))
+  for i = 1, #part do out[#out + 1] = part[i] end
+end
+return out`;
+
+/** KEYS: versions, live, version hash. ARGV: version, 'begin' or 'drop'. Refuses the live version (0). */
+const CLEAR_LUA = `
+if redis.call('GET', KEYS[2]) == ARGV[1] then return 0 end
+redis.call('UNLINK', KEYS[3])
+if ARGV[2] == 'begin' then redis.call('HSET', KEYS[1], ARGV[1], 'writing') else redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1`;
+
+/** KEYS: versions, version hash. ARGV: version. The count of keys, or -1 if the version is not being written. */
+const FINISH_LUA = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'writing' then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], 'finished')
+return redis.call('HLEN', KEYS[2])`;
+
+/** KEYS: versions, live. ARGV: version. 'ok', or the version's state ('writing', or false when absent). */
+const ACTIVATE_LUA = `
+local s = redis.call('HGET', KEYS[1], ARGV[1])
+if s ~= 'finished' then return s end
+redis.call('SET', KEYS[2], ARGV[1])
+return 'ok'`;
+
+interface KvScripts {
+  strataKvGet(live: string, hashPrefix: string, key: string): Promise<string | null>;
+  strataKvMget(live: string, hashPrefix: string, ...keys: string[]): Promise<(string | null)[]>;
+  strataKvClear(versions: string, live: string, hash: string, version: string, mode: "begin" | "drop"): Promise<number>;
+  strataKvFinish(versions: string, hash: string, version: string): Promise<number>;
+  strataKvActivate(versions: string, live: string, version: string): Promise<string | null>;
+}
+
+/** Fields per HSET command, and entries per pipeline (one round trip). */
+const FIELDS_PER_HSET = 1000;
+const ENTRIES_PER_PIPELINE = 10_000;
+
+export interface RedisKvStoreOptions {
+  /** Prepended to every key, e.g. `strata:cache`. */
+  readonly prefix: string;
+}
+
+/**
+ * Versioned documents in Redis. For dataset `d` under prefix `p`:
+ * - `p:{d}:v<N>`: a hash of key -> JSON text for version N;
+ * - `p:{d}:live`: the live version's number;
+ * - `p:{d}:versions`: a hash of version -> `writing` | `finished` (activation requires finished).
+ * Reads and state changes are Lua scripts (EVALSHA), so each is atomic against a flip.
+ */
+export class RedisKvStore implements KvStore {
+  readonly #connection: RedisConnection;
+  readonly #prefix: string;
+
+  constructor(connection: RedisConnection, options: RedisKvStoreOptions) {
+    this.#connection = connection;
+    this.#prefix = options.prefix;
+    const client = connection.client;
+    client.defineCommand("strataKvGet", { numberOfKeys: 1, lua: GET_LUA });
+    client.defineCommand("strataKvMget", { numberOfKeys: 1, lua: MGET_LUA });
+    client.defineCommand("strataKvClear", { numberOfKeys: 3, lua: CLEAR_LUA });
+    client.defineCommand("strataKvFinish", { numberOfKeys: 2, lua: FINISH_LUA });
+    client.defineCommand("strataKvActivate", { numberOfKeys: 2, lua: ACTIVATE_LUA });
+  }
+
+  // The hash tag `{d}` keeps a dataset's keys in one cluster slot, which its scripts need.
+  #base(dataset: string): string {
+    return `${this.#prefix}:{${dataset}}`;
+  }
+
+  #call<T>(what: string, fn: (client: Redis & KvScripts) => Promise<T>): Promise<T> {
+    return this.#connection.call(what, (client) => fn(client as Redis & KvScripts));
+  }
+
+  #liveError(dataset: string, version: number): StrataError {
+    return new StrataError(
+      "KV_VERSION_LIVE",
+      `storage "${this.#connection.storage}": version ${version} of "${dataset}" is live; activate another version first`,
+      { details: { dataset, version } },
+    );
+  }
+
+  #missing(dataset: string, version: number, why: string): StrataError {
+    return new StrataError("KV_VERSION_MISSING", `storage "${this.#connection.storage}": version ${version} of "${dataset}" ${why}`, {
+      details: { dataset, version },
+    });
+  }
+
+  async #clear(what: string, dataset: string, version: number, mode: "begin" | "drop"): Promise<void> {
+    const base = this.#base(dataset);
+    const done = await this.#call(what, (c) =>
+      c.strataKvClear(`${base}:versions`, `${base}:live`, `${base}:v${version}`, String(version), mode),
+    );
+    if (done === 0) throw this.#liveError(dataset, version);
+  }
+
+  async beginVersion(dataset: string, version: number): Promise<KvVersionWriter> {
+    // Leftovers of an earlier attempt at the same number (a crashed writer) are cleared first.
+    await this.#clear(`begin version ${version} of "${dataset}"`, dataset, version, "begin");
+    return this.#writer(dataset, version);
+  }
+
+  #writer(dataset: string, version: number): KvVersionWriter {
+    const base = this.#base(dataset);
+    const hash = `${base}:v${version}`;
+    const what = `version ${version} of "${dataset}"`;
+    let state: "open" | "finished" | "aborted" = "open";
+    const assertOpen = (action: string): void => {
+      // Misuse by the caller, not a storage failure.
+      if (state !== "open") throw new Error(`cannot ${action} ${what}: its writer is already ${state}`);
+    };
+    const writePipeline = (client: Redis, entries: readonly (readonly [string, string])[], from: number, to: number): Promise<void> => {
+      const pipeline = client.pipeline();
+      for (let start = from; start < to; start += FIELDS_PER_HSET) {
+        const end = Math.min(start + FIELDS_PER_HSET, to);
+        const args: string[] = new Array<string>((end - start) * 2);
+        for (let i = start, j = 0; i < end; i++) {
+          const [key, json] = entries[i]!;
+          args[j++] = key;
+          args[j++] = json;
+        }
+        pipeline.hset(hash, ...args);
+      }
+      return pipeline.exec().then((results) => {
+        for (const [error] of results ?? []) if (error) throw error;
+      });
+    };
+    return {
+      put: async (entries) => {
+        assertOpen("write");
+        await this.#call(`write ${what}`, async (client) => {
+          // Two pipelines in flight: the next one is encoded and sent while Redis applies the last.
+          let previous: Promise<void> | undefined;
+          for (let from = 0; from < entries.length; from += ENTRIES_PER_PIPELINE) {
+            const sent = writePipeline(client, entries, from, Math.min(from + ENTRIES_PER_PIPELINE, entries.length));
+            // Handled here so that it is not reported while an earlier one is awaited; awaiting it still throws.
+            sent.catch(() => undefined);
+            if (previous) await previous;
+            previous = sent;
+          }
+          await previous;
+        });
+      },
+      finish: async () => {
+        assertOpen("finish");
+        const count = await this.#call(`finish ${what}`, (c) => c.strataKvFinish(`${base}:versions`, hash, String(version)));
+        if (count < 0) throw this.#missing(dataset, version, "is no longer being written (aborted or dropped)");
+        state = "finished";
+        return count;
+      },
+      abort: async () => {
+        if (state === "aborted") return;
+        // After finish, aborting drops the version if it is not live yet (a live one is refused).
+        await this.#clear(`abort ${what}`, dataset, version, "drop");
+        state = "aborted";
+      },
+    };
+  }
+
+  async activate(dataset: string, version: number): Promise<void> {
+    const base = this.#base(dataset);
+    const state = await this.#call(`activate version ${version} of "${dataset}"`, (c) =>
+      c.strataKvActivate(`${base}:versions`, `${base}:live`, String(version)),
+    );
+    if (state !== "ok") throw this.#missing(dataset, version, state === "writing" ? "is still being written" : "is not in the storage");
+  }
+
+  async liveVersion(dataset: string): Promise<number | null> {
+    const live = await this.#call(`read the live version of "${dataset}"`, (c) => c.get(`${this.#base(dataset)}:live`));
+    return live === null ? null : Number(live);
+  }
+
+  async versions(dataset: string): Promise<number[]> {
+    const states = await this.#call(`list the versions of "${dataset}"`, (c) => c.hgetall(`${this.#base(dataset)}:versions`));
+    return Object.entries(states)
+      .filter(([, state]) => state === "finished")
+      .map(([version]) => Number(version))
+      .sort((a, b) => a - b);
+  }
+
+  dropVersion(dataset: string, version: number): Promise<void> {
+    return this.#clear(`drop version ${version} of "${dataset}"`, dataset, version, "drop");
+  }
+
+  async get(dataset: string, key: string): Promise<string | undefined> {
+    const base = this.#base(dataset);
+    const value = await this.#call(`get from "${dataset}"`, (c) => c.strataKvGet(`${base}:live`, `${base}:v`, key));
+    return value ?? undefined;
+  }
+
+  async mget(dataset: string, keys: readonly string[]): Promise<(string | undefined)[]> {
+    if (keys.length === 0) return [];
+    const base = this.#base(dataset);
+    const values = await this.#call(`mget from "${dataset}"`, (c) => c.strataKvMget(`${base}:live`, `${base}:v`, ...keys));
+    return values.map((v) => v ?? undefined);
+  }
+}

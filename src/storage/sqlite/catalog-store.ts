@@ -1,0 +1,187 @@
+import type Database from "better-sqlite3";
+import { StoreError } from "../../errors/errors.js";
+import { StrataError } from "../../errors/strata-error.js";
+import type { CatalogStore, DatasetVersion, LineageRecord } from "../catalog-store.js";
+import type { StorageDefinition } from "../storage-definition.js";
+
+interface VersionRow {
+  dataset: string;
+  version: number;
+  storage: string;
+  status: DatasetVersion["status"];
+  rows: number | null;
+  run_id: string | null;
+  step: string | null;
+  partition: string | null;
+  created_at: number;
+  finished_at: number | null;
+  error: string | null;
+  live: number;
+}
+
+const toVersion = (r: VersionRow): DatasetVersion => ({
+  dataset: r.dataset,
+  version: r.version,
+  storage: r.storage,
+  status: r.status,
+  rows: r.rows,
+  runId: r.run_id,
+  step: r.step,
+  partition: r.partition,
+  createdAt: r.created_at,
+  finishedAt: r.finished_at,
+  error: r.error,
+  live: r.live === 1,
+});
+
+const VERSION_COLUMNS = `v.*, (select count(*) from dataset_live l where l.dataset = v.dataset and l.version = v.version) as live`;
+
+/** The catalog in the embedded metadata database (the same file as the runs). */
+export class SqliteCatalogStore implements CatalogStore {
+  readonly #db: Database.Database;
+  readonly #stmt;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    this.#stmt = {
+      addStorage: db.prepare(`insert into storages (name, technology, format, options, added_at) values (?, ?, ?, ?, ?)`),
+      removeStorage: db.prepare(`delete from storages where name = ?`),
+      storages: db.prepare(`select * from storages order by name`),
+      maxVersion: db.prepare(`select coalesce(max(version), 0) as v from dataset_versions where dataset = ?`),
+      insertVersion: db.prepare(
+        `insert into dataset_versions (dataset, version, storage, status, run_id, step, partition, created_at) values (?, ?, ?, 'writing', ?, ?, ?, ?)`,
+      ),
+      finishVersion: db.prepare(
+        `update dataset_versions set status = 'ready', rows = ?, finished_at = ? where dataset = ? and version = ?`,
+      ),
+      failVersion: db.prepare(
+        `update dataset_versions set status = 'failed', error = ?, finished_at = ? where dataset = ? and version = ?`,
+      ),
+      dropVersion: db.prepare(`update dataset_versions set status = 'dropped' where dataset = ? and version = ?`),
+      setLive: db.prepare(
+        `insert into dataset_live (dataset, version, changed_at) values (?, ?, ?) on conflict (dataset) do update set version = excluded.version, changed_at = excluded.changed_at`,
+      ),
+      versions: db.prepare(`select ${VERSION_COLUMNS} from dataset_versions v where v.dataset = ? order by v.version`),
+      live: db.prepare(
+        `select ${VERSION_COLUMNS} from dataset_versions v join dataset_live l using (dataset, version) where v.dataset = ?`,
+      ),
+      datasets: db.prepare(`select distinct dataset from dataset_versions order by dataset`),
+      lineage: db.prepare(`insert into lineage (run_id, step, dataset, version, direction, at) values (?, ?, ?, ?, ?, ?)`),
+      lineageOfRun: db.prepare(`select * from lineage where run_id = ? order by at, dataset`),
+    };
+  }
+
+  #run<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (cause) {
+      if (cause instanceof StrataError) return Promise.reject(cause);
+      return Promise.reject(
+        new StoreError("STORE_FAILED", `catalog (${this.#db.name}): ${what} failed: ${(cause as Error).message}`, { cause }),
+      );
+    }
+  }
+
+  addStorage(d: StorageDefinition, at: number): Promise<void> {
+    return this.#run("add storage", () => {
+      try {
+        this.#stmt.addStorage.run(d.name, d.technology, d.format, JSON.stringify(d.options), at);
+      } catch (cause) {
+        if ((cause as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+          throw new StrataError("STORAGE_EXISTS", `a storage named "${d.name}" exists already`, { details: { storage: d.name } });
+        }
+        throw cause;
+      }
+    });
+  }
+
+  removeStorage(name: string): Promise<boolean> {
+    return this.#run("remove storage", () => this.#stmt.removeStorage.run(name).changes > 0);
+  }
+
+  listStorages(): Promise<StorageDefinition[]> {
+    return this.#run("list storages", () =>
+      (this.#stmt.storages.all() as { name: string; technology: string; format: string; options: string }[]).map((r) => ({
+        name: r.name,
+        technology: r.technology as StorageDefinition["technology"],
+        format: r.format as StorageDefinition["format"],
+        options: JSON.parse(r.options) as StorageDefinition["options"],
+      })),
+    );
+  }
+
+  beginVersion(e: {
+    dataset: string;
+    storage: string;
+    runId: string | null;
+    step: string | null;
+    partition: string | null;
+    at: number;
+  }): Promise<number> {
+    return this.#run("begin version", () =>
+      // One transaction: two writers never get the same number.
+      this.#db
+        .transaction(() => {
+          const next = (this.#stmt.maxVersion.get(e.dataset) as { v: number }).v + 1;
+          this.#stmt.insertVersion.run(e.dataset, next, e.storage, e.runId, e.step, e.partition, e.at);
+          return next;
+        })
+        .immediate(),
+    );
+  }
+
+  finishVersion(dataset: string, version: number, rows: number, at: number): Promise<void> {
+    return this.#run("finish version", () => void this.#stmt.finishVersion.run(rows, at, dataset, version));
+  }
+
+  failVersion(dataset: string, version: number, error: string, at: number): Promise<void> {
+    return this.#run("fail version", () => void this.#stmt.failVersion.run(error, at, dataset, version));
+  }
+
+  setLive(dataset: string, version: number, at: number): Promise<void> {
+    return this.#run("set live", () => void this.#stmt.setLive.run(dataset, version, at));
+  }
+
+  markDropped(dataset: string, version: number): Promise<void> {
+    return this.#run("mark dropped", () => void this.#stmt.dropVersion.run(dataset, version));
+  }
+
+  versions(dataset: string): Promise<DatasetVersion[]> {
+    return this.#run("list versions", () => (this.#stmt.versions.all(dataset) as VersionRow[]).map(toVersion));
+  }
+
+  liveVersion(dataset: string): Promise<DatasetVersion | null> {
+    return this.#run("live version", () => {
+      const row = this.#stmt.live.get(dataset) as VersionRow | undefined;
+      return row ? toVersion(row) : null;
+    });
+  }
+
+  datasets(): Promise<string[]> {
+    return this.#run("list datasets", () => (this.#stmt.datasets.all() as { dataset: string }[]).map((r) => r.dataset));
+  }
+
+  recordLineage(records: readonly LineageRecord[]): Promise<void> {
+    if (!records.length) return Promise.resolve();
+    return this.#run("record lineage", () =>
+      this.#db.transaction(() => {
+        for (const r of records) this.#stmt.lineage.run(r.runId, r.step, r.dataset, r.version, r.direction, r.at);
+      })(),
+    );
+  }
+
+  lineageOfRun(runId: string): Promise<LineageRecord[]> {
+    return this.#run("lineage of run", () =>
+      (
+        this.#stmt.lineageOfRun.all(runId) as {
+          run_id: string;
+          step: string;
+          dataset: string;
+          version: number;
+          direction: "read" | "write";
+          at: number;
+        }[]
+      ).map((r) => ({ runId: r.run_id, step: r.step, dataset: r.dataset, version: r.version, direction: r.direction, at: r.at })),
+    );
+  }
+}

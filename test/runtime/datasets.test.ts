@@ -1,0 +1,136 @@
+import { describe, expect, it } from "vitest";
+import { t } from "../../src/data/column-types.js";
+import { dataset } from "../../src/pipeline/dataset.js";
+import { pipeline } from "../../src/pipeline/pipeline.js";
+import { sql } from "../../src/pipeline/sql.js";
+import { step } from "../../src/pipeline/step.js";
+import { activateVersion } from "../../src/runtime/dataset-io.js";
+import { runPipeline } from "../../src/runtime/run-pipeline.js";
+import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
+import { z } from "zod";
+import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
+
+const tempDir = tempDirEachTest("strata-datasets-");
+const workspaces = closeEachTest<Workspace>();
+const open = (): Workspace => workspaces.track(openWorkspace(tempDir()));
+
+const scores = dataset("scores", {
+  storage: "warehouse",
+  key: "id",
+  keep: 2,
+  schema: { id: t.string(), score: t.double(), day: t.date() },
+});
+const facts = dataset("facts", { storage: "kv", key: "id", schema: { id: t.string(), score: t.double() } });
+
+/** Writes `n` scores (each tagged with the run's `tag`) to a table dataset and publishes them to kv. */
+const writer = pipeline("writer", { params: z.object({ n: z.number().int().min(0), tag: z.number() }) }, ({ params }) => {
+  const written = step(
+    "scores",
+    { inputs: { n: params.n, tag: params.tag }, output: scores },
+    sql`select 'c' || range as id, ${params.tag} * 1.0 + range as score, date '2026-01-01' + range::integer as day from range(${params.n})`,
+  );
+  step("publish", { inputs: { written }, output: facts }, async ({ written }) =>
+    (await written.rows()).map((r) => ({ id: r.id, score: r.score })),
+  );
+});
+
+const reader = pipeline("reader", () => {
+  step("total", { inputs: { scores } }, async ({ scores }) => ({ rows: await scores.count(), first: (await scores.rows())[0] }));
+});
+
+describe("datasets", () => {
+  it("each run writes a new version, made live atomically, and readers see the live one", async () => {
+    const workspace = open();
+    const first = await runPipeline(writer, { workspace, params: { n: 3, tag: 100 } });
+    expect(first.status).toBe("succeeded");
+    const second = await runPipeline(writer, { workspace, params: { n: 5, tag: 200 } });
+    expect(second.status).toBe("succeeded");
+
+    const versions = await workspace.catalog.versions("scores");
+    expect(versions.map((v) => [v.version, v.status, v.rows, v.live, v.runId])).toEqual([
+      [1, "ready", 3, false, first.id],
+      [2, "ready", 5, true, second.id],
+    ]);
+    const read = await runPipeline(reader, { workspace });
+    expect(read.outputs.total).toMatchObject({ rows: 5, first: { id: "c0", score: 200 } });
+
+    // The run's lineage names the exact versions read and written.
+    expect((await workspace.catalog.lineageOfRun(read.id)).map((l) => [l.step, l.direction, l.dataset, l.version])).toEqual([
+      ["total", "read", "scores", 2],
+    ]);
+    expect((await workspace.catalog.lineageOfRun(second.id)).map((l) => [l.step, l.direction, l.dataset, l.version])).toEqual([
+      ["scores", "write", "scores", 2],
+      ["publish", "write", "facts", 2],
+    ]);
+
+    // The kv dataset got the same documents, found by key.
+    const kv = (await workspace.storages.open("kv")).kv!;
+    expect(JSON.parse((await kv.get("facts", "c4"))!)).toEqual({ id: "c4", score: 204 });
+  });
+
+  it("keeps `keep` versions, and a rollback makes an older one live again", async () => {
+    const workspace = open();
+    for (const tag of [1, 2, 3]) await runPipeline(writer, { workspace, params: { n: tag, tag } });
+    const versions = await workspace.catalog.versions("scores");
+    expect(versions.map((v) => [v.version, v.status])).toEqual([
+      [1, "dropped"],
+      [2, "ready"],
+      [3, "ready"],
+    ]);
+    await activateVersion(await workspace.storages.open("warehouse"), "scores", 2);
+    await workspace.catalog.setLive("scores", 2, Date.now());
+    const read = await runPipeline(reader, { workspace });
+    expect(read.outputs.total).toMatchObject({ rows: 2 });
+  });
+
+  it("a step writing columns that do not match the schema fails with SCHEMA_MISMATCH and the live version stays", async () => {
+    const workspace = open();
+    await runPipeline(writer, { workspace, params: { n: 2, tag: 1 } });
+    const wrong = pipeline("wrong", () => {
+      step("scores", { output: scores }, sql`select 'x' as id, 'not a number' as score, date '2026-01-01' as day`);
+    });
+    const result = await runPipeline(wrong, { workspace });
+    expect(result.status).toBe("failed");
+    expect(result.steps[0]!.error?.code).toBe("SCHEMA_MISMATCH");
+    expect(result.steps[0]!.error?.message).toContain('column "score" is VARCHAR, the schema says double');
+    const versions = await workspace.catalog.versions("scores");
+    expect(versions.map((v) => [v.version, v.status, v.live])).toEqual([
+      [1, "ready", true],
+      [2, "failed", false],
+    ]);
+    expect((await runPipeline(reader, { workspace })).outputs.total).toMatchObject({ rows: 2 });
+  });
+
+  it("a partitioned dataset writes one partition at a time, keeping the others", async () => {
+    const workspace = open();
+    const daily = dataset("daily_sales", { storage: "warehouse", partitionBy: "day", schema: { day: t.date(), amount: t.double() } });
+    const load = pipeline("load", { params: z.object({ day: z.coerce.date(), amount: z.number() }) }, ({ params }) => {
+      step("sales", { inputs: { day: params.day, amount: params.amount }, output: daily, partition: params.day }, ({ day, amount }) => [
+        { day, amount },
+        { day, amount: amount * 2 },
+      ]);
+    });
+    await runPipeline(load, { workspace, params: { day: "2026-01-01", amount: 1 } });
+    await runPipeline(load, { workspace, params: { day: "2026-01-02", amount: 10 } });
+    await runPipeline(load, { workspace, params: { day: "2026-01-01", amount: 5 } }); // replaces day 1 only
+    const sum = pipeline("sum", () => {
+      step(
+        "byDay",
+        { inputs: { daily } },
+        sql`select cast(day as varchar) as day, sum(amount) as total from ${daily} group by 1 order by 1`,
+      );
+    });
+    const result = await runPipeline(sum, { workspace });
+    expect(await (result.outputs.byDay as { rows(): Promise<unknown[]> }).rows()).toEqual([
+      { day: "2026-01-01", total: 15 },
+      { day: "2026-01-02", total: 30 },
+    ]);
+    expect((await workspace.catalog.versions("daily_sales")).map((v) => v.partition)).toEqual(["2026-01-01", "2026-01-02", "2026-01-01"]);
+  });
+
+  it("reading a dataset that has no version yet is DATASET_NOT_FOUND", async () => {
+    const workspace = open();
+    const result = await runPipeline(reader, { workspace });
+    expect(result.steps[0]!.error).toMatchObject({ code: "DATASET_NOT_FOUND" });
+  });
+});
