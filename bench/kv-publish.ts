@@ -6,7 +6,8 @@
 // Part 1: `--docs` JSON documents (~128 bytes each, in shuffled key order) are published as one
 // version through the KvStore API (beginVersion, put in batches of 100,000, finish, activate) to
 // SQLite and to Redis, and in the same process, interleaved round by round, with the raw driver:
-// better-sqlite3 inserting every row in one transaction, and ioredis sending pipelines of HSETs.
+// better-sqlite3 inserting every row in one transaction (same pragmas as the store), and ioredis
+// sending pipelines of HSETs one after another.
 // Part 2: with version 1 live, a reader in a worker thread (its own connection, like a serving
 // process) runs mget of `--keys` keys in a tight loop while version 2 is written and activated; it
 // counts reads, errors and answers that mix versions (each document carries its version).
@@ -177,10 +178,9 @@ async function main(): Promise<void> {
       ownRedisPort = undefined;
     }
   };
-  process.once("SIGINT", () => {
-    cleanup();
-    process.exit(130);
-  });
+  // Also on a crash: the Redis server started here must not outlive the benchmark.
+  process.once("exit", cleanup);
+  process.once("SIGINT", () => process.exit(130));
 
   let redisUrl = process.env.STRATA_TEST_REDIS_URL;
   if (!redisUrl) {
@@ -234,8 +234,10 @@ async function main(): Promise<void> {
           const path = join(dir, `raw-${fileNo++}.sqlite`);
           const db = new Database(path);
           try {
+            // The pragmas of SqliteKvStore's connections, so that the ratio shows what the store does, not its settings.
             db.pragma("journal_mode = WAL");
             db.pragma("synchronous = NORMAL");
+            db.pragma("cache_size = -65536");
             db.exec("create table kv (key text primary key, value text not null) without rowid");
             const insert = db.prepare("insert into kv (key, value) values (?, ?)");
             const started = performance.now();

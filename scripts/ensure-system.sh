@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project needs that are missing (never reinstalls: on Debian,
-# installing an installed package can upgrade it). better-sqlite3 compiles from source here, so
-# npm ci needs a C++ toolchain and python3; tests start their own Redis and PostgreSQL servers;
-# the Python step example uses Debian's pandas.
+# Installs the Debian packages a task needs that are missing (never reinstalls: on Debian,
+# installing an installed package can upgrade it). Groups, default all:
+#   build     better-sqlite3 compiles from source here: a C++ toolchain and python3
+#   services  the throwaway Redis and PostgreSQL servers the tests start
+#   python    Debian's pandas, for the Python step of the CLTV example
 set -euo pipefail
-needed=(build-essential python3 redis-server postgresql python3-pandas)
+groups=("$@")
+((${#groups[@]})) || groups=(build services python)
+needed=()
+for g in "${groups[@]}"; do
+  case "$g" in
+    build) needed+=(build-essential python3) ;;
+    services) needed+=(redis-server postgresql) ;;
+    python) needed+=(python3-pandas) ;;
+    *) echo "ensure-system: unknown group $g" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -8,7 +8,7 @@ export NO_COLOR=1
 
 step() { echo "[test] $*"; }
 
-bash scripts/ensure-system.sh
+bash scripts/ensure-system.sh build services python
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "npm ci (dependencies are missing or stale)"
   npm ci --no-audit --no-fund

@@ -18,7 +18,7 @@ export { dataset, type DatasetRef, type DatasetOptions, type CsvOptions } from "
 export { t, type Column, type ColumnKind, type ColumnSpec, type Schema, type RowOf } from "./data/column-types.js";
 export { storage, type StorageDefinition, type Technology, type Format } from "./storage/storage-definition.js";
 export type { StepRef, ParamRef, Inputs, InputValues } from "./pipeline/refs.js";
-export type { Table } from "./pipeline/table.js";
+export type { Table, Batch } from "./pipeline/table.js";
 export type { StepContext } from "./pipeline/step-context.js";
 export type { RetryOptions } from "./pipeline/retry-policy.js";
 export { notify, type Hook, type WebhookHook, type CommandHook } from "./pipeline/hooks.js";

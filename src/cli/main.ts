@@ -139,6 +139,16 @@ Exit codes: 0 success, 1 the run failed, 2 bad input (params, project, names), 1
       process.exitCode = await addStorageCommand(name, opts);
     });
   storage
+    .command("remove")
+    .description("forget a storage added with `storage add` (its data is left as it is)")
+    .argument("<name>", "storage name")
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .action(async (name: string, opts: { project?: string; json?: boolean }) => {
+      const { removeStorageCommand } = await import("./commands/storage.js");
+      process.exitCode = await removeStorageCommand(name, opts);
+    });
+  storage
     .command("list")
     .description("every storage with technology, format, where declared, and health (exit 1 if one is down)")
     .addOption(projectOption())

@@ -4,17 +4,21 @@ import { StrataError } from "../errors/strata-error.js";
 import type { DatasetRef } from "../pipeline/dataset.js";
 import { isParamRef } from "../pipeline/refs.js";
 import type { StepDefinition } from "../pipeline/step.js";
+import type { StorageSet } from "../data/storage-set.js";
 import type { OpenStorage } from "../storage/adapter.js";
+import type { CatalogStore, DatasetVersion } from "../storage/catalog-store.js";
 import type { ColumnDef, TableEngine, TableName } from "../storage/table-engine.js";
 import type { RunScope } from "./step-executor.js";
 import { TableHandle } from "./table-handle.js";
 
-/** Dataset tables live in this schema of their storage's engine: versions and the alias (a view). */
-export const DATASET_SCHEMA = "datasets";
 const DEFAULT_KEEP = 5;
 
-export const aliasOf = (dataset: string): TableName => ({ schema: DATASET_SCHEMA, table: dataset });
-export const versionTable = (dataset: string, version: number): TableName => ({ schema: DATASET_SCHEMA, table: `${dataset}__v${version}` });
+// A dataset's tables live in its engine's dataset schema: versions, and the alias (a view).
+export const aliasOf = (engine: TableEngine, dataset: string): TableName => ({ schema: engine.datasetSchema, table: dataset });
+export const versionTable = (engine: TableEngine, dataset: string, version: number): TableName => ({
+  schema: engine.datasetSchema,
+  table: `${dataset}__v${version}`,
+});
 
 function invalid(ds: DatasetRef<unknown>, message: string): StrataError {
   return new StrataError("DATASET_INVALID", `dataset "${ds.name}" (storage "${ds.options.storage}"): ${message}`, {
@@ -37,7 +41,19 @@ export function columnDefs(columns: Readonly<Record<string, ColumnSpec>>): Colum
  * whole run, so every step sees the same version), or raw files read and coerced to the schema.
  * Recorded in the run's lineage.
  */
-export function readDataset(scope: RunScope, step: StepDefinition, ds: DatasetRef<unknown>): Promise<TableHandle> {
+export async function readDataset(scope: RunScope, step: StepDefinition, ds: DatasetRef<unknown>): Promise<unknown> {
+  // Written earlier in this run: read that version (and say so in the lineage).
+  const written = scope.writtenVersions.get(ds.name);
+  if (written !== undefined) {
+    await scope.catalog.recordLineage([
+      { runId: scope.runId, step: step.name, dataset: ds.name, version: written, direction: "read", at: scope.clock.now() },
+    ]);
+    return scope.outputs.get(ds.name);
+  }
+  return readLiveVersion(scope, step, ds);
+}
+
+function readLiveVersion(scope: RunScope, step: StepDefinition, ds: DatasetRef<unknown>): Promise<TableHandle> {
   let read = scope.datasetReads.get(ds.name);
   if (!read) {
     read = openDatasetForRead(scope, step, ds);
@@ -84,7 +100,7 @@ async function openDatasetForRead(scope: RunScope, step: StepDefinition, ds: Dat
   await scope.catalog.recordLineage([
     { runId: scope.runId, step: step.name, dataset: ds.name, version: live.version, direction: "read", at: scope.clock.now() },
   ]);
-  return new TableHandle(storage.tables, versionTable(ds.name, live.version), live.rows ?? 0);
+  return new TableHandle(storage.tables, versionTable(storage.tables, ds.name, live.version), live.rows ?? 0);
 }
 
 /** The partition value a step writes, from its `partition` option. */
@@ -165,9 +181,9 @@ async function writeTableVersion(
   value: unknown,
   produceTable: ((target: TableName, engine: TableEngine) => Promise<number>) | undefined,
 ): Promise<{ rows: number; handle: TableHandle }> {
-  const target = versionTable(ds.name, version);
+  const target = versionTable(engine, ds.name, version);
   // A partition write first lands in a staging table, then joins the live version's other partitions.
-  const landing = partition === null ? target : { schema: DATASET_SCHEMA, table: `${ds.name}__v${version}_staging` };
+  const landing = partition === null ? target : { schema: engine.datasetSchema, table: `${ds.name}__v${version}_staging` };
   let rows: number;
   if (produceTable) rows = await produceTable(landing, engine);
   else if (value instanceof TableHandle && value.engine === engine) {
@@ -199,19 +215,19 @@ async function mergePartition(
 ): Promise<number> {
   const column = ds.options.partitionBy!;
   const outside = await engine.createTableAs(
-    { schema: DATASET_SCHEMA, table: `${target.table}_check` },
+    { schema: engine.datasetSchema, table: `${target.table}_check` },
     {
       strings: ["select * from ", ` where cast("${column.replace(/"/g, '""')}" as varchar) <> `, ""],
       parts: [{ table: landing }, { value: partition }],
     },
     scope.signal,
   );
-  await engine.drop({ schema: DATASET_SCHEMA, table: `${target.table}_check` });
+  await engine.drop({ schema: engine.datasetSchema, table: `${target.table}_check` });
   if (outside > 0) {
     await engine.drop(landing);
     throw invalid(ds, `${outside} rows written for partition ${partition} have another ${column}`);
   }
-  const live = await engine.aliasTarget(aliasOf(ds.name));
+  const live = await engine.aliasTarget(aliasOf(engine, ds.name));
   const quoted = `"${column.replace(/"/g, '""')}"`;
   const rows = live
     ? await engine.createTableAs(
@@ -289,13 +305,24 @@ const typeNameOf = (spec: ColumnSpec): string =>
   })[spec.kind];
 
 async function activate(storage: OpenStorage, dataset: string, version: number): Promise<void> {
-  if (storage.tables) await storage.tables.activate(aliasOf(dataset), versionTable(dataset, version));
+  if (storage.tables) await storage.tables.activate(aliasOf(storage.tables, dataset), versionTable(storage.tables, dataset, version));
   else await storage.kv!.activate(dataset, version);
 }
 
 async function dropVersion(storage: OpenStorage, dataset: string, version: number): Promise<void> {
-  if (storage.tables) await storage.tables.drop(versionTable(dataset, version));
+  if (storage.tables) await storage.tables.drop(versionTable(storage.tables, dataset, version));
   else await storage.kv?.dropVersion(dataset, version);
+}
+
+/** Marks a version failed and drops its data, e.g. one a killed process left half-written. */
+export async function discardVersion(
+  workspace: { catalog: CatalogStore; storages: StorageSet },
+  version: DatasetVersion,
+  reason: string,
+  at: number,
+): Promise<void> {
+  await workspace.catalog.failVersion(version.dataset, version.version, reason, at);
+  await dropVersion(await workspace.storages.open(version.storage), version.dataset, version.version).catch(() => undefined);
 }
 
 /** Makes an earlier version live again (`strata dataset rollback`). */

@@ -69,7 +69,7 @@ interface ResumePlan {
 }
 
 async function planResume(pipeline: AnyPipeline, workspace: Workspace, runId: string, now: number): Promise<ResumePlan> {
-  const from = await settleAbandoned(workspace.store, await workspace.store.getRun(runId), now);
+  const from = await settleAbandoned(workspace, await workspace.store.getRun(runId), now);
   if (from.pipeline !== pipeline.name) {
     throw new StrataError("RESUME_INVALID", `run ${from.id} is a run of "${from.pipeline}", not of "${pipeline.name}"`, {
       details: { runId: from.id },
@@ -214,6 +214,7 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       outputs: new Map(),
       loadedTables: new Map(),
       datasetReads: new Map(),
+      writtenVersions: new Map(),
       interpreters: { ...(process.env.STRATA_PYTHON ? { python: process.env.STRATA_PYTHON } : {}), ...options.interpreters },
     };
 

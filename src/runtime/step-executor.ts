@@ -45,6 +45,8 @@ export interface RunScope {
   readonly loadedTables: Map<string, Promise<TableName>>;
   /** Dataset name -> the version this run reads (pinned at first read). */
   readonly datasetReads: Map<string, Promise<TableHandle>>;
+  /** Dataset name -> the version this run wrote (later steps read that one). */
+  readonly writtenVersions: Map<string, number>;
   /** Program names of `command` steps -> executables (e.g. python -> /usr/bin/python3). */
   readonly interpreters: Readonly<Record<string, string>>;
 }
@@ -54,7 +56,7 @@ export type StepOutcome = { readonly ok: true; readonly value: unknown } | { rea
 /** An input's value: a param, an output of this run, or a dataset (written by this run, or read). */
 async function inputValue(scope: RunScope, step: StepDefinition, ref: InputRef): Promise<unknown> {
   if (isParamRef(ref)) return scope.params[ref.param];
-  if (isDataset(ref)) return scope.outputs.get(ref.name) ?? readDataset(scope, step, ref);
+  if (isDataset(ref)) return readDataset(scope, step, ref);
   return scope.outputs.get(outputOf(ref)!);
 }
 

@@ -54,6 +54,8 @@ export interface CatalogStore {
   setLive(dataset: string, version: number, at: number): Promise<void>;
   markDropped(dataset: string, version: number): Promise<void>;
   versions(dataset: string): Promise<DatasetVersion[]>;
+  /** The versions a run allocated, of any dataset. */
+  versionsOfRun(runId: string): Promise<DatasetVersion[]>;
   liveVersion(dataset: string): Promise<DatasetVersion | null>;
   /** Every dataset with at least one version. */
   datasets(): Promise<string[]>;

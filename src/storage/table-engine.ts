@@ -34,6 +34,11 @@ export interface ColumnBatch {
  * test/conformance/table-engine.suite.ts runs the same cases against every one of them.
  */
 export interface TableEngine {
+  /**
+   * The schema this storage's datasets live in (versions and their alias views). Each Postgres
+   * storage has its own (its `schema` option), so projects sharing a database do not collide.
+   */
+  readonly datasetSchema: string;
   /** Runs the query and stores its result as `target` (replacing it); returns the row count. */
   createTableAs(target: TableName, query: ResolvedQuery, signal: AbortSignal): Promise<number>;
   /**

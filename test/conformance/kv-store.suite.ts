@@ -185,6 +185,24 @@ export function kvStoreSuite(name: string, open: () => Promise<KvStore>): void {
       expect(await kv.mget("scores", ["k0", "k70000", "k120002"])).toEqual([doc("k0", 1), doc("k70000", 1), doc("k120002", 1)]);
     });
 
+    it("writes versions of several datasets at once", { timeout: 60_000 }, async () => {
+      const kv = await open();
+      const keys = range(120_000);
+      const write = async (dataset: string, version: number): Promise<number> => {
+        const writer = await kv.beginVersion(dataset, version);
+        // Two puts each, so that the writers' batches interleave.
+        await writer.put(entries(keys.slice(0, 60_000), version));
+        await writer.put(entries(keys.slice(60_000), version));
+        const count = await writer.finish();
+        await kv.activate(dataset, version);
+        return count;
+      };
+      expect(await Promise.all([write("a", 1), write("b", 2), write("a", 3)])).toEqual([120_000, 120_000, 120_000]);
+      expect(await kv.versions("a")).toEqual([1, 3]);
+      expect(await kv.mget("b", ["k0", "k119999"])).toEqual([doc("k0", 2), doc("k119999", 2)]);
+      expect(await kv.get("a", "k5")).toBe(doc("k5", (await kv.liveVersion("a"))!));
+    });
+
     it("counts zero for an empty version, which can go live", async () => {
       const kv = await open();
       await publish(kv, "scores", 1, entries(["a"], 1));

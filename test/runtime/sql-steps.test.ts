@@ -186,3 +186,33 @@ describe("sql steps", () => {
     }
   });
 });
+
+describe("a TypeScript step reading a table", () => {
+  it("streams it in column batches and row by row", async () => {
+    const workspace = openWorkspace(":memory:");
+    try {
+      const p = pipeline("stream", () => {
+        const nums = step("nums", sql<{ i: number; half: number }>`select range as i, range / 2 as half from range(25000)`);
+        step("consume", { inputs: { nums } }, async ({ nums }) => {
+          const sizes: number[] = [];
+          let sum = 0;
+          for await (const batch of nums.batches(10_000)) {
+            sizes.push(batch.length);
+            sum += batch.columns.i.reduce((a, b) => a + b, 0);
+          }
+          let rows = 0;
+          let last = -1;
+          for await (const row of nums) {
+            rows++;
+            last = Math.max(last, row.i);
+          }
+          return { sizes, sum, rows, last };
+        });
+      });
+      const result = await runPipeline(p, { workspace });
+      expect(result.outputs.consume).toEqual({ sizes: [10000, 10000, 5000], sum: (24999 * 25000) / 2, rows: 25000, last: 24999 });
+    } finally {
+      await workspace.close();
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { basename } from "node:path";
 import { execFileSync } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -107,15 +108,17 @@ describe("redisAdapter", () => {
     expect(health.detail).toMatch(/^redis \d+\.\d+\.\d+ at 127\.0\.0\.1:\d+, prefix health_/);
   });
 
-  it("keeps its keys under strata:<storage name> by default, one hash per version", async () => {
+  it("keeps its keys under strata:<project folder>:<storage name> by default, one hash per version", async () => {
     const name = uniqueName("kv").replace(/_/g, "-");
     const storage = await open(definition({ urlEnv: "REDIS_URL" }, name));
     await publish(storage.kv!, "customers", 3, [["c1", '{"clv":12.5}']]);
+    // Two projects sharing a server must not share keys: the project's folder is in the prefix.
+    const prefix = `strata:${basename(tempDir())}:${name}`;
     const raw = new Redis(redisUrl());
     try {
-      expect(await raw.get(`strata:${name}:{customers}:live`)).toBe("3");
-      expect(await raw.hget(`strata:${name}:{customers}:v3`, "c1")).toBe('{"clv":12.5}');
-      expect(await raw.hgetall(`strata:${name}:{customers}:versions`)).toEqual({ "3": "finished" });
+      expect(await raw.get(`${prefix}:{customers}:live`)).toBe("3");
+      expect(await raw.hget(`${prefix}:{customers}:v3`, "c1")).toBe('{"clv":12.5}');
+      expect(await raw.hgetall(`${prefix}:{customers}:versions`)).toEqual({ "3": "finished" });
     } finally {
       raw.disconnect();
     }

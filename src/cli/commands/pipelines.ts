@@ -1,5 +1,6 @@
 import { describeParams } from "../../pipeline/param-docs.js";
-import { isParamRef, isStepRef } from "../../pipeline/refs.js";
+import { isDataset } from "../../pipeline/dataset.js";
+import { isParamRef, outputOf } from "../../pipeline/refs.js";
 import { loadProject } from "../../project/load-project.js";
 import { relative } from "node:path";
 import { EXIT } from "../exit-codes.js";
@@ -18,8 +19,12 @@ export async function pipelinesCommand(options: { project?: string; json?: boole
       kind: s.kind,
       output: s.output,
       inputs: Object.fromEntries(
-        Object.entries(s.inputs).map(([k, ref]) => [k, isParamRef(ref) ? `param:${ref.param}` : isStepRef(ref) ? ref.output : ref]),
+        Object.entries(s.inputs).map(([k, ref]) => [
+          k,
+          isParamRef(ref) ? `param:${ref.param}` : isDataset(ref) ? `dataset:${ref.name}` : outputOf(ref)!,
+        ]),
       ),
+      writes: s.dataset ? `dataset:${s.dataset.name} (${s.dataset.options.storage})` : null,
       after: s.after,
       retries: s.retry.maxAttempts - 1,
       timeoutMs: s.timeoutMs ?? null,
@@ -47,11 +52,15 @@ export async function pipelinesCommand(options: { project?: string; json?: boole
     }
     out.push(
       table(
-        ["  step", "kind", "inputs", "retries", "timeout"],
+        ["  step", "kind", "inputs", "writes", "retries", "timeout"],
         p.steps.map((s) => [
           `  ${s.name}`,
           s.kind,
-          [...Object.entries(s.inputs).map(([k, v]) => (k === v ? k : `${k}=${v}`)), ...s.after.map((a) => `after:${a}`)].join(", ") || "-",
+          [
+            ...Object.entries(s.inputs).map(([k, v]) => (k === v || v === `dataset:${k}` ? v : `${k}=${v}`)),
+            ...s.after.map((a) => `after:${a}`),
+          ].join(", ") || "-",
+          s.writes ?? "-",
           String(s.retries),
           s.timeoutMs === null ? "-" : `${s.timeoutMs}ms`,
         ]),

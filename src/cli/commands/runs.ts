@@ -4,6 +4,7 @@ import { settleAbandoned } from "../../runtime/abandoned-runs.js";
 import { NotFoundError } from "../../errors/errors.js";
 import type { CatalogStore } from "../../storage/catalog-store.js";
 import type { RunStatus, RunStore } from "../../storage/run-store.js";
+import type { Workspace } from "../../runtime/workspace.js";
 import { EXIT } from "../exit-codes.js";
 import { clockTime, formatDuration, formatTime, statusSymbol, table } from "../format.js";
 import { runDetails, runHeadline, runJson, stepTable } from "../view/run-report.js";
@@ -13,10 +14,10 @@ interface Common {
   json?: boolean;
 }
 
-async function withStore<T>(options: Common, fn: (store: RunStore, catalog: CatalogStore) => Promise<T>): Promise<T> {
+async function withStore<T>(options: Common, fn: (store: RunStore, catalog: CatalogStore, workspace: Workspace) => Promise<T>): Promise<T> {
   const workspace = (await openProject(options.project)).openWorkspace();
   try {
-    return await fn(workspace.store, workspace.catalog);
+    return await fn(workspace.store, workspace.catalog, workspace);
   } finally {
     await workspace.close();
   }
@@ -26,14 +27,14 @@ export type ListRunsOptions = Common & { pipeline?: string; status?: RunStatus; 
 
 /** `strata runs list`: newest first. */
 export function listRunsCommand(options: ListRunsOptions): Promise<number> {
-  return withStore(options, async (store) => {
+  return withStore(options, async (store, _catalog, workspace) => {
     const listed = await store.listRuns({
       limit: options.limit ?? 20,
       ...(options.pipeline ? { pipeline: options.pipeline } : {}),
       ...(options.status ? { status: options.status } : {}),
     });
     // A run whose process died shows as failed, not as running forever.
-    const runs = await Promise.all(listed.map((r) => settleAbandoned(store, r, Date.now())));
+    const runs = await Promise.all(listed.map((r) => settleAbandoned(workspace, r, Date.now())));
     if (options.json) {
       process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
       return EXIT.OK;
@@ -60,8 +61,8 @@ export function listRunsCommand(options: ListRunsOptions): Promise<number> {
 
 /** `strata runs show <id>`: the run, its steps and every failed attempt. */
 export function showRunCommand(id: string, options: Common): Promise<number> {
-  return withStore(options, async (store, catalog) => {
-    const run = await settleAbandoned(store, await store.getRun(id), Date.now());
+  return withStore(options, async (store, catalog, workspace) => {
+    const run = await settleAbandoned(workspace, await store.getRun(id), Date.now());
     const steps = await store.getSteps(run.id);
     const attempts = await store.getAttempts(run.id);
     const lineage = await catalog.lineageOfRun(run.id);

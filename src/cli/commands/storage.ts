@@ -1,4 +1,6 @@
+import { StrataError } from "../../errors/strata-error.js";
 import { openProject } from "../../project/load-project.js";
+import type { Health } from "../../storage/adapter.js";
 import type { StorageDefinition } from "../../storage/storage-definition.js";
 import { EXIT } from "../exit-codes.js";
 import { table } from "../format.js";
@@ -15,7 +17,7 @@ export interface StorageAddOptions {
 
 function parseOption(arg: string): [string, string | number | boolean] {
   const eq = arg.indexOf("=");
-  if (eq <= 0) throw new Error(`--option "${arg}" is not of the form name=value`);
+  if (eq <= 0) throw new StrataError("STORAGE_INVALID", `--option "${arg}" is not of the form name=value`, { details: { option: arg } });
   const raw = arg.slice(eq + 1);
   const value = raw === "true" ? true : raw === "false" ? false : /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
   return [arg.slice(0, eq), value];
@@ -36,7 +38,11 @@ export async function addStorageCommand(name: string, options: StorageAddOptions
       },
     };
     await workspace.storages.add(definition, Date.now());
-    const health = (await workspace.storages.status()).find((s) => s.definition.name === name)!.health;
+    // Only the new storage is opened: a slow or down server elsewhere must not hold up the answer.
+    const health = await workspace.storages
+      .open(name)
+      .then((s) => s.health())
+      .catch((error: unknown): Health => ({ ok: false, detail: (error as Error).message }));
     if (options.json) process.stdout.write(`${JSON.stringify({ storage: definition, health }, null, 2)}\n`);
     else
       process.stdout.write(
@@ -70,6 +76,29 @@ export async function listStoragesCommand(options: { project?: string; json?: bo
       process.stdout.write(`${table(["", "storage", "technology", "format", "declared", "options", "health"], rows)}\n`);
     }
     return status.every((s) => s.health.ok) ? EXIT.OK : EXIT.FAILED;
+  } finally {
+    await workspace.close();
+  }
+}
+
+/** `strata storage remove <name>`: forgets a storage added at run time (its data is left as it is). */
+export async function removeStorageCommand(name: string, options: { project?: string; json?: boolean }): Promise<number> {
+  const workspace = (await openProject(options.project)).openWorkspace();
+  try {
+    const entry = (await workspace.storages.definitions()).find((e) => e.definition.name === name);
+    if (!entry) throw new StrataError("STORAGE_NOT_FOUND", `no storage named "${name}"`, { details: { storage: name } });
+    if (entry.origin !== "added") {
+      throw new StrataError(
+        "STORAGE_INVALID",
+        `storage "${name}" is ${entry.origin === "builtin" ? "built in" : "declared in strata.config.ts"}; only storages added with \`strata storage add\` can be removed`,
+        {
+          details: { storage: name, origin: entry.origin },
+        },
+      );
+    }
+    await workspace.catalog.removeStorage(name);
+    process.stdout.write(options.json ? `${JSON.stringify({ removed: name })}\n` : `removed storage ${name} (its data is untouched)\n`);
+    return EXIT.OK;
   } finally {
     await workspace.close();
   }

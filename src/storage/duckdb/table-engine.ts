@@ -188,6 +188,8 @@ export interface DuckDbTableEngineOptions {
  * another.
  */
 export class DuckDbTableEngine implements TableEngine {
+  /** One DuckDB file per storage: a fixed schema name keeps datasets apart from run tables. */
+  readonly datasetSchema = "datasets";
   readonly #instance: DuckDBInstance;
   readonly #label: string;
   readonly #schemas = new Map<string, Promise<void>>();

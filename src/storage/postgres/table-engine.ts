@@ -185,6 +185,10 @@ export interface PostgresTableEngineOptions {
  */
 export class PostgresTableEngine implements TableEngine {
   readonly schema: string;
+  /** Datasets live in the storage's own schema: projects sharing a database stay apart. */
+  get datasetSchema(): string {
+    return this.schema;
+  }
   readonly #pool: pg.Pool;
   readonly #config: pg.PoolConfig;
   readonly #label: string;

@@ -1,3 +1,4 @@
+import { basename } from "node:path";
 import { Redis } from "ioredis";
 import { StrataError } from "../../errors/strata-error.js";
 import type { Health, StorageAdapter } from "../adapter.js";
@@ -58,7 +59,7 @@ function endpointOf(storage: string, urlEnv: string, url: string): string {
 
 /**
  * Redis: key-value storages for serving. The URL comes from the environment variable named by
- * `urlEnv`; keys start with `prefix` (default `strata:<storage name>`).
+ * `urlEnv`; keys start with `prefix` (default `strata:<project folder>:<storage name>`).
  */
 export const redisAdapter: StorageAdapter = {
   technology: "redis",
@@ -79,7 +80,9 @@ export const redisAdapter: StorageAdapter = {
     const problems = check(definition);
     if (problems.length > 0) throw new StrataError("STORAGE_INVALID", problems.join("; "), { details: { storage, problems } });
     const urlEnv = definition.options.urlEnv as string;
-    const prefix = typeof definition.options.prefix === "string" ? definition.options.prefix : `strata:${storage}`;
+    // Projects sharing a server must not share keys: the default prefix names the project folder.
+    const prefix =
+      typeof definition.options.prefix === "string" ? definition.options.prefix : `strata:${basename(context.projectDir)}:${storage}`;
     const url = context.env[urlEnv];
     if (url === undefined || url === "") {
       throw new StrataError(

@@ -62,6 +62,7 @@ export class SqliteCatalogStore implements CatalogStore {
         `insert into dataset_live (dataset, version, changed_at) values (?, ?, ?) on conflict (dataset) do update set version = excluded.version, changed_at = excluded.changed_at`,
       ),
       versions: db.prepare(`select ${VERSION_COLUMNS} from dataset_versions v where v.dataset = ? order by v.version`),
+      versionsOfRun: db.prepare(`select ${VERSION_COLUMNS} from dataset_versions v where v.run_id = ? order by v.dataset, v.version`),
       live: db.prepare(
         `select ${VERSION_COLUMNS} from dataset_versions v join dataset_live l using (dataset, version) where v.dataset = ?`,
       ),
@@ -148,6 +149,10 @@ export class SqliteCatalogStore implements CatalogStore {
 
   versions(dataset: string): Promise<DatasetVersion[]> {
     return this.#run("list versions", () => (this.#stmt.versions.all(dataset) as VersionRow[]).map(toVersion));
+  }
+
+  versionsOfRun(runId: string): Promise<DatasetVersion[]> {
+    return this.#run("versions of run", () => (this.#stmt.versionsOfRun.all(runId) as VersionRow[]).map(toVersion));
   }
 
   liveVersion(dataset: string): Promise<DatasetVersion | null> {
