@@ -4,6 +4,8 @@
 # and stops both on exit. Set STRATA_TEST_SERVICES=0 to skip (the tests that need them then fail
 # with a message saying so).
 
+# runuser lives in /usr/sbin, which a minimal PATH may leave out.
+export PATH="$PATH:/usr/sbin:/sbin"
 services_dir=$(mktemp -d /tmp/strata-services-XXXXXX)
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
