@@ -59,4 +59,9 @@ export {
   HookError,
 } from "./errors/errors.js";
 export { defineProject, type ProjectConfig } from "./project/define-project.js";
+export { addStorage } from "./project/add-storage.js";
+export { StorageSet, type StorageStatus } from "./data/storage-set.js";
+export type { Health, OpenStorage, StorageAdapter } from "./storage/adapter.js";
+export type { KvStore } from "./storage/kv-store.js";
+export type { CatalogStore, DatasetVersion, LineageRecord } from "./storage/catalog-store.js";
 export { loadProject, openProject, type LoadedProject, type ProjectInfo } from "./project/load-project.js";

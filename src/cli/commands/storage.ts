@@ -1,6 +1,6 @@
 import { StrataError } from "../../errors/strata-error.js";
+import { addStorage } from "../../project/add-storage.js";
 import { openProject } from "../../project/load-project.js";
-import type { Health } from "../../storage/adapter.js";
 import type { StorageDefinition } from "../../storage/storage-definition.js";
 import { EXIT } from "../exit-codes.js";
 import { table } from "../format.js";
@@ -25,33 +25,23 @@ function parseOption(arg: string): [string, string | number | boolean] {
 
 /** `strata storage add <name> ...`: one call, no code change; running processes see it at once. */
 export async function addStorageCommand(name: string, options: StorageAddOptions): Promise<number> {
-  const workspace = (await openProject(options.project)).openWorkspace();
-  try {
-    const definition: StorageDefinition = {
-      name,
-      technology: options.technology,
-      format: options.format,
-      options: {
-        ...Object.fromEntries(options.option.map(parseOption)),
-        ...(options.path ? { path: options.path } : {}),
-        ...(options.urlEnv ? { urlEnv: options.urlEnv } : {}),
-      },
-    };
-    await workspace.storages.add(definition, Date.now());
-    // Only the new storage is opened: a slow or down server elsewhere must not hold up the answer.
-    const health = await workspace.storages
-      .open(name)
-      .then((s) => s.health())
-      .catch((error: unknown): Health => ({ ok: false, detail: (error as Error).message }));
-    if (options.json) process.stdout.write(`${JSON.stringify({ storage: definition, health }, null, 2)}\n`);
-    else
-      process.stdout.write(
-        `added storage ${name} (${definition.technology}, ${definition.format}): ${health.ok ? "healthy" : "NOT HEALTHY"}, ${health.detail}\n`,
-      );
-    return EXIT.OK;
-  } finally {
-    await workspace.close();
-  }
+  const definition: StorageDefinition = {
+    name,
+    technology: options.technology,
+    format: options.format,
+    options: {
+      ...Object.fromEntries(options.option.map(parseOption)),
+      ...(options.path ? { path: options.path } : {}),
+      ...(options.urlEnv ? { urlEnv: options.urlEnv } : {}),
+    },
+  };
+  const health = await addStorage(definition, options.project === undefined ? {} : { project: options.project });
+  if (options.json) process.stdout.write(`${JSON.stringify({ storage: definition, health }, null, 2)}\n`);
+  else
+    process.stdout.write(
+      `added storage ${name} (${definition.technology}, ${definition.format}): ${health.ok ? "healthy" : "NOT HEALTHY"}, ${health.detail}\n`,
+    );
+  return EXIT.OK;
 }
 
 /** `strata storage list`: every storage with technology, format, where it is declared and its health. */
