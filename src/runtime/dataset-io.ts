@@ -68,7 +68,8 @@ async function openDatasetForRead(scope: RunScope, step: StepDefinition, ds: Dat
   if (storage.files) {
     const { readFiles } = await import("../storage/files/file-reader.js");
     const engine = await scope.engine();
-    const target = { schema: scope.runId, table: ds.name };
+    const target = { schema: scope.runId, table: `${ds.name}__raw` };
+    scope.scratch.push({ engine, table: target });
     const path = ds.options.path;
     if (!path) throw invalid(ds, "a dataset in a files storage needs `path` (a file or glob in the storage's folder)");
     const { rows } = await readFiles(

@@ -215,6 +215,7 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       loadedTables: new Map(),
       datasetReads: new Map(),
       writtenVersions: new Map(),
+      scratch: [],
       interpreters: { ...(process.env.STRATA_PYTHON ? { python: process.env.STRATA_PYTHON } : {}), ...options.interpreters },
     };
 
@@ -274,6 +275,8 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       options.signal?.removeEventListener("abort", onCancel);
     }
 
+    // Input scratch tables go now; a failure to drop one costs disk, never the run's result.
+    for (const { engine, table } of scope.scratch) await engine.drop(table).catch(() => undefined);
     const endedAt = clock.now();
     const finalStatus: RunStatus = cancel.signal.aborted ? "cancelled" : failures.length ? "failed" : "succeeded";
     const error = runError(finalStatus, failures);

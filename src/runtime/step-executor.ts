@@ -47,6 +47,11 @@ export interface RunScope {
   readonly datasetReads: Map<string, Promise<TableHandle>>;
   /** Dataset name -> the version this run wrote (later steps read that one). */
   readonly writtenVersions: Map<string, number>;
+  /**
+   * Tables this run made only to read its inputs (raw files loaded, rows loaded for SQL): dropped
+   * when the run ends. A resume never needs them; step outputs are kept.
+   */
+  readonly scratch: { engine: TableEngine; table: TableName }[];
   /** Program names of `command` steps -> executables (e.g. python -> /usr/bin/python3). */
   readonly interpreters: Readonly<Record<string, string>>;
 }
@@ -92,8 +97,9 @@ async function tableIn(scope: RunScope, step: StepDefinition, name: string, valu
   if (!table) {
     if (!(value instanceof TableHandle)) assertRows(step, name, value);
     table = (async () => {
-      const target = { schema: scope.runId, table: name };
+      const target = { schema: scope.runId, table: `${name}__input` };
       await engine.createTableFromRows(target, value instanceof TableHandle ? await value.rows() : value);
+      scope.scratch.push({ engine, table: target });
       return target;
     })().catch((error: unknown) => {
       loaded.delete(name); // a later reader tries again

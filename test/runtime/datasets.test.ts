@@ -134,3 +134,18 @@ describe("datasets", () => {
     expect(result.steps[0]!.error).toMatchObject({ code: "DATASET_NOT_FOUND" });
   });
 });
+
+describe("scratch tables", () => {
+  it("rows loaded only so that SQL can read them are dropped when the run ends", async () => {
+    const workspace = open();
+    const p = pipeline("scratch", () => {
+      const rows = step("rows", () => [{ a: 1 }, { a: 2 }]);
+      step("sum", { inputs: { rows } }, sql`select sum(a) as total from ${"rows"}`);
+    });
+    const result = await runPipeline(p, { workspace });
+    expect(result.status).toBe("succeeded");
+    const engine = await workspace.engine();
+    expect(await engine.exists({ schema: result.id, table: "rows__input" })).toBe(false);
+    expect(await engine.exists({ schema: result.id, table: "sum" })).toBe(true); // outputs stay, for --resume
+  });
+});
