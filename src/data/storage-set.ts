@@ -1,6 +1,7 @@
 import { StrataError } from "../errors/strata-error.js";
 import type { Health, OpenStorage, StorageContext } from "../storage/adapter.js";
 import type { CatalogStore } from "../storage/catalog-store.js";
+import { assertUsable, definitionProblems } from "../storage/definition-check.js";
 import { adapterFor } from "../storage/registry.js";
 import { storageDefinitionSchema, type StorageDefinition } from "../storage/storage-definition.js";
 
@@ -68,30 +69,19 @@ export class StorageSet {
   async problems(candidate: unknown): Promise<string[]> {
     const parsed = storageDefinitionSchema.safeParse(candidate);
     if (!parsed.success) return parsed.error.issues.map((i) => `${i.path.join(".") || "storage"}: ${i.message}`);
-    const definition = parsed.data;
-    const adapter = await adapterFor(definition.technology);
-    const problems = adapter.check(definition);
-    if (!adapter.formats.includes(definition.format)) {
-      problems.unshift(
-        `technology "${definition.technology}" does not serve format "${definition.format}" (it serves: ${adapter.formats.join(", ")})`,
-      );
-    }
-    return problems;
+    return definitionProblems(await adapterFor(parsed.data.technology), parsed.data);
   }
 
   /** Adds a storage with a new name. One call, no code change, no restart. */
   async add(candidate: StorageDefinition, at: number): Promise<void> {
-    const problems = await this.problems(candidate);
-    if (problems.length) {
-      const unsupported = problems.some((p) => p.includes("does not serve format"));
-      throw new StrataError(
-        unsupported ? "STORAGE_FORMAT_UNSUPPORTED" : "STORAGE_INVALID",
-        `storage "${candidate.name}": ${problems.join("; ")}`,
-        {
-          details: { storage: candidate.name, problems },
-        },
-      );
+    const parsed = storageDefinitionSchema.safeParse(candidate);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "storage"}: ${i.message}`);
+      throw new StrataError("STORAGE_INVALID", `storage "${candidate.name}": ${problems.join("; ")}`, {
+        details: { storage: candidate.name, problems },
+      });
     }
+    assertUsable(await adapterFor(parsed.data.technology), parsed.data);
     if ((await this.definitions()).some((e) => e.definition.name === candidate.name)) {
       throw new StrataError("STORAGE_EXISTS", `a storage named "${candidate.name}" exists already`, {
         details: { storage: candidate.name },

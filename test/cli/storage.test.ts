@@ -137,7 +137,7 @@ describe("strata storage add", () => {
       [
         ["other", "--technology", "redis", "--format", "table", "--url-env", "STRATA_TEST_REDIS_URL"],
         "STORAGE_FORMAT_UNSUPPORTED",
-        'technology "redis" does not serve format "table" (it serves: kv)',
+        'redis does not serve the format "table" (it serves: kv)',
       ],
       [["other", ...redisKv], "STORAGE_INVALID", 'option "urlEnv" is required'],
       [

@@ -1,6 +1,6 @@
+import { assertUsable } from "../definition-check.js";
 import { readdir, stat } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
-import { StrataError } from "../../errors/strata-error.js";
 import type { Health, StorageAdapter, StorageContext } from "../adapter.js";
 import type { Format, StorageDefinition } from "../storage-definition.js";
 
@@ -53,18 +53,7 @@ export const filesAdapter: StorageAdapter = {
 
   // async so that every failure, even of the checks, is a rejection.
   async open(definition, context) {
-    const storage = definition.name;
-    if (!(FORMATS as readonly Format[]).includes(definition.format)) {
-      throw new StrataError(
-        "STORAGE_FORMAT_UNSUPPORTED",
-        `storage "${storage}": files serves the format files, not "${definition.format}"`,
-        {
-          details: { storage, format: definition.format },
-        },
-      );
-    }
-    const problems = check(definition);
-    if (problems.length > 0) throw new StrataError("STORAGE_INVALID", problems.join("; "), { details: { storage, problems } });
+    assertUsable(filesAdapter, definition);
     // A missing folder does not fail open(): health says so, and files put there later are seen.
     const folder = filesFolder(definition, context);
     return {

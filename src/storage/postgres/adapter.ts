@@ -1,3 +1,4 @@
+import { assertUsable } from "../definition-check.js";
 import { StrataError } from "../../errors/strata-error.js";
 import type { Health, StorageAdapter } from "../adapter.js";
 import type { Format, StorageDefinition } from "../storage-definition.js";
@@ -35,18 +36,7 @@ export const postgresAdapter: StorageAdapter = {
 
   // async so that every failure, even of the checks, is a rejection.
   async open(definition, context) {
-    if (!(FORMATS as readonly Format[]).includes(definition.format)) {
-      throw new StrataError(
-        "STORAGE_FORMAT_UNSUPPORTED",
-        `storage "${definition.name}": postgres serves the format table, not "${definition.format}"`,
-        {
-          details: { storage: definition.name, format: definition.format },
-        },
-      );
-    }
-    const problems = check(definition);
-    if (problems.length > 0)
-      throw new StrataError("STORAGE_INVALID", problems.join("; "), { details: { storage: definition.name, problems } });
+    assertUsable(postgresAdapter, definition);
     const urlEnv = definition.options.urlEnv as string;
     const url = context.env[urlEnv];
     if (url === undefined || url.trim() === "") {

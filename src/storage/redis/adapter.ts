@@ -1,3 +1,4 @@
+import { assertUsable } from "../definition-check.js";
 import { basename } from "node:path";
 import { Redis } from "ioredis";
 import { StrataError } from "../../errors/strata-error.js";
@@ -72,13 +73,7 @@ export const redisAdapter: StorageAdapter = {
   // async so that every failure, even of the checks, is a rejection.
   async open(definition, context) {
     const storage = definition.name;
-    if (!(FORMATS as readonly Format[]).includes(definition.format)) {
-      throw new StrataError("STORAGE_FORMAT_UNSUPPORTED", `storage "${storage}": redis serves the format kv, not "${definition.format}"`, {
-        details: { storage, format: definition.format },
-      });
-    }
-    const problems = check(definition);
-    if (problems.length > 0) throw new StrataError("STORAGE_INVALID", problems.join("; "), { details: { storage, problems } });
+    assertUsable(redisAdapter, definition);
     const urlEnv = definition.options.urlEnv as string;
     // Projects sharing a server must not share keys: the default prefix names the project folder.
     const prefix =

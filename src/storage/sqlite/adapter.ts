@@ -1,5 +1,5 @@
+import { assertUsable } from "../definition-check.js";
 import { isAbsolute, join, resolve } from "node:path";
-import { StrataError } from "../../errors/strata-error.js";
 import type { Health, StorageAdapter, StorageContext } from "../adapter.js";
 import type { Format, StorageDefinition } from "../storage-definition.js";
 import { SqliteKvStore } from "./kv-store.js";
@@ -37,18 +37,7 @@ export const sqliteAdapter: StorageAdapter = {
 
   // async so that every failure, even of the checks, is a rejection.
   async open(definition, context) {
-    if (!(FORMATS as readonly Format[]).includes(definition.format)) {
-      throw new StrataError(
-        "STORAGE_FORMAT_UNSUPPORTED",
-        `storage "${definition.name}": sqlite serves the format kv, not "${definition.format}"`,
-        {
-          details: { storage: definition.name, format: definition.format },
-        },
-      );
-    }
-    const problems = check(definition);
-    if (problems.length > 0)
-      throw new StrataError("STORAGE_INVALID", problems.join("; "), { details: { storage: definition.name, problems } });
+    assertUsable(sqliteAdapter, definition);
     const kv = new SqliteKvStore(filePath(definition, context), { storage: definition.name });
     return {
       definition,
