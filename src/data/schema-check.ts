@@ -7,7 +7,7 @@ const FAMILIES: readonly [RegExp, string][] = [
   [/timestamp|datetime/i, "timestamp"],
   [/^date$/i, "date"],
   [/bool/i, "bool"],
-  [/int|serial/i, "integer"],
+  [/^(u?(tiny|small|big|huge)?int(eger)?\d*|(small|big)?serial\d*)$/i, "integer"],
   [/double|float|real|numeric|decimal/i, "number"],
   [/char|text|string|uuid|enum/i, "string"],
 ];

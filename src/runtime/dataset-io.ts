@@ -129,16 +129,34 @@ async function* rowsOf(ds: DatasetRef<unknown>, value: unknown): AsyncIterable<R
   yield value as Record<string, unknown>[];
 }
 
+// One writer at a time per dataset in this process, from reading the live version (a partition
+// merge builds on it) to the flip: two concurrent writers could otherwise lose each other's rows.
+const writeLocks = new Map<string, Promise<unknown>>();
+
+async function exclusively<T>(dataset: string, fn: () => Promise<T>): Promise<T> {
+  const previous = writeLocks.get(dataset) ?? Promise.resolve();
+  const mine = previous.catch(() => undefined).then(fn);
+  writeLocks.set(dataset, mine);
+  try {
+    return await mine;
+  } finally {
+    if (writeLocks.get(dataset) === mine) writeLocks.delete(dataset);
+  }
+}
+
 /**
  * Writes a step's result as a new version of its output dataset and makes it live: the version
- * is written whole, checked against the schema, then swapped in atomically. On any failure the
- * version is dropped and the live one stays as it was. Returns what downstream steps read.
+ * is written whole, checked against the schema, then swapped in atomically. Any failure before
+ * the flip drops the new version and leaves the live one as it was; after the flip the version is
+ * live, and bookkeeping failures (lineage, retention) are logged, not thrown. `signal` is the
+ * attempt's: a write that timed out never goes live. Returns what downstream steps read.
  */
 export async function writeDataset(
   scope: RunScope,
   step: StepDefinition,
   value: unknown,
   produceTable: ((target: TableName, engine: TableEngine) => Promise<number>) | undefined,
+  signal: AbortSignal,
 ): Promise<unknown> {
   const ds = step.dataset!;
   const storage = await scope.storages.open(ds.options.storage);
@@ -154,23 +172,42 @@ export async function writeDataset(
     partition,
     at: scope.clock.now(),
   });
+  let result: { rows: number; handle: unknown };
   try {
-    const result = storage.tables
-      ? await writeTableVersion(scope, storage.tables, ds, version, partition, value, produceTable)
-      : await writeKvVersion(storage, ds, version, value);
-    await scope.catalog.finishVersion(ds.name, version, result.rows, scope.clock.now());
-    await activate(storage, ds.name, version);
-    await scope.catalog.setLive(ds.name, version, scope.clock.now());
-    await scope.catalog.recordLineage([
-      { runId: scope.runId, step: step.name, dataset: ds.name, version, direction: "write", at: scope.clock.now() },
-    ]);
-    await applyRetention(scope, storage, ds);
-    return result.handle;
+    result = await exclusively(`${storage.definition.name}/${ds.name}`, async () => {
+      const written = storage.tables
+        ? await writeTableVersion(scope, storage.tables, ds, version, partition, value, produceTable, signal)
+        : await writeKvVersion(storage, ds, version, value);
+      await scope.catalog.finishVersion(ds.name, version, written.rows, scope.clock.now());
+      signal.throwIfAborted();
+      await activate(storage, ds.name, version);
+      return written;
+    });
   } catch (error) {
     await scope.catalog.failVersion(ds.name, version, (error as Error).message, scope.clock.now()).catch(() => undefined);
     await dropVersion(storage, ds.name, version).catch(() => undefined);
     throw error;
   }
+  // Live from here on: what follows must not undo it.
+  scope.writtenVersions.set(ds.name, version);
+  const at = scope.clock.now();
+  await scope.catalog.setLive(ds.name, version, at);
+  try {
+    await scope.catalog.recordLineage([{ runId: scope.runId, step: step.name, dataset: ds.name, version, direction: "write", at }]);
+    await applyRetention(scope, storage, ds);
+  } catch (error) {
+    scope.logger
+      .forAttempt(step.name, 0)
+      .warn({ err: error, dataset: ds.name, version }, "the version is live, but its lineage or retention failed");
+  }
+  return result.handle;
+}
+
+/** `a, b, c` of the declared columns, quoted: copies match columns by name, never by position. */
+function columnList(ds: DatasetRef<unknown>): string {
+  return Object.keys(ds.columns)
+    .map((c) => `"${c.replace(/"/g, '""')}"`)
+    .join(", ");
 }
 
 async function writeTableVersion(
@@ -181,67 +218,90 @@ async function writeTableVersion(
   partition: string | null,
   value: unknown,
   produceTable: ((target: TableName, engine: TableEngine) => Promise<number>) | undefined,
+  signal: AbortSignal,
 ): Promise<{ rows: number; handle: TableHandle }> {
   const target = versionTable(engine, ds.name, version);
   // A partition write first lands in a staging table, then joins the live version's other partitions.
-  const landing = partition === null ? target : { schema: engine.datasetSchema, table: `${ds.name}__v${version}_staging` };
-  let rows: number;
-  if (produceTable) rows = await produceTable(landing, engine);
-  else if (value instanceof TableHandle && value.engine === engine) {
-    // Already a table in this engine: copy it there, not through JavaScript.
-    rows = await engine.createTableAs(landing, { strings: ["select * from ", ""], parts: [{ table: value.table }] }, scope.signal);
-  } else {
-    const all: Record<string, unknown>[] = [];
-    for await (const batch of rowsOf(ds, value)) all.push(...batch);
-    rows = await engine.createTableFromRows(landing, all, columnDefs(ds.columns));
+  const staging = { schema: engine.datasetSchema, table: `${ds.name}__v${version}_staging` };
+  const landing = partition === null ? target : staging;
+  try {
+    let rows: number;
+    if (produceTable) rows = await produceTable(landing, engine);
+    else if (value instanceof TableHandle && value.engine === engine) {
+      // Already a table in this engine: copy it there, not through JavaScript.
+      rows = await engine.createTableAs(landing, { strings: ["select * from ", ""], parts: [{ table: value.table }] }, signal);
+    } else {
+      const all: Record<string, unknown>[] = [];
+      for await (const batch of rowsOf(ds, value)) all.push(...batch);
+      rows = await engine.createTableFromRows(landing, all, columnDefs(ds.columns));
+    }
+    const problems = schemaDifferences(await engine.describe(landing), ds.columns);
+    if (problems.length) {
+      throw new StrataError(
+        "SCHEMA_MISMATCH",
+        `dataset "${ds.name}" (storage "${ds.options.storage}"): what the step wrote does not match its schema: ${problems.join("; ")}`,
+        {
+          details: { dataset: ds.name, storage: ds.options.storage, problems },
+        },
+      );
+    }
+    if (partition !== null) rows = await mergePartition(engine, ds, staging, target, partition, signal);
+    return { rows, handle: new TableHandle(engine, target, rows) };
+  } finally {
+    if (partition !== null) await engine.drop(staging).catch(() => undefined);
   }
-  const problems = schemaDifferences(await engine.describe(landing), ds.columns);
-  if (problems.length) {
-    await engine.drop(landing);
-    throw new StrataError("SCHEMA_MISMATCH", `dataset "${ds.name}": what step wrote does not match its schema: ${problems.join("; ")}`, {
-      details: { dataset: ds.name, problems },
-    });
-  }
-  if (partition !== null) rows = await mergePartition(scope, engine, ds, landing, target, partition);
-  return { rows, handle: new TableHandle(engine, target, rows) };
 }
 
+/**
+ * The new version of a partitioned dataset: the live version without partition `partition`, plus
+ * the staged rows, which must all belong to it. Columns are copied by name in the declared order,
+ * and `is distinct from` keeps rows whose partition column is null.
+ */
 async function mergePartition(
-  scope: RunScope,
   engine: TableEngine,
   ds: DatasetRef<unknown>,
-  landing: TableName,
+  staging: TableName,
   target: TableName,
   partition: string,
+  signal: AbortSignal,
 ): Promise<number> {
-  const column = ds.options.partitionBy!;
-  const outside = await engine.createTableAs(
-    { schema: engine.datasetSchema, table: `${target.table}_check` },
-    {
-      strings: ["select * from ", ` where cast("${column.replace(/"/g, '""')}" as varchar) <> `, ""],
-      parts: [{ table: landing }, { value: partition }],
-    },
-    scope.signal,
-  );
-  await engine.drop({ schema: engine.datasetSchema, table: `${target.table}_check` });
-  if (outside > 0) {
-    await engine.drop(landing);
-    throw invalid(ds, `${outside} rows written for partition ${partition} have another ${column}`);
+  const column = `"${ds.options.partitionBy!.replace(/"/g, '""')}"`;
+  const check = { schema: engine.datasetSchema, table: `${target.table}_check` };
+  try {
+    const outside = await engine.createTableAs(
+      check,
+      {
+        strings: ["select 1 as x from ", ` where cast(${column} as varchar) is distinct from `, ""],
+        parts: [{ table: staging }, { value: partition }],
+      },
+      signal,
+    );
+    if (outside > 0) throw invalid(ds, `${outside} rows written for partition ${partition} have another ${ds.options.partitionBy}`);
+  } finally {
+    await engine.drop(check).catch(() => undefined);
   }
   const live = await engine.aliasTarget(aliasOf(engine, ds.name));
-  const quoted = `"${column.replace(/"/g, '""')}"`;
-  const rows = live
-    ? await engine.createTableAs(
+  if (live) {
+    const problems = schemaDifferences(await engine.describe(live), ds.columns);
+    if (problems.length)
+      throw invalid(ds, `the live version's columns differ from the schema (${problems.join("; ")}); write a whole new version first`);
+  }
+  const columns = columnList(ds);
+  return live
+    ? engine.createTableAs(
         target,
         {
-          strings: ["select * from ", ` where cast(${quoted} as varchar) <> `, " union all select * from ", ""],
-          parts: [{ table: live }, { value: partition }, { table: landing }],
+          strings: [
+            `select ${columns} from `,
+            ` where cast(${column} as varchar) is distinct from `,
+            ` union all select ${columns} from `,
+            "",
+          ],
+          parts: [{ table: live }, { value: partition }, { table: staging }],
         },
-        scope.signal,
+        signal,
       )
-    : await engine.createTableAs(target, { strings: ["select * from ", ""], parts: [{ table: landing }] }, scope.signal);
-  await engine.drop(landing);
-  return rows;
+    : engine.createTableAs(target, { strings: [`select ${columns} from `, ""], parts: [{ table: staging }] }, signal);
 }
 
 async function writeKvVersion(
@@ -332,12 +392,23 @@ export async function activateVersion(storage: OpenStorage, dataset: string, ver
 }
 
 /** Drops all but the newest `keep` finished versions (never the live one). */
+/**
+ * Drops all but the newest `keep` finished versions: never the live one, nor one that a run still
+ * in progress has read (reads pin a version for the whole run).
+ */
 async function applyRetention(scope: RunScope, storage: OpenStorage, ds: DatasetRef<unknown>): Promise<void> {
   const keep = ds.options.keep ?? DEFAULT_KEEP;
   const kept = (await scope.catalog.versions(ds.name)).filter((v) => v.status === "ready");
-  for (const old of kept.slice(0, Math.max(0, kept.length - keep))) {
-    if (old.live) continue;
-    await dropVersion(storage, ds.name, old.version);
-    await scope.catalog.markDropped(ds.name, old.version);
+  const old = kept.slice(0, Math.max(0, kept.length - keep)).filter((v) => !v.live);
+  if (!old.length) return;
+  const pinned = new Set<number>();
+  for (const run of await scope.store.listRuns({ status: "running", limit: 1000 })) {
+    for (const read of await scope.catalog.lineageOfRun(run.id))
+      if (read.dataset === ds.name && read.direction === "read") pinned.add(read.version);
+  }
+  for (const version of old) {
+    if (pinned.has(version.version)) continue; // a later write drops it, once its readers are done
+    await dropVersion(storage, ds.name, version.version);
+    await scope.catalog.markDropped(ds.name, version.version);
   }
 }

@@ -38,11 +38,11 @@ export interface RunScope {
   /** Output name -> value, filled as steps finish (or are reused). */
   readonly outputs: Map<string, unknown>;
   /**
-   * Output name -> the table its rows were loaded into, for TypeScript outputs that SQL steps read
-   * (and tables copied in from another engine). Kept apart from `outputs` so TypeScript readers
+   * Engine -> output name -> the table its rows were loaded into there, for TypeScript outputs that
+   * SQL steps read (and tables copied in from another engine). Kept apart from `outputs` so TypeScript readers
    * still get the rows; concurrent SQL readers share one load.
    */
-  readonly loadedTables: Map<string, Promise<TableName>>;
+  readonly loadedTables: Map<TableEngine, Map<string, Promise<TableName>>>;
   /** Dataset name -> the version this run reads (pinned at first read). */
   readonly datasetReads: Map<string, Promise<TableHandle>>;
   /** Dataset name -> the version this run wrote (later steps read that one). */
@@ -92,8 +92,10 @@ function assertRows(step: StepDefinition, output: string, value: unknown): asser
  */
 async function tableIn(scope: RunScope, step: StepDefinition, name: string, value: unknown, engine: TableEngine): Promise<TableName> {
   if (value instanceof TableHandle && value.engine === engine) return value.table;
-  const loaded = scope.loadedTables;
-  let table = loaded.get(name);
+  let loaded = scope.loadedTables.get(engine);
+  if (!loaded) scope.loadedTables.set(engine, (loaded = new Map()));
+  const tables = loaded;
+  let table = tables.get(name);
   if (!table) {
     if (!(value instanceof TableHandle)) assertRows(step, name, value);
     table = (async () => {
@@ -102,10 +104,10 @@ async function tableIn(scope: RunScope, step: StepDefinition, name: string, valu
       scope.scratch.push({ engine, table: target });
       return target;
     })().catch((error: unknown) => {
-      loaded.delete(name); // a later reader tries again
+      tables.delete(name); // a later reader tries again
       throw error;
     });
-    loaded.set(name, table);
+    tables.set(name, table);
   }
   return table;
 }
@@ -127,14 +129,14 @@ async function runBody(scope: RunScope, step: StepDefinition, attempt: number, l
   if (step.query) {
     const engine = target?.tables ?? (await scope.engine());
     const query = await resolveQuery(scope, step, step.query, engine);
-    if (target?.tables) return writeDataset(scope, step, undefined, (table, e) => e.createTableAs(table, query, signal));
+    if (target?.tables) return writeDataset(scope, step, undefined, (table, e) => e.createTableAs(table, query, signal), signal);
     const table = { schema: scope.runId, table: step.output };
     const handle = new TableHandle(engine, table, await engine.createTableAs(table, query, signal));
-    return step.dataset ? writeDataset(scope, step, handle, undefined) : handle;
+    return step.dataset ? writeDataset(scope, step, handle, undefined, signal) : handle;
   }
   if (step.command) {
     const value = await runCommandStep(scope, step, step.command, await inputValues(scope, step), log, signal);
-    return step.dataset ? writeDataset(scope, step, value, undefined) : value;
+    return step.dataset ? writeDataset(scope, step, value, undefined, signal) : value;
   }
   const value: unknown = await step.run!((await inputValues(scope, step)) as never, {
     runId: scope.runId,
@@ -146,7 +148,7 @@ async function runBody(scope: RunScope, step: StepDefinition, attempt: number, l
     log,
     params: scope.params,
   });
-  return step.dataset ? writeDataset(scope, step, value, undefined) : value;
+  return step.dataset ? writeDataset(scope, step, value, undefined, signal) : value;
 }
 
 /**

@@ -24,8 +24,12 @@ beforeEach(() => {
 afterEach(() => project.cleanup());
 
 const cli = (args: string[]) => strata([...args, "--project", project.dir]);
-const versions = async (dataset: string): Promise<Version[]> =>
-  JSON.parse((await cli(["dataset", "versions", dataset, "--json"])).stdout) as Version[];
+async function versions(dataset: string): Promise<Version[]> {
+  const result = await cli(["dataset", "versions", dataset, "--json"]);
+  const parsed = JSON.parse(result.stdout) as Version[] | { error: unknown };
+  if (!Array.isArray(parsed)) throw new Error(`dataset versions failed (exit ${result.code}): ${result.stdout} ${result.stderr}`);
+  return parsed;
+}
 
 /** Polls `check` (every 100 ms, at most a minute) until it holds. */
 async function waitUntil(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
