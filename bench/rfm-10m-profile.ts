@@ -16,7 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { DuckDbTableEngine } from "../src/storage/duckdb/table-engine.js";
-import { loadQuery, type FileSource } from "../src/storage/files/file-source.js";
+import { cleanQuery, type FileSource } from "../src/storage/files/file-source.js";
 import type { ResolvedQuery, TableName } from "../src/storage/table-engine.js";
 import { cliOptions, fmt, machineLine, median, table } from "./lib.js";
 import {
@@ -152,7 +152,11 @@ function loadVariants(w: Work): { name: string; sql: string; storage?: "raw-in-m
     schema: Object.fromEntries(Object.entries(transactionSchema).map(([name, type]) => [name, type.spec])),
   };
   const names = Object.keys(transactionSchema);
-  const strata = loadQuery(source, { files: [w.file], groups: [{ files: [w.file], columns: names }] });
+  const strata = cleanQuery(
+    source,
+    { files: [w.file], groups: [{ files: [w.file], columns: names }] },
+    { errors: "fail", failOnBad: true },
+  );
   const unguarded = strata.replace(/\s*where case when [\s\S]*$/, "");
   if (unguarded === strata) throw new Error("the load query has no error() guard to take out: update this profile");
   const text = w.duckdbLoad.replace(/'DATE'|'INTEGER'|'DOUBLE'/g, "'VARCHAR'").replace(/, dateformat = '[^']*'/, "");

@@ -12,6 +12,27 @@ export {
   type AnyPipeline,
 } from "./pipeline/pipeline.js";
 export { step, type StepOptions, type StepFn, type StepDefinition } from "./pipeline/step.js";
+export { expect } from "./pipeline/pipeline.js";
+export { ingest, type IngestOptions } from "./pipeline/ingest.js";
+export {
+  rowCount,
+  notNull,
+  nullRate,
+  unique,
+  inSet,
+  range,
+  regex,
+  freshness,
+  references,
+  drift,
+  satisfies,
+  type Expectation,
+  type ExpectationOptions,
+  type ExpectationResult,
+  type Severity,
+} from "./validation/expectations.js";
+export { rule, type RecordRule, type UnknownFields } from "./validation/record-rules.js";
+export { REASON_CODES, type ReasonCode, type RejectReason } from "./validation/reason-codes.js";
 export { sql, type SqlQuery, type SqlLiteral } from "./pipeline/sql.js";
 export { command, type CommandSpec, type CommandOptions } from "./pipeline/command.js";
 export { dataset, type DatasetRef, type DatasetOptions, type CsvOptions } from "./pipeline/dataset.js";
@@ -41,7 +62,9 @@ export type {
   TriggerKind,
   ErrorInfo,
   StoredOutput,
+  ValidationReport,
 } from "./storage/run-store.js";
+export type { QuarantineStore, QuarantinedRecord, QuarantineStatus, ReasonGroup } from "./storage/quarantine-store.js";
 export type { TableEngine } from "./storage/table-engine.js";
 export { systemClock, TestClock, type Clock } from "./clock/clock.js";
 export { ERROR_CODES, type ErrorCode } from "./errors/codes.js";
@@ -57,6 +80,7 @@ export {
   SqlError,
   StoreError,
   HookError,
+  ValidationError,
 } from "./errors/errors.js";
 export { defineProject, type ProjectConfig } from "./project/define-project.js";
 export { addStorage } from "./project/add-storage.js";

@@ -16,6 +16,9 @@ export interface ColumnSpec {
   readonly oneOf?: readonly (string | number)[];
   readonly pattern?: string;
   readonly maxLength?: number;
+  readonly minLength?: number;
+  /** JSON sources: where the value is in a nested object ("customer.id"); the column's name by default. */
+  readonly path?: string;
 }
 
 /** A column under construction; every modifier returns a new column (schemas are immutable). */
@@ -44,6 +47,13 @@ export class Column<T> {
   }
   maxLength(length: number): this {
     return this.#with({ maxLength: length });
+  }
+  minLength(length: number): this {
+    return this.#with({ minLength: length });
+  }
+  /** In JSON lines: read the value from a nested object, `t.string().path("customer.id")`. */
+  path(dotted: string): this {
+    return this.#with({ path: dotted });
   }
 }
 

@@ -49,6 +49,12 @@ export const ERROR_CODES = {
   INGEST_FILE_NOT_FOUND: { status: 404, retryable: false },
   INGEST_PARSE_FAILED: { status: 422, retryable: false },
   INGEST_COERCION_FAILED: { status: 422, retryable: false },
+  INGEST_RECORD_INVALID: { status: 422, retryable: false },
+  QUARANTINE_RATE_EXCEEDED: { status: 422, retryable: false },
+  QUARANTINE_NOT_FOUND: { status: 404, retryable: false },
+  QUARANTINE_NO_TARGET: { status: 409, retryable: false },
+  EXPECTATION_INVALID: { status: 400, retryable: false },
+  EXPECTATION_FAILED: { status: 422, retryable: false },
   INIT_TARGET_EXISTS: { status: 409, retryable: false },
   INIT_INSTALL_FAILED: { status: 500, retryable: true },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;

@@ -41,3 +41,5 @@ export class CancelledError extends StrataError {
     super("RUN_CANCELLED", reason);
   }
 }
+/** Records or tables that break their checks: rejects beyond what quarantine allows, failed expectations. */
+export class ValidationError extends StrataError {}

@@ -1,9 +1,11 @@
 import { DagError } from "../errors/errors.js";
+import type { Expectation } from "../validation/expectations.js";
 import type { StepDefinition } from "./step.js";
 
-/** Collects the steps declared while a pipeline's build function runs (synchronously). */
+/** Collects the steps (and expectations) declared while a pipeline's build function runs (synchronously). */
 export interface Builder {
   add(step: StepDefinition): void;
+  expect(output: string, expectations: readonly Expectation[]): void;
 }
 
 let current: Builder | undefined;

@@ -1,6 +1,8 @@
 import type { ColumnSpec, RowOf, Schema } from "../data/column-types.js";
 import { DagError } from "../errors/errors.js";
 import type { CsvOptions } from "../storage/files/file-source.js";
+import type { Expectation } from "../validation/expectations.js";
+import type { RecordRule, UnknownFields } from "../validation/record-rules.js";
 
 export type { CsvOptions };
 
@@ -23,6 +25,18 @@ export interface DatasetOptions<S extends Schema = Schema> {
   /** In a `files` storage: how the files are written. Default from the extension, else csv. */
   readonly format?: "csv" | "jsonl" | "parquet";
   readonly csv?: CsvOptions;
+  /**
+   * A raw files dataset: records that do not pass its checks go to the quarantine, with every
+   * reason, instead of failing the run. `maxRate` (0..1): the step fails anyway when a bigger
+   * share is rejected (the source has probably changed), after keeping every reject.
+   */
+  readonly quarantine?: boolean | { readonly maxRate?: number };
+  /** Cross-field record rules (`rule.sql`, `rule.ts`), checked at ingestion with the columns' own checks. */
+  readonly rules?: readonly RecordRule[];
+  /** Fields in the files that the schema does not name: reject the record (default), drop them, or keep them in `_extra`. */
+  readonly unknownFields?: UnknownFields;
+  /** Checked on every new version before it goes live, and by `strata validate <dataset>`. */
+  readonly expectations?: readonly Expectation[];
 }
 
 /**
@@ -61,9 +75,37 @@ export function dataset<const S extends Schema>(name: string, options: DatasetOp
       fail(`${field} "${column}" is not a column of its schema (${Object.keys(columns).join(", ")})`, field);
   }
   if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) fail("keep must be a whole number >= 1", "keep");
+  for (const column of Object.keys(columns))
+    if (column.startsWith("__")) fail(`column "${column}": names starting with "__" are reserved`, "schema");
+  if (options.unknownFields !== undefined && !["reject", "drop", "keep"].includes(options.unknownFields))
+    fail(`unknownFields must be "reject", "drop" or "keep", not ${JSON.stringify(options.unknownFields)}`, "unknownFields");
+  const maxRate = typeof options.quarantine === "object" ? options.quarantine.maxRate : undefined;
+  if (maxRate !== undefined && !(maxRate >= 0 && maxRate <= 1)) fail(`quarantine.maxRate must be in [0, 1], not ${maxRate}`, "quarantine");
+  const ruleNames = (options.rules ?? []).map((r) => r.name);
+  const twice = ruleNames.find((n, i) => ruleNames.indexOf(n) !== i);
+  if (twice) fail(`two rules are named "${twice}"`, "rules");
+  for (const e of options.expectations ?? []) {
+    const missing = expectationColumns(e).filter((c) => !(c in columns));
+    if (missing.length)
+      fail(`expectation ${e.id}: no column ${missing.map((c) => JSON.stringify(c)).join(", ")} in its schema`, "expectations");
+  }
   return { [DATASET]: true, name, options, columns } as unknown as DatasetRef<RowOf<S>>;
 }
 
 export function isDataset(value: unknown): value is DatasetRef<unknown> {
   return typeof value === "object" && value !== null && DATASET in value;
+}
+
+/** The columns an expectation names (checked against a schema where one is known). */
+export function expectationColumns(e: Expectation): string[] {
+  switch (e.kind) {
+    case "unique":
+    case "references":
+      return [...e.columns];
+    case "rowCount":
+    case "sql":
+      return [];
+    default:
+      return [e.column];
+  }
 }

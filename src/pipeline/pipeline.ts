@@ -1,6 +1,9 @@
 import type { z } from "zod";
 import { DagError } from "../errors/errors.js";
-import { withBuilder } from "./builder.js";
+import { currentBuilder, withBuilder } from "./builder.js";
+import { expectationColumns } from "./dataset.js";
+import { outputOf, type StepRef } from "./refs.js";
+import type { Expectation } from "../validation/expectations.js";
 import { buildDag, type Dag } from "./dag.js";
 import type { Hook } from "./hooks.js";
 import { paramRef, type ParamRef } from "./refs.js";
@@ -76,8 +79,12 @@ export function pipeline(name: string, optionsOrBuild: PipelineOptions<ParamsSch
   const paramNames = paramNamesOf(options.params);
   // A Proxy, so `params.x` works for any schema; unknown names are caught by buildDag.
   const params = new Proxy({}, { get: (_t, key) => (typeof key === "string" ? paramRef(key) : undefined) }) as never;
-  const steps: StepDefinition[] = [];
-  const result: unknown = withBuilder({ add: (s) => steps.push(s) }, () => build({ params }));
+  const declared: StepDefinition[] = [];
+  const expected: { output: string; expectations: readonly Expectation[] }[] = [];
+  const result: unknown = withBuilder(
+    { add: (s) => declared.push(s), expect: (output, expectations) => expected.push({ output, expectations }) },
+    () => build({ params }),
+  );
   if (result instanceof Promise) {
     // Its rejection (e.g. step() after an await) must not surface as an unhandled rejection.
     result.catch(() => undefined);
@@ -85,6 +92,7 @@ export function pipeline(name: string, optionsOrBuild: PipelineOptions<ParamsSch
       details: { pipeline: name },
     });
   }
+  const steps = attachExpectations(name, declared, expected);
   const dag = buildDag(name, steps, paramNames);
   return {
     [PIPELINE]: true,
@@ -101,4 +109,49 @@ export function pipeline(name: string, optionsOrBuild: PipelineOptions<ParamsSch
 
 export function isPipeline(value: unknown): value is AnyPipeline {
   return typeof value === "object" && value !== null && (value as { [PIPELINE]?: unknown })[PIPELINE] === true;
+}
+
+/** Each step gets its dataset's expectations, then those `expect()` declared on its output. */
+function attachExpectations(
+  pipelineName: string,
+  steps: readonly StepDefinition[],
+  expected: readonly { output: string; expectations: readonly Expectation[] }[],
+): StepDefinition[] {
+  for (const e of expected) {
+    if (!steps.some((s) => s.output === e.output))
+      throw new DagError("DAG_UNKNOWN_STEP", `pipeline "${pipelineName}": expect() names output "${e.output}", which no step produces`, {
+        details: { pipeline: pipelineName, output: e.output },
+      });
+  }
+  return steps.map((s) => {
+    const own = expected.filter((e) => e.output === s.output).flatMap((e) => e.expectations);
+    const all = [...(s.dataset?.options.expectations ?? []), ...own];
+    if (s.dataset) {
+      for (const e of own) {
+        const missing = expectationColumns(e).filter((c) => !(c in s.dataset!.columns));
+        if (missing.length)
+          throw new DagError(
+            "EXPECTATION_INVALID",
+            `step "${s.name}": expectation ${e.id}: no column ${missing.join(", ")} in dataset "${s.dataset.name}"`,
+            {
+              details: { step: s.name, expectation: e.id },
+            },
+          );
+      }
+    }
+    return all.length ? { ...s, expectations: all } : s;
+  });
+}
+
+/**
+ * Declares expectations on a step's output: checked after the step, before its output is
+ * published. A `fail` one stops the step (a dataset's new version never goes live), `drop`
+ * moves the failing rows to the quarantine, `warn` reports.
+ *
+ * ```ts
+ * expect(scores, [notNull("clv"), range("clv", { min: 0 }), rowCount({ vsPrevious: 0.9 })]);
+ * ```
+ */
+export function expect(target: StepRef<unknown>, expectations: readonly Expectation[]): void {
+  currentBuilder("expect").expect(outputOf(target)!, expectations);
 }

@@ -17,6 +17,7 @@ import { isCommand, type CommandSpec } from "./command.js";
 import { isDataset, type DatasetRef } from "./dataset.js";
 import type { StepContext } from "./step-context.js";
 import type { Table } from "./table.js";
+import type { Expectation } from "../validation/expectations.js";
 
 export interface StepOptions<I extends Inputs = Inputs> {
   /** Named inputs: other steps' outputs, run parameters, or output names. */
@@ -55,7 +56,7 @@ type AnyStepFn = (inputs: never, ctx: StepContext) => unknown;
 /** A normalized step, as the runner sees it. */
 export interface StepDefinition {
   readonly name: string;
-  readonly kind: "ts" | "sql" | "command";
+  readonly kind: "ts" | "sql" | "command" | "ingest";
   readonly inputs: Readonly<Record<string, InputRef>>;
   readonly output: string;
   /** Set when the step writes a dataset (then `output` is the dataset's name). */
@@ -68,7 +69,12 @@ export interface StepDefinition {
   readonly run: StepFn<Inputs, unknown> | undefined;
   readonly query: SqlQuery | undefined;
   readonly command: CommandSpec | undefined;
+  /** Checked on the step's output before it is published (`expect()`, and a dataset's own). */
+  readonly expectations: readonly Expectation[];
 }
+
+/** Marks the function of an `ingest` step (pipeline/ingest.ts): its raw input's rejects are kept for its output. */
+export const INGEST_STEP = Symbol.for("strata.ingestStep");
 
 /**
  * Declares a step of the pipeline being built. Its implementation is a function of its typed
@@ -119,7 +125,7 @@ export function step(
   }
   const definition: StepDefinition = {
     name,
-    kind: isSqlQuery(impl) ? "sql" : isCommand(impl) ? "command" : "ts",
+    kind: isSqlQuery(impl) ? "sql" : isCommand(impl) ? "command" : INGEST_STEP in impl ? "ingest" : "ts",
     inputs,
     output: isDataset(options.output) ? options.output.name : (options.output ?? name),
     dataset: isDataset(options.output) ? options.output : undefined,
@@ -131,6 +137,7 @@ export function step(
     run: typeof impl === "function" ? (impl as StepFn<Inputs, unknown>) : undefined,
     query: isSqlQuery(impl) ? impl : undefined,
     command: isCommand(impl) ? impl : undefined,
+    expectations: [],
   };
   builder.add(definition);
   return stepRef(definition.output);

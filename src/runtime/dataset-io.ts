@@ -9,6 +9,8 @@ import type { OpenStorage } from "../storage/adapter.js";
 import type { CatalogStore, DatasetVersion } from "../storage/catalog-store.js";
 import type { ColumnDef, TableEngine, TableName } from "../storage/table-engine.js";
 import type { RunScope } from "./step-executor.js";
+import { checkOutput } from "./output-checks.js";
+import { readRawDataset } from "./raw-read.js";
 import { TableHandle } from "./table-handle.js";
 
 const DEFAULT_KEEP = 5;
@@ -66,30 +68,11 @@ function readLiveVersion(scope: RunScope, step: StepDefinition, ds: DatasetRef<u
 async function openDatasetForRead(scope: RunScope, step: StepDefinition, ds: DatasetRef<unknown>): Promise<TableHandle> {
   const storage = await scope.storages.open(ds.options.storage);
   if (storage.files) {
-    const { readFiles } = await import("../storage/files/file-reader.js");
-    const engine = await scope.engine();
-    const target = { schema: scope.runId, table: `${ds.name}__raw` };
-    scope.scratch.push({ engine, table: target });
-    const path = ds.options.path;
-    if (!path) throw invalid(ds, "a dataset in a files storage needs `path` (a file or glob in the storage's folder)");
-    const { rows } = await readFiles(
-      engine,
-      {
-        storage: ds.options.storage,
-        dataset: ds.name,
-        folder: storage.files.folder,
-        path,
-        format: ds.options.format ?? (/\.parquet$/i.test(path) ? "parquet" : /\.jsonl?$/i.test(path) ? "jsonl" : "csv"),
-        ...(ds.options.csv ? { csv: ds.options.csv } : {}),
-        schema: ds.columns,
-      },
-      target,
-      scope.signal,
-    );
+    const handle = await readRawDataset(scope, step, ds, storage.files.folder);
     await scope.catalog.recordLineage([
       { runId: scope.runId, step: step.name, dataset: ds.name, version: 0, direction: "read", at: scope.clock.now() },
     ]);
-    return new TableHandle(engine, target, rows);
+    return handle;
   }
   if (!storage.tables) throw invalid(ds, `its storage is of format "${storage.definition.format}", which steps cannot read as a table`);
   const live = await scope.catalog.liveVersion(ds.name);
@@ -175,9 +158,33 @@ export async function writeDataset(
   let result: { rows: number; handle: unknown };
   try {
     result = await exclusively(`${storage.definition.name}/${ds.name}`, async () => {
-      const written = storage.tables
-        ? await writeTableVersion(scope, storage.tables, ds, version, partition, value, produceTable, signal)
-        : await writeKvVersion(storage, ds, version, value);
+      let written: { rows: number; handle: unknown };
+      if (storage.tables) {
+        const engine = storage.tables;
+        const table = await writeTableVersion(scope, engine, ds, version, partition, value, produceTable, signal);
+        const live = await engine.aliasTarget(aliasOf(engine, ds.name));
+        const dropped = await checkOutput(
+          scope,
+          step,
+          { engine, table: table.handle.table },
+          {
+            version,
+            previous: live ? { engine, table: live } : null,
+            signal,
+          },
+        );
+        written = dropped
+          ? { rows: table.rows - dropped, handle: new TableHandle(engine, table.handle.table, table.rows - dropped) }
+          : table;
+      } else {
+        // A key-value dataset is checked on the table it is published from, when there is one.
+        if (step.expectations.length && value instanceof TableHandle) {
+          if (step.expectations.some((e) => e.severity === "drop"))
+            throw invalid(ds, "expectations with severity drop need a table dataset (a key-value version is written as it is read)");
+          await checkOutput(scope, step, { engine: value.engine, table: value.table }, { version, previous: null, signal });
+        }
+        written = await writeKvVersion(storage, ds, version, value);
+      }
       await scope.catalog.finishVersion(ds.name, version, written.rows, scope.clock.now());
       signal.throwIfAborted();
       await activate(storage, ds.name, version);

@@ -4,7 +4,16 @@ import { describeError, StrataError } from "../errors/strata-error.js";
 import { downstreamOf } from "../pipeline/dag.js";
 import { validateParams } from "../pipeline/params.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
-import type { ErrorInfo, RunRecord, RunStatus, StepRecord, StepStatus, StoredOutput, Trigger } from "../storage/run-store.js";
+import type {
+  ErrorInfo,
+  RunRecord,
+  RunStatus,
+  StepRecord,
+  StepStatus,
+  StoredOutput,
+  Trigger,
+  ValidationReport,
+} from "../storage/run-store.js";
 import { settleAbandoned, thisProcess } from "./abandoned-runs.js";
 import type { RunEvent, RunEventListener } from "./events.js";
 import { deliverHook, describeHook, type HookPayload } from "./hook-runner.js";
@@ -59,6 +68,8 @@ export interface RunResult extends RunRecord {
   readonly steps: readonly StepSummary[];
   /** Output name -> value (tables as handles), for the steps that produced one. */
   readonly outputs: Readonly<Record<string, unknown>>;
+  /** Record counts of each ingestion (read = clean + quarantined) and the results of each suite of expectations. */
+  readonly validations: readonly ValidationReport[];
   /** Closes the workspace if this run opened it (the in-memory default). */
   close(): Promise<void>;
 }
@@ -206,6 +217,7 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       catalog: workspace.catalog,
       storages: workspace.storages,
       engine: () => workspace.engine(),
+      quarantine: () => workspace.quarantine(),
       logger,
       clock,
       random: options.random ?? Math.random,
@@ -295,6 +307,7 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       durationMs: endedAt - startedAt,
       steps,
       outputs,
+      validations: await store.getValidations(runId),
       close: () => (ownWorkspace ? workspace.close() : Promise.resolve()),
     };
   } catch (thrown) {

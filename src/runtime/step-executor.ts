@@ -9,12 +9,14 @@ import { backoffDelay } from "../pipeline/retry-policy.js";
 import { isSqlValue, type SqlLiteral, type SqlQuery } from "../pipeline/sql.js";
 import type { StepDefinition } from "../pipeline/step.js";
 import type { CatalogStore } from "../storage/catalog-store.js";
+import type { QuarantineStore } from "../storage/quarantine-store.js";
 import type { ErrorInfo, RunStore, StepRecord } from "../storage/run-store.js";
 import type { ResolvedQuery, TableEngine, TableName } from "../storage/table-engine.js";
 import { runAttempt } from "./attempt.js";
 import { runCommandStep } from "./command-step.js";
 import { readDataset, writeDataset } from "./dataset-io.js";
 import type { RunEventListener } from "./events.js";
+import { checkOutput } from "./output-checks.js";
 import { encodeOutput } from "./output-codec.js";
 import type { RunLogger } from "./run-logger.js";
 import { TableHandle } from "./table-handle.js";
@@ -30,6 +32,8 @@ export interface RunScope {
   readonly storages: StorageSet;
   /** The warehouse engine, where the run's own SQL tables live. */
   readonly engine: () => Promise<TableEngine>;
+  /** Where rejected records are kept (the warehouse's quarantine). */
+  readonly quarantine: () => Promise<QuarantineStore>;
   readonly logger: RunLogger;
   readonly clock: Clock;
   readonly random: () => number;
@@ -132,11 +136,11 @@ async function runBody(scope: RunScope, step: StepDefinition, attempt: number, l
     if (target?.tables) return writeDataset(scope, step, undefined, (table, e) => e.createTableAs(table, query, signal), signal);
     const table = { schema: scope.runId, table: step.output };
     const handle = new TableHandle(engine, table, await engine.createTableAs(table, query, signal));
-    return step.dataset ? writeDataset(scope, step, handle, undefined, signal) : handle;
+    return step.dataset ? writeDataset(scope, step, handle, undefined, signal) : checkPlainOutput(scope, step, handle, signal);
   }
   if (step.command) {
     const value = await runCommandStep(scope, step, step.command, await inputValues(scope, step), log, signal);
-    return step.dataset ? writeDataset(scope, step, value, undefined, signal) : value;
+    return step.dataset ? writeDataset(scope, step, value, undefined, signal) : checkPlainOutput(scope, step, value, signal);
   }
   const value: unknown = await step.run!((await inputValues(scope, step)) as never, {
     runId: scope.runId,
@@ -148,7 +152,26 @@ async function runBody(scope: RunScope, step: StepDefinition, attempt: number, l
     log,
     params: scope.params,
   });
-  return step.dataset ? writeDataset(scope, step, value, undefined, signal) : value;
+  return step.dataset ? writeDataset(scope, step, value, undefined, signal) : checkPlainOutput(scope, step, value, signal);
+}
+
+/**
+ * Expectations on an output that is not a dataset: checked on its table (rows from TypeScript are
+ * loaded into the warehouse first). Rows a `drop` expectation removes leave the output too.
+ */
+async function checkPlainOutput(scope: RunScope, step: StepDefinition, value: unknown, signal: AbortSignal): Promise<unknown> {
+  if (!step.expectations.length) return value;
+  if (value instanceof TableHandle) {
+    const dropped = await checkOutput(scope, step, { engine: value.engine, table: value.table }, { version: null, previous: null, signal });
+    return dropped ? new TableHandle(value.engine, value.table, value.rowCount - dropped) : value;
+  }
+  assertRows(step, step.output, value);
+  const engine = await scope.engine();
+  const table = { schema: scope.runId, table: `${step.output}__checked` };
+  scope.scratch.push({ engine, table });
+  await engine.createTableFromRows(table, value);
+  const dropped = await checkOutput(scope, step, { engine, table }, { version: null, previous: null, signal });
+  return dropped ? engine.readRows(table) : value;
 }
 
 /**

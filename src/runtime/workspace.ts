@@ -3,6 +3,7 @@ import type Database from "better-sqlite3";
 import { builtinStorages, StorageSet } from "../data/storage-set.js";
 import { StrataError } from "../errors/strata-error.js";
 import type { CatalogStore } from "../storage/catalog-store.js";
+import type { QuarantineStore } from "../storage/quarantine-store.js";
 import type { RunStore } from "../storage/run-store.js";
 import type { StorageDefinition } from "../storage/storage-definition.js";
 import type { TableEngine } from "../storage/table-engine.js";
@@ -21,6 +22,8 @@ export interface Workspace {
   readonly storages: StorageSet;
   /** The engine of the `warehouse` storage, where a run's own SQL tables live. */
   engine(): Promise<TableEngine>;
+  /** Where rejected records are kept: in the `warehouse` storage, beside the run tables. */
+  quarantine(): Promise<QuarantineStore>;
   close(): Promise<void>;
 }
 
@@ -55,6 +58,15 @@ export function openWorkspace(stateDir: string | ":memory:", options: WorkspaceO
       if (!warehouse.tables)
         throw new StrataError("STORAGE_FORMAT_UNSUPPORTED", `storage "warehouse" must be a table storage: run tables live in it`);
       return warehouse.tables;
+    },
+    async quarantine() {
+      const warehouse = await storages.open("warehouse");
+      if (!warehouse.quarantine)
+        throw new StrataError(
+          "STORAGE_FORMAT_UNSUPPORTED",
+          `storage "warehouse" (${warehouse.definition.technology}) cannot keep quarantined records: use the embedded duckdb warehouse`,
+        );
+      return warehouse.quarantine;
     },
     async close() {
       await storages.close();

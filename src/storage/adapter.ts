@@ -1,5 +1,6 @@
 import type { Format, StorageDefinition, Technology } from "./storage-definition.js";
 import type { KvStore } from "./kv-store.js";
+import type { QuarantineStore } from "./quarantine-store.js";
 import type { TableEngine } from "./table-engine.js";
 
 /** What an adapter needs from its surroundings to open a storage. */
@@ -25,6 +26,8 @@ export interface OpenStorage {
   readonly tables?: TableEngine;
   /** Format `files`: the folder raw input files are read from (absolute). */
   readonly files?: { readonly folder: string };
+  /** Where rejected records are kept; the embedded warehouse (DuckDB) has it. */
+  readonly quarantine?: QuarantineStore;
   health(): Promise<Health>;
   close(): Promise<void>;
 }

@@ -1,3 +1,5 @@
+import type { ExpectationResult } from "../validation/expectations.js";
+
 /**
  * The metadata store: every run, step and attempt, the outputs that a resume can reuse, and the
  * logs. SQLite in a project's `.strata/` by default; a Postgres store implements the same
@@ -76,6 +78,30 @@ export interface LogRecord {
   readonly line: string;
 }
 
+/** Record counts and reasons of one ingestion, or the results of one suite of expectations. */
+export interface ValidationReport {
+  readonly runId: string | null;
+  readonly step: string | null;
+  /** The dataset checked (for a step output that is not a dataset: the output's name). */
+  readonly dataset: string;
+  /** The version checked, when it is a dataset version. */
+  readonly version: number | null;
+  readonly kind: "records" | "expectations";
+  readonly checkerVersion: string | null;
+  /** Records: read = clean + quarantined, always. */
+  readonly counts: { readonly read: number; readonly clean: number; readonly quarantined: number } | null;
+  readonly reasons: readonly {
+    readonly code: string;
+    readonly column: string | null;
+    readonly rule: string | null;
+    readonly count: number;
+  }[];
+  readonly results: readonly ExpectationResult[];
+  /** False when the check stopped the step (a `fail` expectation, too many rejects). */
+  readonly passed: boolean;
+  readonly at: number;
+}
+
 export interface RunQuery {
   readonly limit?: number;
   readonly pipeline?: string;
@@ -96,5 +122,8 @@ export interface RunStore {
   getSteps(runId: string): Promise<StepRecord[]>;
   getAttempts(runId: string): Promise<AttemptRecord[]>;
   getLogs(runId: string, filter?: { step?: string }): Promise<LogRecord[]>;
+  saveValidation(report: ValidationReport): Promise<void>;
+  /** A run's reports in the order they were saved. */
+  getValidations(runId: string): Promise<ValidationReport[]>;
   close(): Promise<void>;
 }

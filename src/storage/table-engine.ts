@@ -28,6 +28,12 @@ export interface ColumnBatch {
   readonly columns: Readonly<Record<string, readonly unknown[]>>;
 }
 
+/** SQL that differs between engines, for checks compiled to SQL (expectations). */
+export interface SqlDialect {
+  /** A boolean expression: `expr` (text) matches `pattern` (a regular expression) in full. */
+  regexFullMatch(expr: string, pattern: string): string;
+}
+
 /**
  * The capability of holding tables and running SQL steps inside an engine (DuckDB embedded,
  * Postgres). Each technology implements it in src/storage/<technology>/table-engine.ts, and
@@ -46,6 +52,12 @@ export interface TableEngine {
    * table gets exactly those columns and types; without, types are inferred from the values.
    */
   createTableFromRows(target: TableName, rows: readonly Record<string, unknown>[], columns?: readonly ColumnDef[]): Promise<number>;
+  /**
+   * Runs a query and returns its rows as plain objects: a SELECT, or a DELETE ... RETURNING.
+   * For small results (aggregates, samples); big tables go through `batches`.
+   */
+  query(query: ResolvedQuery, signal?: AbortSignal): Promise<Record<string, unknown>[]>;
+  readonly dialect: SqlDialect;
   /** All rows as plain objects (BIGINTs that fit become numbers). */
   readRows(table: TableName): Promise<Record<string, unknown>[]>;
   /** The rows in column batches of at most `batchSize`, streamed: memory stays flat on big tables. */

@@ -4,7 +4,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { describe, expect, it } from "vitest";
 import { t, type Column } from "../../src/data/column-types.js";
 import { DuckDbTableEngine } from "../../src/storage/duckdb/table-engine.js";
-import { findCoercionFailures, readFiles } from "../../src/storage/files/file-reader.js";
+import { findRejects, readFiles } from "../../src/storage/files/file-reader.js";
 import type { CsvOptions, FileFormat, FileSource } from "../../src/storage/files/file-source.js";
 import { rejection } from "../helpers/errors.js";
 import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
@@ -236,7 +236,7 @@ describe("readFiles: JSON lines and Parquet", () => {
       ].join("\r\n"),
     );
     const schema = { ...tx, tags: t.json().nullable(), ok: t.bool().nullable() };
-    const { rows } = await read(source("ev.jsonl", schema, "jsonl"));
+    const { rows } = await read({ ...source("ev.jsonl", schema, "jsonl"), unknownFields: "drop" });
     expect(rows).toEqual([
       { id: 1, name: "ann", amount: 12.5, tags: { a: [1, 2] }, ok: true },
       { id: 2, name: "bob", amount: 3, tags: null, ok: null },
@@ -394,15 +394,15 @@ describe("readFiles: bad input", () => {
     const error = await fail(source("tx.csv", tx, "csv", { header: true }));
     expect(error.code).toBe("INGEST_COERCION_FAILED");
     expect(error.message).toBe('storage "lake", dataset "raw_tx": tx.csv line 7, column "amount": "twelve" is not a double');
-    expect(error.details).toEqual({
+    expect(error.details).toMatchObject({
       storage: "lake",
       dataset: "raw_tx",
       file: "tx.csv",
       line: 7,
       column: "amount",
       value: "twelve",
-      expected: "a double",
-      reason: "type",
+      reason: "TYPE_MISMATCH",
+      reasons: [{ code: "TYPE_MISMATCH", column: "amount", value: "twelve", message: 'column "amount": "twelve" is not a double' }],
     });
   });
 
@@ -427,7 +427,7 @@ describe("readFiles: bad input", () => {
     expect(error.message).toBe(
       'storage "lake", dataset "raw_tx": tx.csv line 3, column "name": the value is missing and the column is not nullable',
     );
-    expect(error.details).toMatchObject({ line: 3, column: "name", value: null, reason: "null" });
+    expect(error.details).toMatchObject({ line: 3, column: "name", value: null, reason: "MISSING_VALUE" });
   });
 
   it.each([
@@ -516,18 +516,36 @@ describe("readFiles: bad input", () => {
     write("b.jsonl", '{"id": 1, "name": "a", "amount": 1}\nnope\n{"id": 2.5, "amount": "z"}\n');
     const engine = await open();
     const scratch = { schema: "lake", table: "probe" };
-    expect(await findCoercionFailures(engine, source("a.csv", tx, "csv", { header: true }), { limit: 10, scratch })).toEqual([
-      { file: "a.csv", line: 2, column: "id", value: "x", expected: "an int (a whole number of 32 bits)", reason: "type" },
-      { file: "a.csv", line: 3, column: "name", value: null, expected: "a value (the column is not nullable)", reason: "null" },
-      { file: "a.csv", line: 3, column: "amount", value: "y", expected: "a double", reason: "type" },
+    const codes = (records: Awaited<ReturnType<typeof findRejects>>) =>
+      records.map((r) => ({ file: r.file, line: r.line, reasons: r.reasons.map((x) => [x.code, x.column, x.value ?? null]) }));
+    expect(codes(await findRejects(engine, source("a.csv", tx, "csv", { header: true }), { limit: 10, scratch }))).toEqual([
+      { file: "a.csv", line: 2, reasons: [["TYPE_MISMATCH", "id", "x"]] },
+      {
+        file: "a.csv",
+        line: 3,
+        reasons: [
+          ["MISSING_VALUE", "name", null],
+          ["TYPE_MISMATCH", "amount", "y"],
+        ],
+      },
     ]);
-    expect(await findCoercionFailures(engine, source("b.jsonl", tx, "jsonl"), { limit: 10, scratch })).toEqual([
-      { file: "b.jsonl", line: 2, column: null, value: null, expected: "not valid JSON", reason: "malformed" },
-      { file: "b.jsonl", line: 3, column: "id", value: "2.5", expected: "an int (a whole number of 32 bits)", reason: "type" },
-      { file: "b.jsonl", line: 3, column: "name", value: null, expected: "a value (the column is not nullable)", reason: "null" },
-      { file: "b.jsonl", line: 3, column: "amount", value: "z", expected: "a double", reason: "type" },
+    const json = await findRejects(engine, source("b.jsonl", tx, "jsonl"), { limit: 10, scratch });
+    expect(codes(json)).toEqual([
+      { file: "b.jsonl", line: 2, reasons: [["MALFORMED_RECORD", null, null]] },
+      {
+        file: "b.jsonl",
+        line: 3,
+        reasons: [
+          ["TYPE_MISMATCH", "id", "2.5"],
+          ["MISSING_VALUE", "name", null],
+          ["TYPE_MISMATCH", "amount", "z"],
+        ],
+      },
     ]);
-    expect(await findCoercionFailures(engine, source("a.csv", tx, "csv", { header: true }), { limit: 1, scratch })).toHaveLength(1);
+    expect(json[0]).toMatchObject({ raw: "nope", values: null });
+    expect(json[1]?.values).toEqual({ id: "2.5", name: null, amount: "z" });
+    expect(json[1]?.reasons[0]?.message).toBe('column "id": "2.5" is not an int (a whole number of 32 bits)');
+    expect(await findRejects(engine, source("a.csv", tx, "csv", { header: true }), { limit: 1, scratch })).toHaveLength(1);
   });
 
   it("stops when its signal is aborted", async () => {

@@ -2,6 +2,7 @@ import { assertUsable } from "../definition-check.js";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Health, StorageAdapter, StorageContext } from "../adapter.js";
 import type { Format, StorageDefinition } from "../storage-definition.js";
+import { DuckDbQuarantineStore } from "./quarantine-store.js";
 import { DuckDbTableEngine } from "./table-engine.js";
 
 const OPTIONS = ["path"] as const;
@@ -44,6 +45,7 @@ export const duckdbAdapter: StorageAdapter = {
     return {
       definition,
       tables,
+      quarantine: new DuckDbQuarantineStore(tables),
       async health(): Promise<Health> {
         try {
           const { version, tables: count } = await tables.stats();

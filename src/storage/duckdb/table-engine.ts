@@ -10,6 +10,7 @@ import {
   DuckDBTypeId,
   JSDuckDBValueConverter,
   type DuckDBConnection,
+  type DuckDBResultReader,
   type DuckDBType,
   type DuckDBValue,
 } from "@duckdb/node-api";
@@ -17,7 +18,7 @@ import { SqlError } from "../../errors/errors.js";
 import { StrataError, isStrataError } from "../../errors/strata-error.js";
 import type { ColumnKind } from "../../data/column-types.js";
 import type { SqlLiteral } from "../../pipeline/sql.js";
-import type { ColumnBatch, ColumnDef, ResolvedQuery, TableEngine, TableName } from "../table-engine.js";
+import type { ColumnBatch, ColumnDef, ResolvedQuery, SqlDialect, TableEngine, TableName } from "../table-engine.js";
 
 const quote = (ident: string): string => `"${ident.replace(/"/g, '""')}"`;
 const literal = (text: string): string => `'${text.replace(/'/g, "''")}'`;
@@ -53,6 +54,24 @@ function finisher(type: DuckDBType): ((value: unknown) => unknown) | undefined {
   if (NESTED.has(type.typeId)) return deepPlain;
   if (type.typeId === DuckDBTypeId.BIGINT || type.typeId === DuckDBTypeId.HUGEINT || type.typeId === DuckDBTypeId.UBIGINT) return plain;
   return undefined;
+}
+
+/** A result as plain objects: JSON parsed, BIGINTs made numbers where exact. */
+function rowObjects(reader: DuckDBResultReader): Record<string, unknown>[] {
+  const names = reader.deduplicatedColumnNames();
+  const finish = reader.columnTypes().map(finisher);
+  const columns = reader.convertColumns(JSDuckDBValueConverter);
+  const rows: Record<string, unknown>[] = [];
+  for (let i = 0; i < reader.currentRowCount; i++) {
+    const row: Record<string, unknown> = {};
+    names.forEach((name, j) => {
+      const value = columns[j]![i];
+      const f = finish[j];
+      row[name] = f && value !== null ? f(value) : value;
+    });
+    rows.push(row);
+  }
+  return rows;
 }
 
 function toDuckValue(value: SqlLiteral): DuckDBValue {
@@ -300,8 +319,8 @@ export class DuckDbTableEngine implements TableEngine {
     return created;
   }
 
-  async createTableAs(target: TableName, query: ResolvedQuery, signal: AbortSignal): Promise<number> {
-    await this.#ensureSchema(target.schema);
+  /** The query's text with tables named and values as $n parameters. */
+  #resolve(query: ResolvedQuery): { text: string; values: DuckDBValue[] } {
     const values: DuckDBValue[] = [];
     let text = query.strings[0] ?? "";
     query.parts.forEach((part, i) => {
@@ -309,6 +328,35 @@ export class DuckDbTableEngine implements TableEngine {
       else text += `$${values.push(toDuckValue(part.value))}`;
       text += query.strings[i + 1] ?? "";
     });
+    return { text, values };
+  }
+
+  readonly dialect: SqlDialect = {
+    regexFullMatch: (expr, pattern) => `regexp_full_match(${expr}, ${literal(pattern)})`,
+  };
+
+  async query(query: ResolvedQuery, signal?: AbortSignal): Promise<Record<string, unknown>[]> {
+    const { text, values } = this.#resolve(query);
+    signal?.throwIfAborted();
+    const connection = await this.#connect();
+    const interrupt = (): void => connection.interrupt();
+    signal?.addEventListener("abort", interrupt, { once: true });
+    try {
+      return rowObjects(await connection.runAndReadAll(text, values));
+    } catch (cause) {
+      throw new SqlError("SQL_FAILED", signal?.aborted ? `query interrupted: ${(cause as Error).message}` : (cause as Error).message, {
+        cause,
+        details: { sql: text },
+      });
+    } finally {
+      signal?.removeEventListener("abort", interrupt);
+      this.#release(connection, false);
+    }
+  }
+
+  async createTableAs(target: TableName, query: ResolvedQuery, signal: AbortSignal): Promise<number> {
+    await this.#ensureSchema(target.schema);
+    const { text, values } = this.#resolve(query);
     // A fresh connection, closed after: interrupting it on abort must not stop another query,
     // and an interrupt that lands late must not hit the next user of a reused connection.
     signal.throwIfAborted();
@@ -437,23 +485,9 @@ export class DuckDbTableEngine implements TableEngine {
 
   async readRows(table: TableName): Promise<Record<string, unknown>[]> {
     try {
-      return await this.#with(async (connection) => {
-        const reader = await connection.runAndReadAll(`select * from ${this.qualifiedName(table)}`);
-        const names = reader.deduplicatedColumnNames();
-        const finish = reader.columnTypes().map(finisher);
-        const columns = reader.convertColumns(JSDuckDBValueConverter);
-        const rows: Record<string, unknown>[] = [];
-        for (let i = 0; i < reader.currentRowCount; i++) {
-          const row: Record<string, unknown> = {};
-          names.forEach((name, j) => {
-            const value = columns[j]![i];
-            const f = finish[j];
-            row[name] = f && value !== null ? f(value) : value;
-          });
-          rows.push(row);
-        }
-        return rows;
-      });
+      return await this.#with(async (connection) =>
+        rowObjects(await connection.runAndReadAll(`select * from ${this.qualifiedName(table)}`)),
+      );
     } catch (cause) {
       throw this.#failed(cause, `cannot read ${this.qualifiedName(table)}`, { table: table.table });
     }

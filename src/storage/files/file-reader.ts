@@ -1,42 +1,58 @@
 import { existsSync } from "node:fs";
 import { StrataError } from "../../errors/strata-error.js";
 import type { ResolvedQuery, TableEngine, TableName } from "../table-engine.js";
+import type { RejectReason } from "../../validation/reason-codes.js";
 import {
+  RECORD_FAILED,
   absolutePattern,
   assertSource,
+  cleanQuery,
   columnDifferences,
-  failuresQuery,
   globQuery,
   headerLinesQuery,
-  loadQuery,
+  lineStatsQuery,
+  linesBefore,
   parquetColumnsQuery,
   rawQuery,
+  recordLinesQuery,
+  rejectsQuery,
   relativeFile,
   splitHeader,
-  type FailureReason,
+  sqlString,
   type FileGroup,
   type FileLayout,
   type FileSource,
 } from "./file-source.js";
 
-/** One record that cannot be taken as it is: where it is, which column, and why. */
-export interface RecordFailure {
-  /** Relative to the storage's folder. */
-  readonly file: string;
-  /** The line in the file (Parquet: the row, from 1). */
-  readonly line: number;
-  /** Null when the whole record is malformed. */
-  readonly column: string | null;
-  readonly value: string | null;
-  /** What the column accepts ("a double"), or what is wrong with the record ("not valid JSON"). */
-  readonly expected: string;
-  readonly reason: FailureReason;
-}
-
 export interface ReadResult {
+  /** Records written to the target. */
   readonly rows: number;
   /** The files read, relative to the storage's folder, sorted. */
   readonly files: string[];
+}
+
+export interface IngestResult extends ReadResult {
+  /** Records read: rows + rejected, always. */
+  readonly read: number;
+  /** Records that did not pass, now in the rejects table. */
+  readonly rejected: number;
+}
+
+/** One rejected record, as the rejects table holds it. */
+export interface RejectedRecord {
+  /** Relative to the storage's folder. */
+  readonly file: string;
+  /** The physical line (Parquet: the row, from 1); null when it cannot be told exactly (see `offset`, `record`). */
+  readonly line: number | null;
+  /** Byte offset of the line, for records the reader could not split. */
+  readonly offset: number | null;
+  /** The record's number in its file, as the reader counts records. */
+  readonly record: number | null;
+  /** The line as read, when the reader keeps lines (JSON lines, whitespace text, unsplittable records). */
+  readonly raw: string | null;
+  /** The values as read, by column; null for a record that could not be split. */
+  readonly values: Readonly<Record<string, string | null>> | null;
+  readonly reasons: readonly RejectReason[];
 }
 
 // Header and column probes go in chunks: one query per file would be slow on big globs, one
@@ -171,7 +187,8 @@ async function layoutOf(engine: TableEngine, source: FileSource, scratch: TableN
       if (difference) throw parseFailed(source, relativeFile(source, file), null, `its columns do not match the schema: ${difference}`);
     }
     const first = columnsOf.get(files[0] ?? "") ?? [];
-    return { files, groups: [{ files, columns: names }], types: Object.fromEntries(first.map((c) => [c.name, c.type])) };
+    const namesOf = new Map([...columnsOf].map(([file, columns]) => [file, columns.map((c) => c.name)]));
+    return { files, groups: groupByColumns(namesOf), types: Object.fromEntries(first.map((c) => [c.name, c.type])) };
   }
   if (source.format === "csv" && source.csv?.header) {
     const headerOf = new Map<string, readonly string[]>();
@@ -193,59 +210,145 @@ async function layoutOf(engine: TableEngine, source: FileSource, scratch: TableN
   return { files, groups: [{ files, columns: names }] };
 }
 
-async function failures(
+/** DuckDB's reader error types, as reason codes. */
+const READER_REASONS: Record<string, string> = {
+  "TOO MANY COLUMNS": "TOO_MANY_VALUES",
+  "MISSING COLUMNS": "TOO_FEW_VALUES",
+  "UNQUOTED VALUE": "UNTERMINATED_QUOTE",
+  "INVALID ENCODING": "INVALID_ENCODING",
+  "INVALID UNICODE": "INVALID_ENCODING",
+  "LINE SIZE OVER MAXIMUM": "LINE_TOO_LONG",
+};
+
+let scratchCounter = 0;
+
+/**
+ * Finds every record that does not pass, into `rejects` (a table the call creates, replacing it):
+ * `source_file` (relative), `source_line`, `source_offset`, `source_record`, `raw`, `record`
+ * (JSON of the values as read), `reasons` (JSON array). Records the reader cannot split come
+ * from its rejects table; the others from the checks. A record's line follows from its number
+ * in files with one record per line (no empty line, no quote character); otherwise it is mapped
+ * through the physical lines, exact unless the reader also skipped records of that file.
+ * Returns how many records were rejected.
+ */
+async function collectRejects(
   engine: TableEngine,
   source: FileSource,
   layout: FileLayout,
-  limit: number,
-  scratch: TableName,
+  rejects: TableName,
   signal: AbortSignal,
-): Promise<RecordFailure[]> {
-  const rows = await probe(engine, source, layout.files, scratch, failuresQuery(source, layout, limit), signal);
+): Promise<number> {
+  const n = ++scratchCounter;
+  const readerRejects = `strata_reader_rejects_${process.pid}_${n}`;
+  const readerScans = `strata_reader_scans_${process.pid}_${n}`;
+  const bad = { schema: rejects.schema, table: `${rejects.table}__checks` };
+  const refused = { schema: rejects.schema, table: `${rejects.table}__reader` };
+  const q = (table: TableName): string => engine.qualifiedName(table);
+  const sql = (text: string) => ({ strings: [text], parts: [] });
+  // One connection for both: the reader's rejects table is a temporary table of its connection.
+  await engine.createTableAs(bad, sql("select 1 as x"), signal); // creates the schema
+  const formatsWithRejects = source.format !== "parquet";
+  await engine.query(
+    sql(`create or replace table ${q(bad)} as ${rejectsQuery(source, layout, formatsWithRejects ? { rejectsTable: readerRejects, rejectsScan: readerScans } : "skip")};
+      create or replace table ${q(refused)} as ${
+        formatsWithRejects
+          ? `select s.file_path as file, min(e.line) as line, min(e.line_byte_position) as "offset", first(e.csv_line order by e.line) as raw,
+               first(e.error_type order by e.line) as error_type, first(e.error_message order by e.line) as error_message
+             from ${readerRejects} e join ${readerScans} s using (scan_id, file_id)
+             group by s.file_path, e.line_byte_position`
+          : `select null::varchar as file, null::bigint as line, null::bigint as "offset", null::varchar as raw, null::varchar as error_type, null::varchar as error_message where false`
+      }`),
+    signal,
+  );
+  try {
+    const files = (
+      await engine.query(sql(`select distinct file from ${q(bad)} union select distinct file from ${q(refused)}`), signal)
+    ).map((r) => String(r.file));
+    const base = linesBefore(source);
+    const delimited = source.format === "csv" && !source.csv?.whitespace;
+    // Files where a record's number does not give its line: empty lines or quotes (records over several lines).
+    let irregular: string[] = [];
+    if (delimited && files.length) {
+      const stats = await engine.query(sql(lineStatsQuery(source, files)), signal);
+      irregular = stats.filter((r) => Number(r.blanks) > 0 || Number(r.quoted) > 0).map((r) => String(r.file));
+    }
+    const irregularList = `[${irregular.map(sqlString).join(", ")}]`;
+    const lineMap = irregular.length
+      ? `(select __file as file, __rec as rec, __line as line from (${recordLinesQuery(source, irregular)}))`
+      : `(select null::varchar as file, null::bigint as rec, null::bigint as line where false)`;
+    const codes = Object.entries(READER_REASONS)
+      .map(([type, code]) => `when ${sqlString(type)} then '${code}'`)
+      .join(" ");
+    const folder = source.folder.endsWith("/") ? source.folder : `${source.folder}/`;
+    const relative = (expr: string): string =>
+      `case when starts_with(${expr}, ${sqlString(folder)}) then substr(${expr}, ${folder.length + 1}) else ${expr} end`;
+    const readerReason = `to_json([{'code': case error_type ${codes} else 'MALFORMED_RECORD' end, 'column': null::varchar, 'rule': null::varchar, 'value': null::varchar, 'message': error_message}])::varchar`;
+    await engine.createTableAs(
+      rejects,
+      sql(`select * from (with refused as (select *, line - ${base} - row_number() over (partition by file order by line) as before from ${q(refused)}),
+        checked as (
+          select b.*, case
+              when ${source.format === "parquet" ? "true" : "false"} then b.rec
+              when list_contains(${irregularList}, b.file) then
+                case when not exists (select 1 from refused r where r.file = b.file) then (select m.line from ${lineMap} m where m.file = b.file and m.rec = b.rec) end
+              else ${base} + b.rec + (select count(*) from refused r where r.file = b.file and r.before < b.rec)
+            end as line
+          from ${q(bad)} b)
+        select ${relative("file")} as source_file, line::bigint as source_line, null::bigint as source_offset, rec::bigint as source_record, raw, record::varchar as record, reasons
+        from checked
+        union all
+        select ${relative("file")}, case when list_contains(${irregularList}, file) then null else line end::bigint, "offset"::bigint, null::bigint,
+               trim(raw, chr(10) || chr(13)), null::varchar, ${readerReason}
+        from refused)
+        order by source_file, coalesce(source_line, source_record, 0), source_offset`),
+      signal,
+    );
+    return await engine.count(rejects);
+  } finally {
+    await engine.drop(bad).catch(() => undefined);
+    await engine.drop(refused).catch(() => undefined);
+  }
+}
+
+/** The rejects table's rows as records. */
+export async function readRejects(engine: TableEngine, rejects: TableName, limit?: number): Promise<RejectedRecord[]> {
+  const rows = await engine.query({
+    strings: [`select * from ${engine.qualifiedName(rejects)}${limit === undefined ? "" : ` limit ${Math.max(0, Math.floor(limit))}`}`],
+    parts: [],
+  });
+  const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
   return rows.map((r) => ({
-    file: relativeFile(source, String(r.file)),
-    line: Number(r.line),
-    column: r.column === null ? null : String(r.column),
-    value: r.value === null ? null : String(r.value),
-    expected: String(r.expected),
-    reason: String(r.reason) as FailureReason,
+    file: String(r.source_file),
+    line: num(r.source_line),
+    offset: num(r.source_offset),
+    record: num(r.source_record),
+    raw: r.raw === null ? null : String(r.raw),
+    values: r.record === null ? null : (JSON.parse(String(r.record)) as Record<string, string | null>),
+    reasons: JSON.parse(String(r.reasons)) as RejectReason[],
   }));
 }
 
-/**
- * Up to `limit` records that cannot be taken as they are, first in file and line order: each
- * malformed record once, otherwise each value that does not coerce (or is missing in a not-null
- * column). The same checks as readFiles. `scratch` is a table the probes may overwrite.
- */
-export async function findCoercionFailures(
-  engine: TableEngine,
-  source: FileSource,
-  options: { readonly limit: number; readonly scratch: TableName; readonly signal?: AbortSignal },
-): Promise<RecordFailure[]> {
-  const signal = options.signal ?? new AbortController().signal;
-  const layout = await layoutOf(engine, source, options.scratch, signal);
-  return failures(engine, source, layout, options.limit, options.scratch, signal);
-}
-
-function coercionFailed(source: FileSource, failure: RecordFailure): StrataError {
-  if (failure.column === null) return parseFailed(source, failure.file, failure.line, failure.expected);
-  const at = `${failure.file} ${lineWord(source)} ${failure.line}`;
-  const what =
-    failure.reason === "null"
-      ? "the value is missing and the column is not nullable"
-      : `${JSON.stringify(failure.value)} is not ${failure.expected}`;
-  return new StrataError("INGEST_COERCION_FAILED", `${where(source)}: ${at}, column "${failure.column}": ${what}`, {
-    details: {
-      storage: source.storage,
-      dataset: source.dataset,
-      file: failure.file,
-      line: failure.line,
-      column: failure.column,
-      value: failure.value,
-      expected: failure.expected,
-      reason: failure.reason,
-    },
-  });
+/** The error for a rejected record, in fail-fast mode: the first one is named. */
+function rejectedError(source: FileSource, reject: RejectedRecord): StrataError {
+  const [first] = reject.reasons;
+  const at = `${reject.file} ${reject.line !== null ? `${lineWord(source)} ${reject.line}` : reject.offset !== null ? `byte ${reject.offset}` : `record ${reject.record}`}`;
+  const details = {
+    storage: source.storage,
+    dataset: source.dataset,
+    file: reject.file,
+    line: reject.line,
+    column: first?.column ?? null,
+    value: first?.value ?? null,
+    reason: first?.code ?? null,
+    reasons: reject.reasons,
+  };
+  const message = reject.reasons.map((r) => r.message).join("; ");
+  if (first && first.column === null && first.code !== "UNKNOWN_FIELD" && first.code !== "RULE_FAILED")
+    return new StrataError("INGEST_PARSE_FAILED", `${where(source)}: ${at}: ${message}`, { details });
+  const code = reject.reasons.every((r) => r.code === "TYPE_MISMATCH" || r.code === "MISSING_VALUE")
+    ? "INGEST_COERCION_FAILED"
+    : "INGEST_RECORD_INVALID";
+  return new StrataError(code, `${where(source)}: ${at}, ${message}`, { details });
 }
 
 /**
@@ -263,7 +366,11 @@ async function blameFile(
     for (const file of group.files) {
       const single: FileLayout = { ...layout, files: [file], groups: [{ files: [file], columns: group.columns }] };
       try {
-        await engine.createTableAs(scratch, sqlText(`select count(*) from (${rawQuery(source, single, { lines: false })})`), signal);
+        await engine.createTableAs(
+          scratch,
+          sqlText(`select count(*) from (${rawQuery(source, single, { position: "none", errors: "fail" })})`),
+          signal,
+        );
       } catch (error) {
         if (signal.aborted) throw error;
         return readerFailure(source, [file], error);
@@ -274,10 +381,11 @@ async function blameFile(
 }
 
 /**
- * Reads a dataset's raw files into `target`, coerced to the schema, in DuckDB: checks that the
- * path matches files, that CSV headers and Parquet columns are the schema's, then loads in one
- * pass. If a record is bad, a second query finds the first one in file and line order and the
- * error names it: INGEST_FILE_NOT_FOUND, INGEST_PARSE_FAILED or INGEST_COERCION_FAILED.
+ * Reads a dataset's raw files into `target`, coerced to the schema and checked, in DuckDB:
+ * checks that the path matches files, that CSV headers and Parquet columns are the schema's,
+ * then loads in one pass. If a record does not pass, a second pass finds the first one in file
+ * and line order and the error names it: INGEST_FILE_NOT_FOUND, INGEST_PARSE_FAILED,
+ * INGEST_COERCION_FAILED or INGEST_RECORD_INVALID.
  *
  * `target` (a new version's table, never a live one) is also where the probes write, since the
  * engine runs queries only into tables: after a failure it holds probe output, to be dropped.
@@ -285,17 +393,57 @@ async function blameFile(
 export async function readFiles(engine: TableEngine, source: FileSource, target: TableName, signal: AbortSignal): Promise<ReadResult> {
   const layout = await layoutOf(engine, source, target, signal);
   try {
-    const rows = await engine.createTableAs(target, sqlText(loadQuery(source, layout)), signal);
+    const rows = await engine.createTableAs(target, sqlText(cleanQuery(source, layout, { errors: "fail", failOnBad: true })), signal);
     return { rows, files: layout.files.map((f) => relativeFile(source, f)) };
   } catch (error) {
     if (signal.aborted) throw error;
     // error() in the load query says a record is bad without saying which: ask where.
-    if ((error as Error).message.includes("strata: a record does not coerce")) {
-      const [first] = await failures(engine, source, layout, 1, target, signal);
-      if (first) throw coercionFailed(source, first);
+    if ((error as Error).message.includes(RECORD_FAILED)) {
+      const rejects = { schema: target.schema, table: `${target.table}__rejects` };
+      try {
+        await collectRejects(engine, source, layout, rejects, signal);
+        const [first] = await readRejects(engine, rejects, 1);
+        if (first) throw rejectedError(source, first);
+      } finally {
+        await engine.drop(rejects).catch(() => undefined);
+      }
     }
     const failure = readerFailure(source, layout.files, error);
     if (failure?.details.file === null) throw (await blameFile(engine, source, layout, target, signal)) ?? failure;
     throw failure ?? error;
+  }
+}
+
+/**
+ * Ingestion with quarantine: the records that pass go to `target`, the others (with where they
+ * are and every reason) to `rejects`, in two passes over the files inside DuckDB. Never fails on
+ * a bad record; fails on what is wrong with the files themselves (none match, a header without a
+ * schema column). Counts reconcile: read = rows + rejected.
+ */
+export async function ingestFiles(
+  engine: TableEngine,
+  source: FileSource,
+  tables: { readonly target: TableName; readonly rejects: TableName },
+  signal: AbortSignal,
+): Promise<IngestResult> {
+  const layout = await layoutOf(engine, source, tables.target, signal);
+  const rows = await engine.createTableAs(tables.target, sqlText(cleanQuery(source, layout, { errors: "skip", failOnBad: false })), signal);
+  const rejected = await collectRejects(engine, source, layout, tables.rejects, signal);
+  return { rows, rejected, read: rows + rejected, files: layout.files.map((f) => relativeFile(source, f)) };
+}
+
+/** Up to `limit` rejected records, first in file and line order, without loading anything. `scratch` is a table the probes may overwrite. */
+export async function findRejects(
+  engine: TableEngine,
+  source: FileSource,
+  options: { readonly limit?: number; readonly scratch: TableName; readonly signal?: AbortSignal },
+): Promise<RejectedRecord[]> {
+  const signal = options.signal ?? new AbortController().signal;
+  const layout = await layoutOf(engine, source, options.scratch, signal);
+  try {
+    await collectRejects(engine, source, layout, options.scratch, signal);
+    return await readRejects(engine, options.scratch, options.limit);
+  } finally {
+    await engine.drop(options.scratch).catch(() => undefined);
   }
 }

@@ -1,6 +1,8 @@
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import type { ColumnSpec } from "../../data/column-types.js";
 import { StrataError } from "../../errors/strata-error.js";
+import { EXTRA_COLUMN, type UnknownFields } from "../../validation/record-rules.js";
+import type { ReasonCode } from "../../validation/reason-codes.js";
 
 /**
  * Raw input files of a dataset in a `files` storage, and the DuckDB SQL that reads them. Pure:
@@ -34,13 +36,17 @@ export interface FileSource {
   readonly format: FileFormat;
   readonly csv?: CsvOptions;
   readonly schema: Readonly<Record<string, ColumnSpec>>;
+  /** Fields the schema does not name: the record is rejected (default), they are dropped, or kept in `_extra`. */
+  readonly unknownFields?: UnknownFields;
+  /** Cross-field rules written in SQL, checked with the columns' own checks. */
+  readonly rules?: readonly { readonly name: string; readonly predicate: string; readonly message: string }[];
 }
 
 /** Files that share one column order: each group is one reader call. */
 export interface FileGroup {
   /** Absolute paths. */
   readonly files: readonly string[];
-  /** The columns of these files in file order (all schema names). */
+  /** The columns of these files in file order: every schema name, and any the schema does not name. */
   readonly columns: readonly string[];
 }
 
@@ -54,14 +60,16 @@ export interface FileLayout {
   readonly types?: Readonly<Record<string, string>>;
 }
 
-/** Why a record is rejected: stable codes, kept with quarantined records. */
-export type FailureReason = "malformed" | "type" | "null";
-
 /** Internal column names of the raw query: schema columns become v0, v1...; none can clash. */
-const FILE = "__file";
+export const FILE = "__file";
 const LINE = "__line";
-const PROBLEM = "__problem";
-const value = (i: number): string => `v${i}`;
+export const REC = "__rec";
+export const PROBLEM = "__problem";
+export const RAW = "__raw";
+export const UNKNOWN = "__unknown";
+export const EXTRA = "__extra";
+/** Schema columns as read; user column names may not start with "__", so none can clash. */
+export const value = (i: number): string => `__v${i}`;
 
 export const sqlString = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 export const sqlIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -139,27 +147,26 @@ const csvOptions = (source: FileSource) => {
 
 // The file name costs a string per row: a load, which needs no file names, leaves it out.
 const fileColumn = (withFile: boolean): string => (withFile ? `, filename = '${FILE}'` : "");
-const fileOrNull = (withFile: boolean): string => (withFile ? FILE : `null::varchar as ${FILE}`);
 
 /**
  * Whole lines as one column: what whitespace mode and JSON lines read, and how exact line
  * numbers are counted (blank lines come as NULL and are counted). No sniffing: every option is given.
  */
-function readLines(source: FileSource, files: readonly string[], skip: number, withFile = true): string {
+function readLines(source: FileSource, files: readonly string[], skip: number, withFile: boolean, errors: ReaderErrors): string {
   const { encoding } = csvOptions(source);
   return (
     `read_csv(${sqlList(files)}, auto_detect = false, header = false, columns = {'line': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', ` +
-    `skip = ${skip}, encoding = ${sqlString(encoding)}${fileColumn(withFile)})`
+    `skip = ${skip}, encoding = ${sqlString(encoding)}${fileColumn(withFile)}${errorOptions(errors)})`
   );
 }
 
 /** Delimited CSV with the columns c0..cN as text. auto_detect off: a bad line fails with its line number. */
-function readDelimited(source: FileSource, files: readonly string[], width: number, withFile: boolean): string {
+function readDelimited(source: FileSource, files: readonly string[], width: number, withFile: boolean, errors: ReaderErrors): string {
   const o = csvOptions(source);
   const columns = Array.from({ length: width }, (_, i) => `'c${i}': 'VARCHAR'`).join(", ");
   return (
     `read_csv(${sqlList(files)}, auto_detect = false, header = ${o.header}, skip = ${o.skip}, columns = {${columns}}, ` +
-    `delim = ${sqlString(o.delimiter)}, quote = ${sqlString(o.quote)}, escape = ${sqlString(o.quote)}, encoding = ${sqlString(o.encoding)}${fileColumn(withFile)})`
+    `delim = ${sqlString(o.delimiter)}, quote = ${sqlString(o.quote)}, escape = ${sqlString(o.quote)}, encoding = ${sqlString(o.encoding)}${fileColumn(withFile)}${errorOptions(errors)})`
   );
 }
 
@@ -170,7 +177,7 @@ function readDelimited(source: FileSource, files: readonly string[], width: numb
 export function headerLinesQuery(source: FileSource, files: readonly string[]): string {
   const { skip } = csvOptions(source);
   return files
-    .map((f) => `select * from (select ${sqlString(f)} as file, line from ${readLines(source, [f], skip)} limit 1)`)
+    .map((f) => `select * from (select ${sqlString(f)} as file, line from ${readLines(source, [f], skip, true, "skip")} limit 1)`)
     .join("\nunion all\n");
 }
 
@@ -211,25 +218,58 @@ export function splitHeader(source: FileSource, line: string): string[] {
   return names;
 }
 
-/** How a file's columns differ from the schema ("missing: a, b; unexpected: c"), or null. */
+/**
+ * How a file's columns keep it from being read ("missing columns "a", "b"; duplicate column "c"),
+ * or null. Columns the schema does not name are not a reason: `unknownFields` decides for each record.
+ */
 export function columnDifferences(names: readonly string[], schema: Readonly<Record<string, ColumnSpec>>): string | null {
   const declared = Object.keys(schema);
   const duplicates = names.filter((n, i) => names.indexOf(n) !== i);
   const missing = declared.filter((n) => !names.includes(n));
-  const unexpected = names.filter((n) => !(n in schema));
   const parts: string[] = [];
   const list = (items: string[]): string => [...new Set(items)].map((n) => JSON.stringify(n)).join(", ");
   if (missing.length) parts.push(`missing column${missing.length > 1 ? "s" : ""} ${list(missing)}`);
-  if (unexpected.length) parts.push(`unexpected column${unexpected.length > 1 ? "s" : ""} ${list(unexpected)}`);
   if (duplicates.length) parts.push(`duplicate column${duplicates.length > 1 ? "s" : ""} ${list(duplicates)}`);
-  return parts.length ? parts.join("; ") : null;
+  if (!parts.length) return null;
+  // Not a reason by itself, but often the missing column under another name.
+  const unexpected = names.filter((n) => !(n in schema));
+  if (unexpected.length)
+    parts.splice(missing.length ? 1 : 0, 0, `unexpected column${unexpected.length > 1 ? "s" : ""} ${list(unexpected)}`);
+  return parts.join("; ");
 }
 
 // ---------------------------------------------------------------------------------------------
 // The raw query: every schema column as it is in the file (text, or Parquet's own type), with
-// the file, the line (when asked) and a record-level problem (a malformed line). One SELECT per group.
+// the record's place, a record-level problem (a malformed line) and the fields the schema does
+// not name. One SELECT per group of files.
 
-const lineWithin = "ordinality - min(ordinality) over (partition by __file) + 1";
+const lineWithin = `ordinality - min(ordinality) over (partition by ${FILE}) + 1`;
+
+/** How records are told apart: not at all (a load), or by file and record number within the file. */
+export type Position = "none" | "record";
+
+/**
+ * What the reader does with a record it cannot split (broken quoting, too many values, bad bytes):
+ * fail the query, skip it, or skip it and keep it in a temporary rejects table of the connection.
+ */
+export type ReaderErrors = "fail" | "skip" | { readonly rejectsTable: string; readonly rejectsScan: string };
+
+export interface RawOptions {
+  readonly position: Position;
+  readonly errors: ReaderErrors;
+}
+
+function errorOptions(errors: ReaderErrors): string {
+  if (errors === "fail") return "";
+  if (errors === "skip") return ", ignore_errors = true";
+  return `, store_rejects = true, rejects_table = ${sqlString(errors.rejectsTable)}, rejects_scan = ${sqlString(errors.rejectsScan)}`;
+}
+
+/** Lines before a file's first record: skipped ones and the header. */
+export function linesBefore(source: FileSource): number {
+  const o = csvOptions(source);
+  return source.format === "csv" ? o.skip + (o.header ? 1 : 0) : 0;
+}
 
 /**
  * Physical line numbers of the records of delimited CSV files: `__file`, `__rec` (the record's
@@ -237,55 +277,85 @@ const lineWithin = "ordinality - min(ordinality) over (partition by __file) + 1"
  * is not blank and not inside a quoted field (an even count of quote characters before it), so
  * blank lines and quoted line breaks do not shift the numbers. Escapes other than a doubled quote would.
  */
-function recordLines(source: FileSource, files: readonly string[]): string {
+export function recordLinesQuery(source: FileSource, files: readonly string[]): string {
   const o = csvOptions(source);
   const first = o.skip + (o.header ? 1 : 0);
   const quotes = o.quote === "" ? "0" : `length(line) - length(replace(line, ${sqlString(o.quote)}, ''))`;
-  return `select ${FILE}, ${LINE}, row_number() over (partition by ${FILE} order by ${LINE}) as __rec from (
+  return `select ${FILE}, ${LINE}, row_number() over (partition by ${FILE} order by ${LINE}) as ${REC} from (
       select ${FILE}, line, ${LINE} + ${o.skip} as ${LINE},
              coalesce(sum(coalesce(${quotes}, 0)) over (partition by ${FILE} order by ${LINE} rows between unbounded preceding and 1 preceding), 0) % 2 as __open
-      from (select ${FILE}, line, ${lineWithin} as ${LINE} from ${readLines(source, files, o.skip)} with ordinality))
+      from (select ${FILE}, line, ${lineWithin} as ${LINE} from ${readLines(source, files, o.skip, true, "skip")} with ordinality))
     where line is not null and __open = 0 and ${LINE} > ${first}`;
 }
 
-function groupQuery(source: FileSource, layout: FileLayout, group: FileGroup, lines: boolean): string {
+/**
+ * Per file: its physical lines, empty lines, and lines holding the quote character. A delimited
+ * file with no empty line and no quote has one record per line, so a record's line follows from
+ * its number. Cheap: DuckDB splits lines without parsing fields.
+ */
+export function lineStatsQuery(source: FileSource, files: readonly string[]): string {
+  const o = csvOptions(source);
+  const quoted =
+    o.quote === "" || source.format !== "csv" || o.whitespace ? "0" : `count(*) filter (where strpos(line, ${sqlString(o.quote)}) > 0)`;
+  return `select ${FILE} as file, count(*) as lines, count(*) filter (where line is null) as blanks, ${quoted} as quoted
+    from ${readLines(source, files, 0, true, "skip")} group by 1`;
+}
+
+const noUnknown = `null::varchar[] as ${UNKNOWN}`;
+const noExtra = `null::json as ${EXTRA}`;
+
+/** For files whose columns include ones the schema does not name: the unknown-fields columns, from `valueOf(position)`. */
+function extraColumns(source: FileSource, group: FileGroup, valueOf: (position: number) => string): string {
+  const unknown = group.columns.filter((c) => !(c in source.schema));
+  if (unknown.length === 0) return `${noUnknown}, ${noExtra}`;
+  const policy = source.unknownFields ?? "reject";
+  const pairs = unknown.map((c) => `${sqlString(c)}, ${valueOf(group.columns.indexOf(c))}`).join(", ");
+  return `${sqlList(unknown)} as ${UNKNOWN}, ${policy === "keep" ? `json_object(${pairs})` : "null::json"} as ${EXTRA}`;
+}
+
+function groupQuery(source: FileSource, layout: FileLayout, group: FileGroup, options: RawOptions): string {
   const names = Object.keys(source.schema);
   const position = (name: string): number => group.columns.indexOf(name);
   const o = csvOptions(source);
+  const single = group.files.length === 1;
+  const byRecord = options.position === "record";
+  const fileExpr = byRecord ? (single ? `${sqlString(group.files[0] ?? "")} as ${FILE}` : FILE) : `null::varchar as ${FILE}`;
+  const withFile = byRecord && !single;
   if (source.format === "parquet") {
     const unionByName = layout.files.length > 1 ? ", union_by_name = true" : "";
-    const fileRow = lines ? ", file_row_number = true" : "";
+    const fileRow = byRecord ? ", file_row_number = true" : "";
     const cols = names.map((n, i) => `${sqlIdent(n)} as ${value(i)}`).join(", ");
-    return `select ${fileOrNull(lines)}${lines ? `, file_row_number + 1 as ${LINE}` : ""}, null::varchar as ${PROBLEM}, ${cols}
-      from read_parquet(${sqlList(group.files)}${fileColumn(lines)}${fileRow}${unionByName})`;
+    const extras = extraColumns(source, group, (p) => `to_json(${sqlIdent(group.columns[p] ?? "")})`);
+    return `select ${fileExpr}, ${byRecord ? "file_row_number + 1" : "null::bigint"} as ${REC}, null::varchar as ${PROBLEM}, null::varchar as ${RAW}, ${extras}, ${cols}
+      from read_parquet(${sqlList(group.files)}${fileColumn(withFile)}${fileRow}${unionByName})`;
   }
   if (source.format === "csv" && !o.whitespace) {
     const cols = names.map((n, i) => `r.c${position(n)} as ${value(i)}`).join(", ");
-    const read = readDelimited(source, group.files, group.columns.length, lines);
-    if (!lines) return `select ${fileOrNull(false)}, null::varchar as ${PROBLEM}, ${cols} from ${read} r`;
-    // Records are numbered in reader order (WITH ORDINALITY follows the files and their rows), then mapped to lines.
-    const fallback = `r.__rec + ${o.skip + (o.header ? 1 : 0)}`;
-    return `select r.${FILE}, coalesce(m.${LINE}, ${fallback}) as ${LINE}, null::varchar as ${PROBLEM}, ${cols}
-      from (select *, row_number() over (partition by ${FILE} order by ordinality) as __rec from ${read} with ordinality) r
-      left join (${recordLines(source, group.files)}) m on m.${FILE} = r.${FILE} and m.__rec = r.__rec`;
+    const read = readDelimited(source, group.files, group.columns.length, withFile, options.errors);
+    const extras = extraColumns(source, group, (p) => `r.c${p}`);
+    const rec = byRecord ? (single ? "ordinality" : `row_number() over (partition by ${FILE} order by ordinality)`) : "null::bigint";
+    return `select ${fileExpr}, ${rec} as ${REC}, null::varchar as ${PROBLEM}, null::varchar as ${RAW}, ${extras}, ${cols}
+      from ${read}${byRecord ? " with ordinality" : ""} r`;
   }
   // Whole lines: whitespace-separated fields or JSON objects, trimmed once. Blank ones (NULL
-  // when empty) are dropped after numbering, so line numbers are exact.
+  // when empty) are dropped after numbering, so record numbers are line numbers.
   const skip = o.skip + (source.format === "csv" && o.header ? 1 : 0);
-  const read = readLines(source, group.files, skip, lines);
-  const numbered = lines
-    ? `select ${FILE}, trim(line, ' \t\r') as line, ${LINE} from (select ${FILE}, line, ${lineWithin} + ${skip} as ${LINE} from ${read} with ordinality)`
-    : `select ${fileOrNull(false)}, trim(line, ' \t\r') as line from ${read}`;
+  const read = readLines(source, group.files, skip, withFile, options.errors);
+  const rec = byRecord ? (single ? "ordinality" : lineWithin) : "null::bigint";
+  const numbered = `select ${fileExpr}, trim(line, ' \t\r') as line, ${rec} as ${REC} from ${read}${byRecord ? " with ordinality" : ""}`;
   const nonBlank = `(select * from (${numbered}) where line <> '')`;
-  const lineCol = lines ? `, ${LINE}` : "";
+  const raw = byRecord ? `line as ${RAW}` : `null::varchar as ${RAW}`;
   if (source.format === "csv") {
     const cols = names.map((n, i) => `__parts[${position(n) + 1}] as ${value(i)}`).join(", ");
     const width = group.columns.length;
-    return `select ${FILE}${lineCol}, case when len(__parts) <> ${width} then len(__parts) || ' values, expected ${width}' end as ${PROBLEM}, ${cols}
-      from (select ${FILE}${lineCol}, string_split_regex(line, '\\s+') as __parts from ${nonBlank})`;
+    const extras = extraColumns(source, group, (p) => `__parts[${p + 1}]`);
+    return `select ${FILE}, ${REC}, case when len(__parts) < ${width} then 'TOO_FEW_VALUES:' || len(__parts) || ' values, expected ${width}'
+        when len(__parts) > ${width} then 'TOO_MANY_VALUES:' || len(__parts) || ' values, expected ${width}' end as ${PROBLEM}, ${RAW}, ${extras}, ${cols}
+      from (select ${FILE}, ${REC}, ${raw}, string_split_regex(line, '\\s+') as __parts from ${nonBlank})`;
   }
-  // JSON lines: each key extracted once per line; JSON-typed columns keep their JSON text.
-  const path = (n: string): string => `$."${n}"`;
+  // JSON lines: each path extracted once per line; JSON-typed columns keep their JSON text. A
+  // column's path (`t.string().path("customer.id")`) reaches into nested objects.
+  const path = (n: string): string => jsonPath(n, source.schema[n]?.path);
   const jsonNames = names.filter((n) => source.schema[n]?.kind === "json");
   const guard = (expr: string): string => `case when not json_valid(line) then null when json_type(line) = 'OBJECT' then ${expr} end`;
   const cols = names.map((n, i) => {
@@ -296,19 +366,38 @@ function groupQuery(source: FileSource, layout: FileLayout, group: FileGroup, li
       : `__text[${i + 1}] as ${value(i)}`;
   });
   const json = jsonNames.length ? `, ${guard(`json_extract(line, ${sqlList(jsonNames.map(path))})`)} as __json` : "";
-  return `select ${FILE}${lineCol}, __problem, ${cols.join(", ")} from (
-      select ${FILE}${lineCol},
-             case when not json_valid(line) then 'not valid JSON' when json_type(line) <> 'OBJECT' then 'not a JSON object' end as ${PROBLEM},
+  // Top-level keys: a nested path claims its first key.
+  const known = [...new Set(names.map((n) => (source.schema[n]?.path ?? n).split(".")[0] ?? n))];
+  const unknownList = `list_filter(json_keys(line), k -> not list_contains(${sqlList(known)}, k))`;
+  const policy = source.unknownFields ?? "reject";
+  const removeKnown = `'{${known.map((k) => `${JSON.stringify(k).replace(/'/g, "''")}:null`).join(",")}}'`;
+  const extra =
+    policy === "keep" ? guard(`case when len(${unknownList}) > 0 then json_merge_patch(line, ${removeKnown}) end`) : "null::json";
+  return `select ${FILE}, ${REC}, ${PROBLEM}, ${RAW}, case when len(__unknown) > 0 then __unknown end as ${UNKNOWN}, ${EXTRA}, ${cols.join(", ")} from (
+      select ${FILE}, ${REC}, ${raw},
+             case when not json_valid(line) then 'MALFORMED_RECORD:not valid JSON' when json_type(line) <> 'OBJECT' then 'MALFORMED_RECORD:not a JSON object' end as ${PROBLEM},
+             ${guard(unknownList)} as ${UNKNOWN}, ${extra} as ${EXTRA},
              ${guard(`json_extract_string(line, ${sqlList(names.map(path))})`)} as __text${json}
       from ${nonBlank})`;
 }
 
-/** Every record of every file, columns as read (v0.. in schema order); `lines` adds `__line`. */
-export function rawQuery(source: FileSource, layout: FileLayout, options: { lines: boolean }): string {
-  if (layout.groups.length > 0) return layout.groups.map((g) => groupQuery(source, layout, g, options.lines)).join("\nunion all\n");
+/** A JSONPath for a column: its own key, or its dotted path into nested objects. */
+function jsonPath(name: string, path: string | undefined): string {
+  const keys = (path ?? name).split(".");
+  return `$${keys.map((k) => `."${k}"`).join("")}`;
+}
+
+/**
+ * Every record of every file: `__file`, `__rec` (with position "record"), `__problem`
+ * ("CODE:message" when the record cannot be split), `__raw` (the line, for line formats),
+ * `__unknown` and `__extra` (fields the schema does not name), and the columns as read
+ * (__v0.. in schema order).
+ */
+export function rawQuery(source: FileSource, layout: FileLayout, options: RawOptions): string {
+  if (layout.groups.length > 0) return layout.groups.map((g) => groupQuery(source, layout, g, options)).join("\nunion all\n");
   // Nothing to read (only empty files): no rows, but the right columns.
   const cols = Object.keys(source.schema).map((_, i) => `null::varchar as ${value(i)}`);
-  return `select null::varchar as ${FILE}${options.lines ? `, null::bigint as ${LINE}` : ""}, null::varchar as ${PROBLEM}, ${cols.join(", ")} where false`;
+  return `select null::varchar as ${FILE}, null::bigint as ${REC}, null::varchar as ${PROBLEM}, null::varchar as ${RAW}, ${noUnknown}, ${noExtra}, ${cols.join(", ")} where false`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -376,87 +465,205 @@ function typedExpr(spec: ColumnSpec, v: string, sourceType: string): string {
   }
 }
 
+/** A message piece: a value as JSON text ("twelve" with its quotes), or null as null. */
+const shown = (v: string): string => `coalesce(to_json(${v})::varchar, 'null')`;
+
+/** One check of a column: when `bad` (evaluated only where the value coerced) the record fails with `code`. */
+interface Constraint {
+  readonly code: ReasonCode;
+  readonly bad: string;
+  /** SQL text expression. */
+  readonly message: string;
+}
+
 interface ColumnPlan {
   readonly name: string;
   readonly spec: ColumnSpec;
-  /** The column as read (v0...), and as coerced (t0...: NULL when it does not coerce). */
+  /** The column as read (__v0...), and as coerced (under its own name: NULL when it does not coerce). */
   readonly raw: string;
   readonly typed: string;
+  /** The value is missing in a not-null column. */
+  readonly missing: string | null;
   /** The value is there but does not coerce. */
   readonly badType: string | null;
-  /** The value is missing in a not-null column. */
-  readonly badNull: string | null;
+  readonly constraints: readonly Constraint[];
 }
 
-const typedName = (i: number): string => `t${i}`;
+const numeric = new Set(["int", "bigint", "double", "decimal"]);
+
+function constraintsOf(spec: ColumnSpec, typed: string, name: string): Constraint[] {
+  const out: Constraint[] = [];
+  const col = sqlString(`column "${name}"`);
+  if (spec.oneOf?.length) {
+    const values = spec.oneOf.map((v) => (typeof v === "number" ? String(v) : sqlString(v))).join(", ");
+    out.push({
+      code: "NOT_IN_SET",
+      bad: `${typed} not in (${values})`,
+      message: `${shown(typed)} || ' is not one of ' || ${sqlString(JSON.stringify(spec.oneOf))}`,
+    });
+  }
+  if (numeric.has(spec.kind)) {
+    if (spec.min !== undefined)
+      out.push({
+        code: "OUT_OF_RANGE",
+        bad: `${typed} < ${spec.min}`,
+        message: `${typed}::varchar || ' is below the minimum ${spec.min}'`,
+      });
+    if (spec.max !== undefined)
+      out.push({
+        code: "OUT_OF_RANGE",
+        bad: `${typed} > ${spec.max}`,
+        message: `${typed}::varchar || ' is above the maximum ${spec.max}'`,
+      });
+  }
+  if (spec.pattern !== undefined) {
+    out.push({
+      code: "PATTERN_MISMATCH",
+      bad: `not regexp_full_match(${typed}::varchar, ${sqlString(spec.pattern)})`,
+      message: `${shown(typed)} || ' does not match ' || ${sqlString(`/${spec.pattern}/`)}`,
+    });
+  }
+  if (spec.maxLength !== undefined)
+    out.push({
+      code: "TOO_LONG",
+      bad: `length(${typed}::varchar) > ${spec.maxLength}`,
+      message: `'is ' || length(${typed}::varchar) || ' characters long, more than ${spec.maxLength}'`,
+    });
+  if (spec.minLength !== undefined)
+    out.push({
+      code: "TOO_SHORT",
+      bad: `length(${typed}::varchar) < ${spec.minLength}`,
+      message: `'is ' || length(${typed}::varchar) || ' characters long, fewer than ${spec.minLength}'`,
+    });
+  void col;
+  return out;
+}
 
 function plan(source: FileSource): ColumnPlan[] {
   return Object.entries(source.schema).map(([name, spec], i) => {
     const raw = value(i);
-    const typed = typedName(i);
+    const typed = sqlIdent(name);
     const identity = spec.kind === "string" && source.format !== "parquet";
     return {
       name,
       spec,
       raw,
       typed,
+      missing: spec.nullable ? null : `${raw} is null`,
       badType: identity ? null : `(${raw} is not null and ${typed} is null)`,
-      badNull: spec.nullable ? null : `(${raw} is null)`,
+      constraints: constraintsOf(spec, typed, name),
     };
   });
 }
 
 /**
- * The raw records with each column also coerced (t0...), in a subquery of its own: DuckDB then
- * computes each cast once, where a CASE that tests and returns it would compute it twice.
+ * The raw records with each column also coerced, under its own name, in a subquery of its own:
+ * DuckDB then computes each cast once, where a CASE that tests and returns it would compute it
+ * twice. Cross-field rules see the typed columns by name.
  */
-function coerced(source: FileSource, layout: FileLayout, lines: boolean): string {
+function coerced(source: FileSource, layout: FileLayout, options: RawOptions): string {
   const casts = Object.entries(source.schema).map(([name, spec], i) => {
     const sourceType = source.format === "parquet" ? (layout.types?.[name] ?? "VARCHAR") : "VARCHAR";
-    return `${typedExpr(spec, value(i), sourceType)} as ${typedName(i)}`;
+    return `${typedExpr(spec, value(i), sourceType)} as ${sqlIdent(name)}`;
   });
-  return `select *, ${casts.join(", ")} from (${rawQuery(source, layout, { lines })})`;
+  return `select *, ${casts.join(", ")} from (${rawQuery(source, layout, options)})`;
 }
 
-/**
- * The coerced records, columns in schema order with their types. A bad record makes the query
- * fail (through error()), so a load is one pass over the files; failuresQuery then says where.
- */
-export function loadQuery(source: FileSource, layout: FileLayout): string {
+/** A SQL boolean: the record passes every check (a split record, coercion, constraints, unknown fields, rules). */
+function passesExpr(source: FileSource): string {
   const columns = plan(source);
-  const bad = [`${PROBLEM} is not null`, ...columns.flatMap((c) => [c.badType, c.badNull].filter((b): b is string => b !== null))];
-  return `select ${columns.map((c) => `${c.typed}::${sqlType(c.spec)} as ${sqlIdent(c.name)}`).join(", ")}
-    from (${coerced(source, layout, false)})
-    where case when ${bad.join(" or ")} then error('strata: a record does not coerce') else true end`;
+  const parts = [`${PROBLEM} is null`];
+  if ((source.unknownFields ?? "reject") === "reject") parts.push(`${UNKNOWN} is null`);
+  for (const c of columns) {
+    if (c.missing) parts.push(`${c.raw} is not null`);
+    if (c.badType) parts.push(`not ${c.badType}`);
+    for (const k of c.constraints) parts.push(`not coalesce(${k.bad}, false)`);
+  }
+  for (const r of source.rules ?? []) parts.push(`coalesce((${r.predicate}), false)`);
+  return parts.join("\n      and ");
+}
+
+const reason = (code: string, column: string, rule: string, val: string, message: string): string =>
+  `{'code': ${code}, 'column': ${column}, 'rule': ${rule}, 'value': ${val}, 'message': ${message}}`;
+const NULL_TEXT = "null::varchar";
+
+/**
+ * Every reason a record fails, as a list of structs {code, column, rule, value, message}: a record
+ * that cannot be split has that one reason; otherwise one per failing column (its first failing
+ * check), unknown fields, and the rules it breaks (checked only when its columns are all valid).
+ */
+function reasonsExpr(source: FileSource): string {
+  const columns = plan(source);
+  const items: string[] = [];
+  const columnsValid: string[] = [];
+  for (const c of columns) {
+    const col = sqlString(c.name);
+    const branches: string[] = [];
+    if (c.missing)
+      branches.push(
+        `when ${c.missing} then ${reason("'MISSING_VALUE'", col, NULL_TEXT, NULL_TEXT, sqlString(`column "${c.name}": the value is missing and the column is not nullable`))}`,
+      );
+    if (c.badType)
+      branches.push(
+        `when ${c.badType} then ${reason("'TYPE_MISMATCH'", col, NULL_TEXT, `${c.raw}::varchar`, `${sqlString(`column "${c.name}": `)} || ${shown(`${c.raw}::varchar`)} || ${sqlString(` is not ${expectedOf(c.spec)}`)}`)}`,
+      );
+    for (const k of c.constraints)
+      branches.push(
+        `when coalesce(${k.bad}, false) then ${reason(`'${k.code}'`, col, NULL_TEXT, `${c.raw}::varchar`, `${sqlString(`column "${c.name}": `)} || ${k.message}`)}`,
+      );
+    if (branches.length) {
+      items.push(`case ${branches.join(" ")} end`);
+      columnsValid.push(`not (${branches.map((b) => b.slice(5, b.indexOf(" then "))).join(" or ")})`);
+    }
+  }
+  if ((source.unknownFields ?? "reject") === "reject")
+    items.push(
+      `case when ${UNKNOWN} is not null then ${reason("'UNKNOWN_FIELD'", `array_to_string(${UNKNOWN}, ', ')`, NULL_TEXT, NULL_TEXT, `'fields the schema does not declare: ' || array_to_string(${UNKNOWN}, ', ')`)} end`,
+    );
+  const valid = columnsValid.length ? columnsValid.join(" and ") : "true";
+  for (const r of source.rules ?? [])
+    items.push(
+      `case when (${valid}) and not coalesce((${r.predicate}), false) then ${reason("'RULE_FAILED'", NULL_TEXT, sqlString(r.name), NULL_TEXT, sqlString(r.message))} end`,
+    );
+  const split = reason(
+    `split_part(${PROBLEM}, ':', 1)`,
+    NULL_TEXT,
+    NULL_TEXT,
+    NULL_TEXT,
+    `substr(${PROBLEM}, strpos(${PROBLEM}, ':') + 1)`,
+  );
+  return `case when ${PROBLEM} is not null then [${split}] else list_filter([${items.join(",\n        ")}], x -> x is not null) end`;
+}
+
+/** The message a clean load fails with when a record does not pass (fail-fast mode); the reader then looks for it. */
+export const RECORD_FAILED = "strata: a record does not pass its checks";
+
+/**
+ * The records that pass, columns in schema order with their types (and `_extra` when unknown
+ * fields are kept). With `failOnBad`, a record that does not pass fails the query (through
+ * error()), so a load is one pass; rejectsQuery then says which and why.
+ */
+export function cleanQuery(source: FileSource, layout: FileLayout, options: { errors: ReaderErrors; failOnBad: boolean }): string {
+  const columns = plan(source);
+  const passes = passesExpr(source);
+  const extra = (source.unknownFields ?? "reject") === "keep" ? `, ${EXTRA} as ${sqlIdent(EXTRA_COLUMN)}` : "";
+  const filter = options.failOnBad ? `case when ${passes} then true else error('${RECORD_FAILED}') end` : passes;
+  return `select ${columns.map((c) => `${c.typed}::${sqlType(c.spec)} as ${c.typed}`).join(", ")}${extra}
+    from (${coerced(source, layout, { position: "none", errors: options.errors })})
+    where ${filter}`;
 }
 
 /**
- * Every failure, first in file and line order: `file` (absolute), `line`, `ord` (0 for the
- * record, then the column's position), `column`, `value` (text), `expected`, `reason`.
- * A malformed record is one failure; its columns are not checked.
+ * The records that do not pass, with where they are and why: `file` (absolute), `rec` (the
+ * record's number in its file, as the reader counts records), `raw` (the line, for line formats),
+ * `record` (a JSON object of the values as read; null for a record that cannot be split), and
+ * `reasons` (a JSON array of {code, column, rule, value, message}).
  */
-export function failuresQuery(source: FileSource, layout: FileLayout, limit: number): string {
-  const entry = (ord: number, column: string, val: string, expected: string, reason: FailureReason): string =>
-    `{'ord': ${ord}, 'column': ${column}, 'value': ${val}, 'expected': ${expected}, 'reason': '${reason}'}`;
-  const checks = [`case when ${PROBLEM} is not null then ${entry(0, "null::varchar", "null::varchar", PROBLEM, "malformed")} end`];
-  const conditions = [`${PROBLEM} is not null`];
-  plan(source).forEach((c, i) => {
-    for (const [bad, reason] of [
-      [c.badNull, "null"],
-      [c.badType, "type"],
-    ] as const) {
-      if (bad === null) continue;
-      const expected = sqlString(reason === "null" ? "a value (the column is not nullable)" : expectedOf(c.spec));
-      checks.push(
-        `case when ${PROBLEM} is null and ${bad} then ${entry(i + 1, sqlString(c.name), `${c.raw}::varchar`, expected, reason)} end`,
-      );
-      conditions.push(bad);
-    }
-  });
-  return `select ${FILE} as file, ${LINE} as line, f.ord as ord, f.column as "column", f.value as value, f.expected as expected, f.reason as reason
-    from (select ${FILE}, ${LINE}, unnest(list_filter([${checks.join(",\n      ")}], lambda x: x is not null)) as f
-          from (${coerced(source, layout, true)})
-          where ${conditions.join(" or ")})
-    order by file, line, ord
-    limit ${Math.max(0, Math.floor(limit))}`;
+export function rejectsQuery(source: FileSource, layout: FileLayout, errors: ReaderErrors): string {
+  const columns = plan(source);
+  const record = `json_object(${columns.map((c) => `${sqlString(c.name)}, ${c.raw}::varchar`).join(", ")})`;
+  return `select ${FILE} as file, ${REC} as rec, ${RAW} as raw,
+           case when ${PROBLEM} is null then ${record} end as record, to_json(${reasonsExpr(source)})::varchar as reasons
+    from (${coerced(source, layout, { position: "record", errors })})
+    where not (${passesExpr(source)})`;
 }

@@ -5,7 +5,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import { SqlError } from "../../errors/errors.js";
 import { StrataError, isStrataError } from "../../errors/strata-error.js";
 import type { SqlLiteral } from "../../pipeline/sql.js";
-import type { ColumnBatch, ColumnDef, ResolvedQuery, TableEngine, TableName } from "../table-engine.js";
+import type { ColumnBatch, ColumnDef, ResolvedQuery, SqlDialect, TableEngine, TableName } from "../table-engine.js";
 
 const quote = (ident: string): string => `"${ident.replace(/"/g, '""')}"`;
 const literal = (text: string): string => `'${text.replace(/'/g, "''")}'`;
@@ -331,7 +331,8 @@ export class PostgresTableEngine implements TableEngine {
     }
   }
 
-  async createTableAs(target: TableName, query: ResolvedQuery, signal: AbortSignal): Promise<number> {
+  /** The query's text with tables named and values as $n parameters. */
+  #resolve(query: ResolvedQuery): { text: string; values: unknown[] } {
     const values: unknown[] = [];
     let text = query.strings[0] ?? "";
     query.parts.forEach((part, i) => {
@@ -339,6 +340,25 @@ export class PostgresTableEngine implements TableEngine {
       else text += placeholder(values.push(bindValue(part.value)), part.value);
       text += query.strings[i + 1] ?? "";
     });
+    return { text, values };
+  }
+
+  readonly dialect: SqlDialect = {
+    regexFullMatch: (expr, pattern) => `(${expr} ~ ${literal(`^(?:${pattern})$`)})`,
+  };
+
+  async query(query: ResolvedQuery, signal?: AbortSignal): Promise<Record<string, unknown>[]> {
+    const { text, values } = this.#resolve(query);
+    signal?.throwIfAborted();
+    try {
+      return (await this.#query(text, values)).rows as Record<string, unknown>[];
+    } catch (cause) {
+      throw this.#failed(cause, "", { sql: text });
+    }
+  }
+
+  async createTableAs(target: TableName, query: ResolvedQuery, signal: AbortSignal): Promise<number> {
+    const { text, values } = this.#resolve(query);
     signal.throwIfAborted();
     await this.#ensureSchema(target.schema);
     const client = await this.#client();

@@ -10,6 +10,7 @@ import type {
   RunStore,
   StepRecord,
   StoredOutput,
+  ValidationReport,
 } from "../run-store.js";
 import { openMetadataDb } from "./metadata-db.js";
 
@@ -109,6 +110,10 @@ export class SqliteRunStore implements RunStore {
       attempts: db.prepare(`select * from attempts where run_id = ? order by started_at, step, attempt`),
       logs: db.prepare(`select * from logs where run_id = ? order by seq`),
       logsOfStep: db.prepare(`select * from logs where run_id = ? and step = ? order by seq`),
+      insertValidation: db.prepare(
+        `insert into validation_reports (run_id, step, dataset, version, kind, passed, body, at) values (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      validations: db.prepare(`select body from validation_reports where run_id = ? order by seq`),
     };
   }
 
@@ -281,6 +286,27 @@ export class SqliteRunStore implements RunStore {
       }[];
       return rows.map((r) => ({ runId: r.run_id, step: r.step, attempt: r.attempt, time: r.time, level: r.level, line: r.line }));
     });
+  }
+
+  saveValidation(report: ValidationReport): Promise<void> {
+    return this.#run("save validation report", () => {
+      this.#stmt.insertValidation.run(
+        report.runId,
+        report.step,
+        report.dataset,
+        report.version,
+        report.kind,
+        report.passed ? 1 : 0,
+        JSON.stringify(report),
+        report.at,
+      );
+    });
+  }
+
+  getValidations(runId: string): Promise<ValidationReport[]> {
+    return this.#run("get validation reports", () =>
+      (this.#stmt.validations.all(runId) as { body: string }[]).map((r) => JSON.parse(r.body) as ValidationReport),
+    );
   }
 
   close(): Promise<void> {

@@ -88,4 +88,17 @@ export const MIGRATIONS: readonly string[] = [
    );
    create index lineage_run on lineage (run_id);
    create index lineage_dataset on lineage (dataset, version);`,
+  `create table validation_reports (
+     seq integer primary key autoincrement,
+     run_id text,
+     step text,
+     dataset text not null,
+     version integer,
+     kind text not null,
+     passed integer not null,
+     body text not null,
+     at integer not null
+   );
+   create index validation_reports_run on validation_reports (run_id);
+   create index validation_reports_dataset on validation_reports (dataset, at);`,
 ];

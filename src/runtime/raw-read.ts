@@ -1,0 +1,177 @@
+import { ValidationError } from "../errors/errors.js";
+import { StrataError } from "../errors/strata-error.js";
+import type { DatasetRef } from "../pipeline/dataset.js";
+import type { StepDefinition } from "../pipeline/step.js";
+import type { FileFormat, FileSource } from "../storage/files/file-source.js";
+import type { QuarantineStamp } from "../storage/quarantine-store.js";
+import type { ValidationReport } from "../storage/run-store.js";
+import type { TableEngine, TableName } from "../storage/table-engine.js";
+import { checkerVersion } from "../validation/record-rules.js";
+import type { RunScope } from "./step-executor.js";
+import { TableHandle } from "./table-handle.js";
+import { applyTsRules, tsRules } from "./ts-rules.js";
+
+/** A raw files dataset as the file reader takes it. */
+export function fileSourceOf(ds: DatasetRef<unknown>, folder: string): FileSource {
+  const path = ds.options.path;
+  if (!path) {
+    throw new StrataError(
+      "DATASET_INVALID",
+      `dataset "${ds.name}" (storage "${ds.options.storage}"): a dataset in a files storage needs \`path\` (a file or glob in the storage's folder)`,
+      { details: { dataset: ds.name, storage: ds.options.storage } },
+    );
+  }
+  const format: FileFormat = ds.options.format ?? (/\.parquet$/i.test(path) ? "parquet" : /\.jsonl?$/i.test(path) ? "jsonl" : "csv");
+  const sqlRules = (ds.options.rules ?? []).flatMap((r) =>
+    r.kind === "sql" ? [{ name: r.name, predicate: r.predicate, message: r.message }] : [],
+  );
+  return {
+    storage: ds.options.storage,
+    dataset: ds.name,
+    folder,
+    path,
+    format,
+    ...(ds.options.csv ? { csv: ds.options.csv } : {}),
+    schema: ds.columns,
+    ...(ds.options.unknownFields ? { unknownFields: ds.options.unknownFields } : {}),
+    ...(sqlRules.length ? { rules: sqlRules } : {}),
+  };
+}
+
+/** The version of a dataset's record checks: kept with each reject. */
+export const checkerOf = (ds: DatasetRef<unknown>): string =>
+  checkerVersion({ columns: ds.columns, rules: ds.options.rules ?? [], unknownFields: ds.options.unknownFields ?? "reject" });
+
+/** The quarantine settings of a dataset, or null when a bad record fails the read. */
+export function quarantineOf(ds: DatasetRef<unknown>): { maxRate: number } | null {
+  const q = ds.options.quarantine;
+  if (!q) return null;
+  return { maxRate: typeof q === "object" ? (q.maxRate ?? 1) : 1 };
+}
+
+/** Reasons of a rejects table, counted: code, column, rule. */
+async function reasonCounts(engine: TableEngine, rejects: TableName): Promise<ValidationReport["reasons"]> {
+  const rows = await engine.query({
+    strings: [
+      `select r.code as code, r.column as "column", r.rule as rule, count(*) as n
+       from (select unnest(from_json(reasons, '[{"code":"VARCHAR","column":"VARCHAR","rule":"VARCHAR"}]')) as r from ${engine.qualifiedName(rejects)})
+       group by all order by n desc, code`,
+    ],
+    parts: [],
+  });
+  return rows.map((r) => ({
+    code: String(r.code),
+    column: r.column === null ? null : String(r.column),
+    rule: r.rule === null ? null : String(r.rule),
+    count: Number(r.n),
+  }));
+}
+
+function mergeCounts(a: ValidationReport["reasons"], b: ValidationReport["reasons"]): ValidationReport["reasons"] {
+  const all = new Map<string, { code: string; column: string | null; rule: string | null; count: number }>();
+  for (const r of [...a, ...b]) {
+    const key = JSON.stringify([r.code, r.column, r.rule]);
+    const seen = all.get(key);
+    all.set(key, { ...r, count: (seen?.count ?? 0) + r.count });
+  }
+  return [...all.values()].sort((x, y) => y.count - x.count);
+}
+
+/**
+ * Reads a raw files dataset for a run: its records, coerced and checked, land in a run table.
+ * Without quarantine the first bad record fails the read, named by file, line and column. With
+ * quarantine, bad records go to the quarantine with every reason (for the `ingest` step's output
+ * dataset, when an ingest step reads it), the counts reconcile (read = clean + quarantined) and
+ * are saved as the run's validation report; the read fails only past `maxRate`.
+ */
+export async function readRawDataset(scope: RunScope, step: StepDefinition, ds: DatasetRef<unknown>, folder: string): Promise<TableHandle> {
+  const { readFiles, ingestFiles, readRejects } = await import("../storage/files/file-reader.js");
+  const engine = await scope.engine();
+  const target = { schema: scope.runId, table: `${ds.name}__raw` };
+  scope.scratch.push({ engine, table: target });
+  const source = fileSourceOf(ds, folder);
+  const quarantine = quarantineOf(ds);
+  const rules = tsRules(ds.options.rules);
+  const checker = checkerOf(ds);
+  if (!quarantine) {
+    const { rows } = await readFiles(engine, source, target, scope.signal);
+    const [first] = await applyTsRules(engine, target, rules, { limit: 1, signal: scope.signal });
+    if (first) {
+      throw new StrataError(
+        "INGEST_RECORD_INVALID",
+        `dataset "${ds.name}": a record ${first.reasons.map((r) => r.message).join("; ")}: ${JSON.stringify(first.values)}`,
+        {
+          details: { dataset: ds.name, record: first.values, reasons: first.reasons },
+        },
+      );
+    }
+    return new TableHandle(engine, target, rows);
+  }
+  const rejects = { schema: scope.runId, table: `${ds.name}__rejects` };
+  scope.scratch.push({ engine, table: rejects });
+  const read = await ingestFiles(engine, source, { target, rejects }, scope.signal);
+  const ruleRejects = await applyTsRules(engine, target, rules, { signal: scope.signal });
+  const store = await scope.quarantine();
+  const stamp: QuarantineStamp = {
+    dataset: ds.name,
+    target: step.kind === "ingest" ? (step.dataset?.name ?? null) : null,
+    runId: scope.runId,
+    step: step.name,
+    checkerVersion: checker,
+    at: scope.clock.now(),
+  };
+  await store.appendTable(stamp, rejects);
+  await store.append(stamp, ruleRejects);
+  const quarantined = read.rejected + ruleRejects.length;
+  const clean = read.rows - ruleRejects.length;
+  const reasons = mergeCounts(
+    await reasonCounts(engine, rejects),
+    mergeCounts(
+      [],
+      ruleRejects.flatMap((r) => r.reasons.map((x) => ({ code: x.code, column: x.column, rule: x.rule ?? null, count: 1 }))),
+    ),
+  );
+  const rate = read.read === 0 ? 0 : quarantined / read.read;
+  const passed = rate <= quarantine.maxRate;
+  const report: ValidationReport = {
+    runId: scope.runId,
+    step: step.name,
+    dataset: ds.name,
+    version: null,
+    kind: "records",
+    checkerVersion: checker,
+    counts: { read: read.read, clean, quarantined },
+    reasons,
+    results: [],
+    passed,
+    at: scope.clock.now(),
+  };
+  await scope.store.saveValidation(report);
+  const log = scope.logger.forAttempt(step.name, 0);
+  if (quarantined > 0) {
+    const examples = await readRejects(engine, rejects, 3);
+    log.warn(
+      {
+        dataset: ds.name,
+        read: read.read,
+        clean,
+        quarantined,
+        reasons,
+        examples: examples.map((e) => ({ file: e.file, line: e.line, reasons: e.reasons.map((r) => r.message) })),
+      },
+      "records quarantined",
+    );
+  } else log.info({ dataset: ds.name, read: read.read, clean, quarantined }, "records checked");
+  if (!passed) {
+    const top = reasons
+      .slice(0, 3)
+      .map((r) => `${r.code}${r.column ? ` (${r.column})` : r.rule ? ` (${r.rule})` : ""} ${r.count}`)
+      .join(", ");
+    throw new ValidationError(
+      "QUARANTINE_RATE_EXCEEDED",
+      `dataset "${ds.name}": ${quarantined} of ${read.read} records rejected (${(rate * 100).toFixed(2)} %), more than the allowed ${(quarantine.maxRate * 100).toFixed(2)} %: ${top}. They are kept: strata quarantine list ${ds.name}`,
+      { details: { dataset: ds.name, read: read.read, quarantined, maxRate: quarantine.maxRate } },
+    );
+  }
+  return new TableHandle(engine, target, clean);
+}
