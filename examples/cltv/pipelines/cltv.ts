@@ -1,9 +1,10 @@
-import { command, pipeline, sql, step, z } from "strata";
-import { cohortRevenue, customerFacts, customerSummary, rawTransactions } from "./datasets.js";
+import { command, drift, expect, ingest, notNull, pipeline, range, sql, step, z } from "strata";
+import { cohortRevenue, customerFacts, customerSummary, rawTransactions, transactions } from "./datasets.js";
 
 /**
  * Customer lifetime value, first stage: the raw CDNOW transaction log (69,659 purchases by 23,570
- * customers, 1997-01 to 1998-06), read and coerced to its schema -> daily purchases -> the RFM
+ * customers, 1997-01 to 1998-06), checked record by record (rejects to the quarantine) and written
+ * as the clean transactions dataset -> daily purchases -> the RFM
  * summary that BG/NBD and Gamma-Gamma fit on (a dataset, versioned) -> cohort revenue (Python,
  * pandas) -> the summary published to a key-value storage -> a cohort report.
  *
@@ -20,12 +21,14 @@ export default pipeline(
     }),
   },
   ({ params }) => {
+    const clean = ingest("ingest", { from: rawTransactions, to: transactions });
+
     // Several purchases on one day count as one transaction (the BTYD convention).
     const daily = step(
       "daily",
       { description: "one row per customer and purchase day", retries: 1 },
       sql`select customer_id, date, sum(dollar_value) as amount, sum(number_of_cds) as cds
-          from ${rawTransactions} group by customer_id, date`,
+          from ${clean} group by customer_id, date`,
     );
 
     const summary = step(
@@ -45,6 +48,14 @@ export default pipeline(
           group by c.customer_id, f.first_date
           order by c.customer_id`,
     );
+
+    // A posteriori tests of the summary, before its new version goes live.
+    expect(summary, [
+      notNull("customer_id"),
+      range("frequency", { min: 0 }),
+      range("recency", { min: 0 }),
+      drift("monetary_value", { method: "psi", threshold: 0.25, severity: "warn" }),
+    ]);
 
     step("cohorts", { inputs: { daily }, output: cohortRevenue, timeoutMs: 120_000 }, command(["python", "steps/cohorts.py"]));
 

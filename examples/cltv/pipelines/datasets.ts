@@ -1,11 +1,36 @@
-import { dataset, t } from "strata";
+import { dataset, range, rowCount, rule, t, unique } from "strata";
 
-/** The raw CDNOW log: whitespace-separated, CRLF, a header line, dates as YYYYMMDD. */
+const transactionColumns = {
+  customer_id: t.string().pattern("[0-9]{5}"),
+  date: t.date("%Y%m%d"),
+  number_of_cds: t.int().min(0),
+  dollar_value: t.double().min(0),
+};
+
+/**
+ * The raw CDNOW log: whitespace-separated, CRLF, a header line, dates as YYYYMMDD. Each record is
+ * checked when it is read: a record that fails goes to the quarantine with its line and reasons
+ * (`strata quarantine list raw_transactions`) instead of failing the run, unless more than 1 % do
+ * (the file's format has then probably changed).
+ */
 export const rawTransactions = dataset("raw_transactions", {
   storage: "lake",
   path: "CDNOW_master.txt",
   csv: { whitespace: true, header: true },
-  schema: { customer_id: t.string(), date: t.date("%Y%m%d"), number_of_cds: t.int().min(0), dollar_value: t.double().min(0) },
+  schema: transactionColumns,
+  rules: [rule.sql("value_needs_cds", "number_of_cds > 0 or dollar_value = 0", "a purchase with a value must have at least one CD")],
+  quarantine: { maxRate: 0.01 },
+});
+
+/** The transactions that passed their checks: what the rest of the pipeline reads. */
+export const transactions = dataset("transactions", {
+  storage: "warehouse",
+  schema: transactionColumns,
+  expectations: [
+    rowCount({ min: 1, vsPrevious: { min: 0.9 } }),
+    // Zero-value purchases are real in CDNOW (promotions): worth knowing, not worth stopping for.
+    range("dollar_value", { min: 0.01 }, { severity: "warn", mostly: 0.99 }),
+  ],
 });
 
 /** Per customer: repeat purchases, recency and age in the time unit, mean repeat spend. */
@@ -13,6 +38,7 @@ export const customerSummary = dataset("customer_summary", {
   storage: "warehouse",
   key: "customer_id",
   description: "RFM summary over the calibration period (lifetimes' column names)",
+  expectations: [unique("customer_id"), rowCount({ min: 1 })],
   schema: {
     customer_id: t.string(),
     frequency: t.int().min(0),
