@@ -67,13 +67,7 @@ function readLiveVersion(scope: RunScope, step: StepDefinition, ds: DatasetRef<u
 
 async function openDatasetForRead(scope: RunScope, step: StepDefinition, ds: DatasetRef<unknown>): Promise<TableHandle> {
   const storage = await scope.storages.open(ds.options.storage);
-  if (storage.files) {
-    const handle = await readRawDataset(scope, step, ds, storage.files.folder);
-    await scope.catalog.recordLineage([
-      { runId: scope.runId, step: step.name, dataset: ds.name, version: 0, direction: "read", at: scope.clock.now() },
-    ]);
-    return handle;
-  }
+  if (storage.files) return readRawDataset(scope, step, ds, storage.files.folder);
   if (!storage.tables) throw invalid(ds, `its storage is of format "${storage.definition.format}", which steps cannot read as a table`);
   const live = await scope.catalog.liveVersion(ds.name);
   if (!live) {

@@ -78,24 +78,41 @@ function mergeCounts(a: ValidationReport["reasons"], b: ValidationReport["reason
 }
 
 /**
- * Reads a raw files dataset for a run: its records, coerced and checked, land in a run table.
- * Without quarantine the first bad record fails the read, named by file, line and column. With
- * quarantine, bad records go to the quarantine with every reason (for the `ingest` step's output
- * dataset, when an ingest step reads it), the counts reconcile (read = clean + quarantined) and
- * are saved as the run's validation report; the read fails only past `maxRate`.
+ * Reads a raw files dataset for a run into a run table. Without quarantine the first bad record
+ * fails the read, named by file, line and column. With quarantine, bad records go to the
+ * quarantine with every reason (for the `ingest` step's output dataset, when an ingest step reads
+ * it), the counts reconcile (read = clean + quarantined) and are saved as the run's validation
+ * report; the read fails only past `maxRate`.
  */
 export async function readRawDataset(scope: RunScope, step: StepDefinition, ds: DatasetRef<unknown>, folder: string): Promise<TableHandle> {
-  const { readFiles, ingestFiles, readRejects } = await import("../storage/files/file-reader.js");
   const engine = await scope.engine();
   const target = { schema: scope.runId, table: `${ds.name}__raw` };
   scope.scratch.push({ engine, table: target });
+  return new TableHandle(engine, target, await ingestRaw(scope, step, ds, folder, target, scope.signal));
+}
+
+/** Reads and checks a raw files dataset into `target`, a table of the warehouse engine; returns the clean rows. */
+export async function ingestRaw(
+  scope: RunScope,
+  step: StepDefinition,
+  ds: DatasetRef<unknown>,
+  folder: string,
+  target: TableName,
+  signal: AbortSignal,
+): Promise<number> {
+  const { readFiles, ingestFiles, readRejects } = await import("../storage/files/file-reader.js");
+  const engine = await scope.engine();
   const source = fileSourceOf(ds, folder);
   const quarantine = quarantineOf(ds);
   const rules = tsRules(ds.options.rules);
   const checker = checkerOf(ds);
+  // Raw files have no versions: the lineage says version 0.
+  await scope.catalog.recordLineage([
+    { runId: scope.runId, step: step.name, dataset: ds.name, version: 0, direction: "read", at: scope.clock.now() },
+  ]);
   if (!quarantine) {
-    const { rows } = await readFiles(engine, source, target, scope.signal);
-    const [first] = await applyTsRules(engine, target, rules, { limit: 1, signal: scope.signal });
+    const { rows } = await readFiles(engine, source, target, signal);
+    const [first] = await applyTsRules(engine, target, rules, { limit: 1, signal });
     if (first) {
       throw new StrataError(
         "INGEST_RECORD_INVALID",
@@ -105,12 +122,12 @@ export async function readRawDataset(scope: RunScope, step: StepDefinition, ds: 
         },
       );
     }
-    return new TableHandle(engine, target, rows);
+    return rows;
   }
   const rejects = { schema: scope.runId, table: `${ds.name}__rejects` };
   scope.scratch.push({ engine, table: rejects });
-  const read = await ingestFiles(engine, source, { target, rejects }, scope.signal);
-  const ruleRejects = await applyTsRules(engine, target, rules, { signal: scope.signal });
+  const read = await ingestFiles(engine, source, { target, rejects }, signal);
+  const ruleRejects = await applyTsRules(engine, target, rules, { signal });
   const store = await scope.quarantine();
   const stamp: QuarantineStamp = {
     dataset: ds.name,
@@ -173,5 +190,5 @@ export async function readRawDataset(scope: RunScope, step: StepDefinition, ds: 
       { details: { dataset: ds.name, read: read.read, quarantined, maxRate: quarantine.maxRate } },
     );
   }
-  return new TableHandle(engine, target, clean);
+  return clean;
 }

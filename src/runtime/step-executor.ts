@@ -17,6 +17,7 @@ import { runCommandStep } from "./command-step.js";
 import { readDataset, writeDataset } from "./dataset-io.js";
 import type { RunEventListener } from "./events.js";
 import { checkOutput } from "./output-checks.js";
+import { ingestRaw } from "./raw-read.js";
 import { encodeOutput } from "./output-codec.js";
 import type { RunLogger } from "./run-logger.js";
 import { TableHandle } from "./table-handle.js";
@@ -137,6 +138,15 @@ async function runBody(scope: RunScope, step: StepDefinition, attempt: number, l
     const table = { schema: scope.runId, table: step.output };
     const handle = new TableHandle(engine, table, await engine.createTableAs(table, query, signal));
     return step.dataset ? writeDataset(scope, step, handle, undefined, signal) : checkPlainOutput(scope, step, handle, signal);
+  }
+  if (step.kind === "ingest" && target?.tables && target.tables === (await scope.engine())) {
+    // The clean records land straight in the new version's table: no second copy of the data.
+    const [raw] = Object.values(step.inputs);
+    const source = isDataset(raw) ? await scope.storages.open(raw.options.storage) : undefined;
+    if (isDataset(raw) && source?.files) {
+      const folder = source.files.folder;
+      return writeDataset(scope, step, undefined, (table) => ingestRaw(scope, step, raw, folder, table, signal), signal);
+    }
   }
   if (step.command) {
     const value = await runCommandStep(scope, step, step.command, await inputValues(scope, step), log, signal);

@@ -285,15 +285,24 @@ async function collectRejects(
     const readerReason = `to_json([{'code': case error_type ${codes} else 'MALFORMED_RECORD' end, 'column': null::varchar, 'rule': null::varchar, 'value': null::varchar, 'message': error_message}])::varchar`;
     await engine.createTableAs(
       rejects,
-      sql(`select * from (with refused as (select *, line - ${base} - row_number() over (partition by file order by line) as before from ${q(refused)}),
+      // `before`: records the reader kept ahead of each record it skipped. A record's line is its
+      // number plus the lines before the first record plus the skipped ones ahead of it: an ASOF
+      // join finds how many (the last skipped one with fewer records before it).
+      sql(`select * from (with refused as (select *, line - ${base} - row_number() over (partition by file order by line) as before,
+                                                  row_number() over (partition by file order by line) as skipped from ${q(refused)}),
+        irregular_files as (select unnest(${irregularList}::varchar[]) as file),
+        refused_files as (select distinct file from refused),
         checked as (
           select b.*, case
               when ${source.format === "parquet" ? "true" : "false"} then b.rec
-              when list_contains(${irregularList}, b.file) then
-                case when not exists (select 1 from refused r where r.file = b.file) then (select m.line from ${lineMap} m where m.file = b.file and m.rec = b.rec) end
-              else ${base} + b.rec + (select count(*) from refused r where r.file = b.file and r.before < b.rec)
+              when i.file is not null then case when rf.file is null then m.line end
+              else ${base} + b.rec + coalesce(r.skipped, 0)
             end as line
-          from ${q(bad)} b)
+          from ${q(bad)} b
+          left join irregular_files i on i.file = b.file
+          left join refused_files rf on rf.file = b.file
+          left join ${lineMap} m on i.file is not null and m.file = b.file and m.rec = b.rec
+          asof left join refused r on r.file = b.file and b.rec > r.before)
         select ${relative("file")} as source_file, line::bigint as source_line, null::bigint as source_offset, rec::bigint as source_record, raw, record::varchar as record, reasons
         from checked
         union all
