@@ -7,6 +7,7 @@ import type { QuarantineStamp } from "../storage/quarantine-store.js";
 import type { ValidationReport } from "../storage/run-store.js";
 import type { TableEngine, TableName } from "../storage/table-engine.js";
 import { checkerVersion } from "../validation/record-rules.js";
+import { countReasons } from "../validation/reason-codes.js";
 import type { RunScope } from "./step-executor.js";
 import { TableHandle } from "./table-handle.js";
 import { applyTsRules, tsRules } from "./ts-rules.js";
@@ -65,16 +66,6 @@ async function reasonCounts(engine: TableEngine, rejects: TableName): Promise<Va
     rule: r.rule === null ? null : String(r.rule),
     count: Number(r.n),
   }));
-}
-
-function mergeCounts(a: ValidationReport["reasons"], b: ValidationReport["reasons"]): ValidationReport["reasons"] {
-  const all = new Map<string, { code: string; column: string | null; rule: string | null; count: number }>();
-  for (const r of [...a, ...b]) {
-    const key = JSON.stringify([r.code, r.column, r.rule]);
-    const seen = all.get(key);
-    all.set(key, { ...r, count: (seen?.count ?? 0) + r.count });
-  }
-  return [...all.values()].sort((x, y) => y.count - x.count);
 }
 
 /**
@@ -141,13 +132,7 @@ export async function ingestRaw(
   await store.append(stamp, ruleRejects);
   const quarantined = read.rejected + ruleRejects.length;
   const clean = read.rows - ruleRejects.length;
-  const reasons = mergeCounts(
-    await reasonCounts(engine, rejects),
-    mergeCounts(
-      [],
-      ruleRejects.flatMap((r) => r.reasons.map((x) => ({ code: x.code, column: x.column, rule: x.rule ?? null, count: 1 }))),
-    ),
-  );
+  const reasons = countReasons([...(await reasonCounts(engine, rejects)), ...ruleRejects.flatMap((r) => r.reasons)]);
   const rate = read.read === 0 ? 0 : quarantined / read.read;
   const passed = rate <= quarantine.maxRate;
   const report: ValidationReport = {

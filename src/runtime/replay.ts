@@ -5,6 +5,7 @@ import { StrataError } from "../errors/strata-error.js";
 import type { DatasetRef } from "../pipeline/dataset.js";
 import type { QuarantinedRecord, QuarantineFilter } from "../storage/quarantine-store.js";
 import type { ValidationReport } from "../storage/run-store.js";
+import { countReasons } from "../validation/reason-codes.js";
 import type { TableEngine, TableName } from "../storage/table-engine.js";
 import { schemaDifferences } from "../data/schema-check.js";
 import { thisProcess } from "./abandoned-runs.js";
@@ -82,7 +83,7 @@ function valuesOf(ds: DatasetRef<unknown>, record: QuarantinedRecord): Record<st
   return { ...values, ...(record.fixes ?? {}) };
 }
 
-function countReasons(records: readonly QuarantinedRecord[], passing: ReadonlySet<number>): ReplayResult["byReason"] {
+function reasonsNowPassing(records: readonly QuarantinedRecord[], passing: ReadonlySet<number>): ReplayResult["byReason"] {
   const groups = new Map<string, { code: string; column: string | null; rule: string | null; count: number; nowPassing: number }>();
   for (const r of records) {
     for (const reason of r.reasons) {
@@ -184,13 +185,7 @@ export async function replayQuarantine(
     ).map((r) => Number(r.id));
     const passing = new Set(passedIds);
     const failed = await readRejects(engine, rejects);
-    const newReasons = new Map<string, { code: string; column: string | null; rule: string | null; count: number }>();
-    for (const reason of [...failed, ...ruleRejects, ...unsplit].flatMap((f) => f.reasons)) {
-      const key = JSON.stringify([reason.code, reason.column, reason.rule ?? null]);
-      const g = newReasons.get(key) ?? { code: reason.code, column: reason.column, rule: reason.rule ?? null, count: 0 };
-      g.count++;
-      newReasons.set(key, g);
-    }
+    const newReasons = countReasons([...failed, ...ruleRejects, ...unsplit].flatMap((f) => f.reasons));
     const result: Omit<ReplayResult, "runId" | "version"> = {
       dataset: ds.name,
       target: targetName,
@@ -199,8 +194,8 @@ export async function replayQuarantine(
       candidates: candidates.length,
       passed: passing.size,
       stillFailing: candidates.length - passing.size,
-      byReason: countReasons(candidates, passing),
-      newReasons: [...newReasons.values()].sort((a, b) => b.count - a.count),
+      byReason: reasonsNowPassing(candidates, passing),
+      newReasons,
       passedIds,
     };
     if (dryRun || passing.size === 0) return { ...result, runId: null, version: null };

@@ -3,6 +3,7 @@ import type { DatasetRef } from "../pipeline/dataset.js";
 import type { RejectedRecord } from "../storage/files/file-reader.js";
 import type { ValidationReport } from "../storage/run-store.js";
 import type { TableName } from "../storage/table-engine.js";
+import { countReasons } from "../validation/reason-codes.js";
 import { evaluateExpectations, type TableRef } from "../validation/evaluate-expectations.js";
 import { checkerOf, fileSourceOf } from "./raw-read.js";
 import { applyTsRules, tsRules } from "./ts-rules.js";
@@ -63,14 +64,7 @@ export async function validateDataset(
           reasons: r.reasons,
         })),
       ].slice(0, options.examples ?? 5);
-      const counts = new Map<string, { code: string; column: string | null; rule: string | null; count: number }>();
-      const all = [...(await readRejects(engine, rejects)).flatMap((r) => r.reasons), ...ruleRejects.flatMap((r) => r.reasons)];
-      for (const reason of all) {
-        const key = JSON.stringify([reason.code, reason.column, reason.rule ?? null]);
-        const g = counts.get(key) ?? { code: reason.code, column: reason.column, rule: reason.rule ?? null, count: 0 };
-        g.count++;
-        counts.set(key, g);
-      }
+      const reasons = countReasons([...(await readRejects(engine, rejects)), ...ruleRejects].flatMap((r) => r.reasons));
       const quarantined = read.rejected + ruleRejects.length;
       reports.push({
         runId: null,
@@ -80,7 +74,7 @@ export async function validateDataset(
         kind: "records",
         checkerVersion: checkerOf(ds),
         counts: { read: read.read, clean: read.rows - ruleRejects.length, quarantined },
-        reasons: [...counts.values()].sort((a, b) => b.count - a.count),
+        reasons,
         results: [],
         passed: quarantined === 0,
         at: now(),

@@ -35,3 +35,25 @@ export interface RejectReason {
   readonly value?: string | null;
   readonly message: string;
 }
+
+/** How many rejects had each reason (code, column, rule). */
+export interface ReasonCount {
+  readonly code: string;
+  readonly column: string | null;
+  readonly rule: string | null;
+  readonly count: number;
+}
+
+/** Counts reasons, or adds them to earlier counts; most frequent first. */
+export function countReasons(
+  reasons: Iterable<{ readonly code: string; readonly column: string | null; readonly rule?: string | null | undefined; readonly count?: number }>,
+): ReasonCount[] {
+  const groups = new Map<string, { code: string; column: string | null; rule: string | null; count: number }>();
+  for (const r of reasons) {
+    const key = JSON.stringify([r.code, r.column, r.rule ?? null]);
+    const group = groups.get(key) ?? { code: r.code, column: r.column, rule: r.rule ?? null, count: 0 };
+    group.count += r.count ?? 1;
+    groups.set(key, group);
+  }
+  return [...groups.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
+}
