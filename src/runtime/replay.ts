@@ -9,7 +9,7 @@ import { countReasons } from "../validation/reason-codes.js";
 import type { TableEngine, TableName } from "../storage/table-engine.js";
 import { schemaDifferences } from "../data/schema-check.js";
 import { thisProcess } from "./abandoned-runs.js";
-import { activateVersion, aliasOf, versionTable } from "./dataset-io.js";
+import { activateVersion, aliasOf, columnDefs, versionTable } from "./dataset-io.js";
 import { newId } from "./ids.js";
 import { checkerOf, fileSourceOf } from "./raw-read.js";
 import { applyTsRules, tsRules } from "./ts-rules.js";
@@ -272,7 +272,7 @@ async function appendVersion(
     if (engine !== from) {
       // Another engine: the replayed rows travel through JavaScript (there are few).
       incoming = { schema: engine.datasetSchema, table: `${target.name}__v${version}_replayed` };
-      await engine.createTableFromRows(incoming, await from.readRows(rows));
+      await engine.createTableFromRows(incoming, await from.readRows(rows), columnDefs(target.columns));
     }
     const live = await engine.aliasTarget(aliasOf(engine, target.name));
     const count = await engine.createTableAs(
