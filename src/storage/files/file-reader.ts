@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { StrataError } from "../../errors/strata-error.js";
 import type { ResolvedQuery, TableEngine, TableName } from "../table-engine.js";
 import type { RejectReason } from "../../validation/reason-codes.js";
@@ -10,7 +10,7 @@ import {
   columnDifferences,
   globQuery,
   headerLinesQuery,
-  lineStatsQuery,
+  recordCountsQuery,
   linesBefore,
   parquetColumnsQuery,
   rawQuery,
@@ -210,6 +210,79 @@ async function layoutOf(engine: TableEngine, source: FileSource, scratch: TableN
   return { files, groups: [{ files, columns: names }] };
 }
 
+/**
+ * A file's physical lines and empty lines, counted on its bytes: whatever the encoding or the
+ * length of a line (a reader would skip lines with bad bytes or over its limit).
+ */
+async function lineStats(file: string): Promise<{ lines: number; blanks: number }> {
+  let lines = 0;
+  let blanks = 0;
+  let lineLength = 0; // bytes since the last line break, a trailing \r not counted
+  let sawCr = false;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i]!;
+      if (byte === 10) {
+        lines++;
+        if (lineLength === 0) blanks++;
+        lineLength = 0;
+        sawCr = false;
+      } else if (byte === 13 && !sawCr) sawCr = true;
+      else {
+        lineLength += sawCr ? 2 : 1;
+        sawCr = false;
+      }
+    }
+  }
+  if (lineLength > 0 || sawCr) lines++; // a last line without a line break
+  return { lines, blanks };
+}
+
+/**
+ * Where records the reader refused really start. DuckDB gives a byte offset near the record (the
+ * end of the one before, after empty lines; counted from 0 or 1): the record is the first line
+ * that is not empty from just before it on, if it starts with the record's text. Returns the
+ * offset (from 0) and line (from 1), or null where the text does not match.
+ */
+async function locateLines(
+  file: string,
+  wanted: readonly { offset: number; raw: string }[],
+): Promise<({ offset: number; line: number } | null)[]> {
+  const out: ({ offset: number; line: number } | null)[] = wanted.map(() => null);
+  const order = wanted.map((w, i) => ({ from: Math.max(0, w.offset - 1), i })).sort((a, b) => a.from - b.from);
+  const prefixes = wanted.map((w) => Buffer.from(w.raw.replace(/^[\r\n]+/, "").slice(0, 16), "utf8"));
+  let next = 0;
+  let line = 1;
+  let position = 0; // of the byte being read
+  let lineStart = 0;
+  let head: number[] = []; // first bytes of the current line
+  // At the end of each line that is not empty: it is the record of every wanted offset not
+  // placed yet that lies at or before its start (they are sorted).
+  const finishLine = (): void => {
+    if (head.length === 0 || (head.length === 1 && head[0] === 13)) return;
+    while (next < order.length && order[next]!.from <= lineStart) {
+      const { i } = order[next]!;
+      const prefix = prefixes[i]!;
+      if (Buffer.from(head.slice(0, prefix.length)).equals(prefix)) out[i] = { offset: lineStart, line };
+      next++;
+    }
+  };
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    for (let k = 0; k < chunk.length; k++, position++) {
+      const byte = chunk[k]!;
+      if (byte === 10) {
+        finishLine();
+        line++;
+        lineStart = position + 1;
+        head = [];
+      } else if (head.length < 16) head.push(byte);
+    }
+    if (next >= order.length) break;
+  }
+  if (head.length) finishLine();
+  return out;
+}
+
 /** DuckDB's reader error types, as reason codes. */
 const READER_REASONS: Record<string, string> = {
   "TOO MANY COLUMNS": "TOO_MANY_VALUES",
@@ -227,8 +300,9 @@ let scratchCounter = 0;
  * `source_file` (relative), `source_line`, `source_offset`, `source_record`, `raw`, `record`
  * (JSON of the values as read), `reasons` (JSON array). Records the reader cannot split come
  * from its rejects table; the others from the checks. A record's line follows from its number
- * in files with one record per line (no empty line, no quote character); otherwise it is mapped
- * through the physical lines, exact unless the reader also skipped records of that file.
+ * in files with one record per line; otherwise it is mapped through the quote parity of the
+ * physical lines when that mapping accounts for every record, and left null (with the record's
+ * number) when it cannot be told exactly.
  * Returns how many records were rejected.
  */
 async function collectRejects(
@@ -237,6 +311,8 @@ async function collectRejects(
   layout: FileLayout,
   rejects: TableName,
   signal: AbortSignal,
+  /** Records the clean pass kept, when known: saves counting the records of a single file again. */
+  cleanRows?: number,
 ): Promise<number> {
   const n = ++scratchCounter;
   const readerRejects = `strata_reader_rejects_${process.pid}_${n}`;
@@ -253,10 +329,10 @@ async function collectRejects(
       create or replace table ${q(refused)} as ${
         formatsWithRejects
           ? `select s.file_path as file, min(e.line) as line, min(e.line_byte_position) as "offset", first(e.csv_line order by e.line) as raw,
-               first(e.error_type order by e.line) as error_type, first(e.error_message order by e.line) as error_message
+               first(e.error_type order by e.line) as error_type, first(e.error_message order by e.line) as error_message, false as located
              from ${readerRejects} e join ${readerScans} s using (scan_id, file_id)
              group by s.file_path, e.line_byte_position`
-          : `select null::varchar as file, null::bigint as line, null::bigint as "offset", null::varchar as raw, null::varchar as error_type, null::varchar as error_message where false`
+          : `select null::varchar as file, null::bigint as line, null::bigint as "offset", null::varchar as raw, null::varchar as error_type, null::varchar as error_message, false as located where false`
       }`),
     signal,
   );
@@ -266,15 +342,67 @@ async function collectRejects(
     ).map((r) => String(r.file));
     const base = linesBefore(source);
     const delimited = source.format === "csv" && !source.csv?.whitespace;
-    // Files where a record's number does not give its line: empty lines or quotes (records over several lines).
-    let irregular: string[] = [];
+    // Delimited files where a record's number does not give its line: some lines are empty, or a
+    // record spans several (quoted line breaks). Told by counting: lines = lines before the first
+    // record + records given + records refused, when each record is one line.
+    const irregular: string[] = [];
+    let mappable: string[] = [];
     if (delimited && files.length) {
-      const stats = await engine.query(sql(lineStatsQuery(source, files)), signal);
-      irregular = stats.filter((r) => Number(r.blanks) > 0 || Number(r.quoted) > 0).map((r) => String(r.file));
+      const stats = await Promise.all(files.map(async (file) => ({ file, ...(await lineStats(file)) })));
+      const given = new Map<string, number>();
+      if (layout.files.length === 1 && cleanRows !== undefined) {
+        const [row] = await engine.query(sql(`select count(*) as n from ${q(bad)}`), signal);
+        given.set(layout.files[0]!, cleanRows + Number(row?.n ?? 0));
+      } else {
+        for (const r of await engine.query(sql(recordCountsQuery(source, layout)), signal)) given.set(String(r.file), Number(r.n));
+      }
+      const refusedIn = new Map(
+        (await engine.query(sql(`select file, count(*) as n from ${q(refused)} group by 1`), signal)).map((r) => [
+          String(r.file),
+          Number(r.n),
+        ]),
+      );
+      for (const r of stats) {
+        const file = String(r.file);
+        const records = given.get(file) ?? 0;
+        const refusedHere = refusedIn.get(file) ?? 0;
+        if (r.blanks === 0 && r.lines - base === records + refusedHere) continue;
+        irregular.push(file);
+        // Quote parity finds where records start; trusted only when nothing was refused there.
+        if (refusedHere === 0) mappable.push(file);
+      }
+      if (mappable.length) {
+        const counted = await engine.query(
+          sql(`select __file as file, count(*) as n from (${recordLinesQuery(source, mappable)}) group by 1`),
+          signal,
+        );
+        mappable = counted.filter((r) => Number(r.n) === given.get(String(r.file))).map((r) => String(r.file));
+      }
+    }
+    // Records the reader refused in those files: DuckDB's line and offset are not exact there;
+    // find the line in the file's bytes.
+    for (const file of irregular) {
+      const rows = await engine.query(
+        sql(`select "offset", raw from ${q(refused)} where file = ${sqlString(file)} order by "offset"`),
+        signal,
+      );
+      const found = await locateLines(
+        file,
+        rows.map((r) => ({ offset: Number(r.offset), raw: String(r.raw ?? "") })),
+      );
+      for (const [i, place] of found.entries()) {
+        if (!place) continue;
+        await engine.query(
+          sql(
+            `update ${q(refused)} set line = ${place.line}, "offset" = ${place.offset}, located = true where file = ${sqlString(file)} and "offset" = ${Number(rows[i]!.offset)}`,
+          ),
+          signal,
+        );
+      }
     }
     const irregularList = `[${irregular.map(sqlString).join(", ")}]`;
-    const lineMap = irregular.length
-      ? `(select __file as file, __rec as rec, __line as line from (${recordLinesQuery(source, irregular)}))`
+    const lineMap = mappable.length
+      ? `(select __file as file, __rec as rec, __line as line from (${recordLinesQuery(source, mappable)}))`
       : `(select null::varchar as file, null::bigint as rec, null::bigint as line where false)`;
     const codes = Object.entries(READER_REASONS)
       .map(([type, code]) => `when ${sqlString(type)} then '${code}'`)
@@ -288,25 +416,25 @@ async function collectRejects(
       // `before`: records the reader kept ahead of each record it skipped. A record's line is its
       // number plus the lines before the first record plus the skipped ones ahead of it: an ASOF
       // join finds how many (the last skipped one with fewer records before it).
+      // (Skipped ones in a row share `before`: the most skipped among them counts.)
       sql(`select * from (with refused as (select *, line - ${base} - row_number() over (partition by file order by line) as before,
                                                   row_number() over (partition by file order by line) as skipped from ${q(refused)}),
+        ahead as (select file, before, max(skipped) as skipped from refused group by all),
         irregular_files as (select unnest(${irregularList}::varchar[]) as file),
-        refused_files as (select distinct file from refused),
         checked as (
           select b.*, case
               when ${source.format === "parquet" ? "true" : "false"} then b.rec
-              when i.file is not null then case when rf.file is null then m.line end
+              when i.file is not null then m.line
               else ${base} + b.rec + coalesce(r.skipped, 0)
             end as line
           from ${q(bad)} b
           left join irregular_files i on i.file = b.file
-          left join refused_files rf on rf.file = b.file
           left join ${lineMap} m on i.file is not null and m.file = b.file and m.rec = b.rec
-          asof left join refused r on r.file = b.file and b.rec > r.before)
+          asof left join ahead r on r.file = b.file and b.rec > r.before)
         select ${relative("file")} as source_file, line::bigint as source_line, null::bigint as source_offset, rec::bigint as source_record, raw, record::varchar as record, reasons
         from checked
         union all
-        select ${relative("file")}, case when list_contains(${irregularList}, file) then null else line end::bigint, "offset"::bigint, null::bigint,
+        select ${relative("file")}, case when list_contains(${irregularList}, file) and not located then null else line end::bigint, "offset"::bigint, null::bigint,
                trim(raw, chr(10) || chr(13)), null::varchar, ${readerReason}
         from refused)
         order by source_file, coalesce(source_line, source_record, 0), source_offset`),
@@ -437,7 +565,7 @@ export async function ingestFiles(
 ): Promise<IngestResult> {
   const layout = await layoutOf(engine, source, tables.target, signal);
   const rows = await engine.createTableAs(tables.target, sqlText(cleanQuery(source, layout, { errors: "skip", failOnBad: false })), signal);
-  const rejected = await collectRejects(engine, source, layout, tables.rejects, signal);
+  const rejected = await collectRejects(engine, source, layout, tables.rejects, signal, rows);
   return { rows, rejected, read: rows + rejected, files: layout.files.map((f) => relativeFile(source, f)) };
 }
 

@@ -250,7 +250,7 @@ export type Position = "none" | "record";
 
 /**
  * What the reader does with a record it cannot split (broken quoting, too many values, bad bytes):
- * fail the query, skip it, or skip it and keep it in a temporary rejects table of the connection.
+ * fail the query, skip it, or skip it and keep it in a named temporary rejects table of the connection.
  */
 export type ReaderErrors = "fail" | "skip" | { readonly rejectsTable: string; readonly rejectsScan: string };
 
@@ -259,9 +259,16 @@ export interface RawOptions {
   readonly errors: ReaderErrors;
 }
 
+let skipped = 0;
+
 function errorOptions(errors: ReaderErrors): string {
   if (errors === "fail") return "";
-  if (errors === "skip") return ", ignore_errors = true";
+  // Not ignore_errors: after some errors (a quoted value followed by text) it stops reading the
+  // file, silently. store_rejects reads on; its temporary table dies with the connection.
+  if (errors === "skip") {
+    const n = ++skipped;
+    return `, store_rejects = true, rejects_table = 'strata_skipped_${n}', rejects_scan = 'strata_skipped_scan_${n}'`;
+  }
   return `, store_rejects = true, rejects_table = ${sqlString(errors.rejectsTable)}, rejects_scan = ${sqlString(errors.rejectsScan)}`;
 }
 
@@ -288,17 +295,11 @@ export function recordLinesQuery(source: FileSource, files: readonly string[]): 
     where line is not null and __open = 0 and ${LINE} > ${first}`;
 }
 
-/**
- * Per file: its physical lines, empty lines, and lines holding the quote character. A delimited
- * file with no empty line and no quote has one record per line, so a record's line follows from
- * its number. Cheap: DuckDB splits lines without parsing fields.
- */
-export function lineStatsQuery(source: FileSource, files: readonly string[]): string {
-  const o = csvOptions(source);
-  const quoted =
-    o.quote === "" || source.format !== "csv" || o.whitespace ? "0" : `count(*) filter (where strpos(line, ${sqlString(o.quote)}) > 0)`;
-  return `select ${FILE} as file, count(*) as lines, count(*) filter (where line is null) as blanks, ${quoted} as quoted
-    from ${readLines(source, files, 0, true, "skip")} group by 1`;
+/** Per file, how many records the delimited reader gives (`file`, `n`): records it could not split are not counted. */
+export function recordCountsQuery(source: FileSource, layout: FileLayout): string {
+  return layout.groups
+    .map((g) => `select ${FILE} as file, count(*) as n from ${readDelimited(source, g.files, g.columns.length, true, "skip")} group by 1`)
+    .join("\nunion all\n");
 }
 
 const noUnknown = `null::varchar[] as ${UNKNOWN}`;
