@@ -1,7 +1,9 @@
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, InvalidArgumentError, Option } from "commander";
+import { REASON_CODES } from "../validation/reason-codes.js";
 import { reportError } from "./errors.js";
 import { EXIT } from "./exit-codes.js";
 // Type-only imports are erased at build time, so they cost nothing at start-up.
+import type { AnnotateOptions, Fix, QuarantineListOptions, ReplayCommandOptions } from "./commands/quarantine.js";
 import type { RunCommandOptions } from "./commands/run.js";
 import type { ListRunsOptions } from "./commands/runs.js";
 import type { StorageAddOptions } from "./commands/storage.js";
@@ -16,6 +18,30 @@ function positiveInt(value: string): number {
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** A quarantined record's id (see: strata quarantine list --records); repeatable. */
+function collectIds(value: string, previous: number[] | undefined): number[] {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`a record id is a whole number >= 1, got "${value}"`);
+  return [...(previous ?? []), n];
+}
+
+/** `--fix column=value`; `column=` sets it to null. Repeatable. */
+function collectFix(value: string, previous: Fix[]): Fix[] {
+  const eq = value.indexOf("=");
+  const column = eq < 0 ? "" : value.slice(0, eq).trim();
+  if (!column) throw new InvalidArgumentError(`expected column=value (column= for null), got "${value}"`);
+  const fix = value.slice(eq + 1);
+  return [...previous.filter((f) => f.column !== column), { column, value: fix === "" ? null : fix }];
+}
+
+/** A reason code of REASON_CODES (any case). */
+function reasonCode(value: string): string {
+  const code = value.toUpperCase();
+  if (!(code in REASON_CODES))
+    throw new InvalidArgumentError(`unknown reason code "${value}"; the codes: ${Object.keys(REASON_CODES).join(", ")}`);
+  return code;
+}
 
 function program(): Command {
   const cli = new Command("strata")
@@ -33,6 +59,8 @@ Examples:
   strata run orders --resume r01k...           rerun what failed in an earlier run
   strata runs list                             recent runs
   strata runs logs <run-id> --step summary     logs of one step
+  strata validate raw_orders                   check a dataset now, change nothing
+  strata quarantine list raw_orders            records a run rejected, by reason
 
 Exit codes: 0 success, 1 the run failed, 2 bad input (params, project, names), 130 interrupted.`,
     );
@@ -198,6 +226,132 @@ Exit codes: 0 success, 1 the run failed, 2 bad input (params, project, names), 1
     .action(async (name: string, version: number, opts: { project?: string; json?: boolean }) => {
       const { rollbackDatasetCommand } = await import("./commands/dataset.js");
       process.exitCode = await rollbackDatasetCommand(name, version, opts);
+    });
+  cli
+    .command("validate")
+    .description("run a dataset's checks now and change nothing: record checks of raw files, expectations of a table")
+    .argument("<dataset>", "dataset name (see: strata dataset list)")
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      `
+Raw files (a dataset in a files storage): every record is read and checked against the schema,
+rules and unknown-fields policy; prints read · clean · quarantined counts, the reasons, and the
+first rejects. Nothing goes to the quarantine. A table: its expectations (its own and those
+expect() declares on the steps that write it) run on its live version.
+
+Exit codes: 0 everything passed, 1 a check did not pass, 2 bad input (unknown dataset...).
+
+Examples:
+  strata validate raw_orders           would the files pass? (before a run, after a schema change)
+  strata validate orders --json        expectations of the live version, for a script`,
+    )
+    .action(async (name: string, opts: { project?: string; json?: boolean }) => {
+      const { validateCommand } = await import("./commands/validate.js");
+      process.exitCode = await validateCommand(name, opts);
+    });
+
+  const quarantine = cli
+    .command("quarantine")
+    .description("records rejected by dataset checks: list, show, annotate, replay")
+    .addHelpText(
+      "after",
+      `
+A raw files dataset declared with \`quarantine: true\` keeps the records that fail its checks here,
+with file, line, values as read and reasons, instead of failing the run. Once fixed (annotate
+--fix) or once the checks change, replay moves those that pass into the clean dataset.
+
+Examples:
+  strata quarantine list                                     datasets with rejects, by status
+  strata quarantine list raw_orders                          rejects by reason, with examples
+  strata quarantine annotate 12 --note "typo" --fix amount=12
+  strata quarantine replay raw_orders --dry-run              what would pass now; changes nothing
+  strata quarantine replay raw_orders                        move the annotated ones that pass`,
+    );
+  quarantine
+    .command("list")
+    .description("datasets with rejects and counts by status; with a dataset, its rejects grouped by reason, with examples")
+    .argument("[dataset]", "a dataset with rejects (the raw dataset, e.g. raw_orders)")
+    .option("--reason <code>", "only records with this reason code (e.g. TYPE_MISMATCH)", reasonCode)
+    .addOption(new Option("--status <status>", "only records in this state").choices(["new", "annotated", "replayed"]))
+    .option("--run <run-id>", "only records rejected by this run (an id or a unique prefix)")
+    .option("--records", "list records (id, status, where, reasons, note) instead of grouping by reason")
+    .option("-n, --limit <n>", "with --records: how many", positiveInt, 50)
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      `
+Examples:
+  strata quarantine list raw_orders --reason TYPE_MISMATCH
+  strata quarantine list raw_orders --records --status annotated
+  strata quarantine list raw_orders --run r01k... --json
+
+Reason codes: ${Object.keys(REASON_CODES).join(", ")}`,
+    )
+    .action(async (dataset: string | undefined, opts: QuarantineListOptions) => {
+      const { quarantineListCommand } = await import("./commands/quarantine.js");
+      process.exitCode = await quarantineListCommand(dataset, opts);
+    });
+  quarantine
+    .command("show")
+    .description("quarantined records in full: source, values as read, reasons, note, fixes, replay")
+    .addArgument(new Argument("<ids...>", "record ids (see: strata quarantine list <dataset>)").argParser(collectIds))
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .addHelpText("after", "\nExample: strata quarantine show 12 13")
+    .action(async (ids: number[], opts: { project?: string; json?: boolean }) => {
+      const { quarantineShowCommand } = await import("./commands/quarantine.js");
+      process.exitCode = await quarantineShowCommand(ids, opts);
+    });
+  quarantine
+    .command("annotate")
+    .description("add a note and fixes (values a replay uses instead of the ones read) to records not yet replayed")
+    .addArgument(new Argument("<ids...>", "record ids (see: strata quarantine list <dataset>)").argParser(collectIds))
+    .option("--note <text>", "why the records were rejected, what was done")
+    .option("--fix <column=value>", "use this value at replay; column= for null; repeat for several columns", collectFix, [])
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      `
+Columns must be columns of the records' dataset. Fixes add to those given earlier; a new note
+replaces the old one. Nothing is re-checked until \`strata quarantine replay\`.
+
+Examples:
+  strata quarantine annotate 12 --note "amount written in words" --fix amount=12
+  strata quarantine annotate 14 15 --note "no date known" --fix day=
+  strata quarantine annotate 16 --note "test customer, keep out"`,
+    )
+    .action(async (ids: number[], opts: AnnotateOptions) => {
+      const { quarantineAnnotateCommand } = await import("./commands/quarantine.js");
+      process.exitCode = await quarantineAnnotateCommand(ids, opts);
+    });
+  quarantine
+    .command("replay")
+    .description("re-check rejects with the dataset's current checks and fixes; those that pass go into the clean dataset as a new version")
+    .argument("<dataset>", "the raw dataset whose rejects to replay (e.g. raw_orders)")
+    .option("--reason <code>", "only records with this reason code", reasonCode)
+    .option("--all", "every reject not yet replayed, not only the annotated ones (e.g. after the checks changed)")
+    .option("--dry-run", "re-check and report what would pass; change nothing")
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      `
+The clean dataset is the one the ingest step that rejected them writes. Replayed records stay in
+the quarantine, marked with the replay's run and the version they went into.
+
+Examples:
+  strata quarantine replay raw_orders --dry-run              the annotated rejects that would pass
+  strata quarantine replay raw_orders                        replay them
+  strata quarantine replay raw_orders --all --dry-run        after a schema change: which past rejects pass now?
+  strata quarantine replay raw_orders --reason TYPE_MISMATCH`,
+    )
+    .action(async (dataset: string, opts: ReplayCommandOptions) => {
+      const { quarantineReplayCommand } = await import("./commands/quarantine.js");
+      process.exitCode = await quarantineReplayCommand(dataset, opts);
     });
   return cli;
 }

@@ -2,8 +2,8 @@ import { ValidationError } from "../errors/errors.js";
 import { StrataError } from "../errors/strata-error.js";
 import type { DatasetRef } from "../pipeline/dataset.js";
 import type { StepDefinition } from "../pipeline/step.js";
-import type { FileFormat, FileSource } from "../storage/files/file-source.js";
-import type { QuarantineStamp } from "../storage/quarantine-store.js";
+import { sqlType, type FileFormat, type FileSource } from "../storage/files/file-source.js";
+import type { QuarantineStamp, QuarantineStore } from "../storage/quarantine-store.js";
 import type { ValidationReport } from "../storage/run-store.js";
 import type { TableEngine, TableName } from "../storage/table-engine.js";
 import { checkerVersion } from "../validation/record-rules.js";
@@ -128,10 +128,11 @@ export async function ingestRaw(
     checkerVersion: checker,
     at: scope.clock.now(),
   };
-  await store.appendTable(stamp, rejects);
-  await store.append(stamp, ruleRejects);
-  const quarantined = read.rejected + ruleRejects.length;
-  const clean = read.rows - ruleRejects.length;
+  // Records an earlier replay fixed come back as they were replayed, not as new rejects.
+  const restored = stamp.target !== null && step.dataset ? await restoreReplayed(scope, store, ds.name, step.dataset, rejects, target) : 0;
+  const added = (await store.appendTable(stamp, rejects)) + (await store.append(stamp, ruleRejects));
+  const quarantined = read.rejected - restored + ruleRejects.length;
+  const clean = read.rows + restored - ruleRejects.length;
   const reasons = countReasons([...(await reasonCounts(engine, rejects)), ...ruleRejects.flatMap((r) => r.reasons)]);
   const rate = read.read === 0 ? 0 : quarantined / read.read;
   const passed = rate <= quarantine.maxRate;
@@ -142,7 +143,7 @@ export async function ingestRaw(
     version: null,
     kind: "records",
     checkerVersion: checker,
-    counts: { read: read.read, clean, quarantined },
+    counts: { read: read.read, clean, quarantined, newlyQuarantined: added, restored },
     reasons,
     results: [],
     passed,
@@ -158,6 +159,8 @@ export async function ingestRaw(
         read: read.read,
         clean,
         quarantined,
+        alreadyQuarantined: quarantined - added,
+        restored,
         reasons,
         examples: examples.map((e) => ({ file: e.file, line: e.line, reasons: e.reasons.map((r) => r.message) })),
       },
@@ -176,4 +179,26 @@ export async function ingestRaw(
     );
   }
   return clean;
+}
+
+/** Puts back into `target` the records of this read that an earlier replay fixed; returns how many. */
+async function restoreReplayed(
+  scope: RunScope,
+  store: QuarantineStore,
+  dataset: string,
+  to: DatasetRef<unknown>,
+  rejects: TableName,
+  target: TableName,
+): Promise<number> {
+  const engine = await scope.engine();
+  const restored = { schema: scope.runId, table: `${dataset}__restored` };
+  scope.scratch.push({ engine, table: restored });
+  const types = Object.fromEntries(Object.entries(to.columns).map(([name, spec]) => [name, sqlType(spec)]));
+  const count = await store.restoreReplayed(dataset, rejects, restored, types);
+  if (count)
+    await engine.query({
+      strings: [`insert into ${engine.qualifiedName(target)} by name select * from ${engine.qualifiedName(restored)}`],
+      parts: [],
+    });
+  return count;
 }

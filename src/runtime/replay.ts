@@ -43,6 +43,8 @@ export interface ReplayResult {
   readonly runId: string | null;
   readonly version: number | null;
   readonly passedIds: readonly number[];
+  /** Of those that pass, how many are annotated: what a replay without `all` moves. */
+  readonly annotatedPassing: number;
 }
 
 const QID = "__qid";
@@ -147,6 +149,7 @@ export async function replayQuarantine(
     runId: null,
     version: null,
     passedIds: [],
+    annotatedPassing: 0,
   });
   if (!candidates.length) return empty();
   const target = targetName === null ? undefined : datasets.get(targetName);
@@ -197,10 +200,15 @@ export async function replayQuarantine(
       byReason: reasonsNowPassing(candidates, passing),
       newReasons,
       passedIds,
+      annotatedPassing: candidates.filter((c) => c.status === "annotated" && passing.has(c.id)).length,
     };
     if (dryRun || passing.size === 0) return { ...result, runId: null, version: null };
     const written = await appendVersion(workspace, target!, engine, clean, ds.name, now);
-    await store.markReplayed(passedIds, { runId: written.runId, version: written.version, at: now() });
+    await store.markReplayed(
+      passedIds,
+      { runId: written.runId, version: written.version, at: now() },
+      { table: clean, id: QID, columns: Object.keys(target!.columns) },
+    );
     await workspace.store.saveValidation({
       runId: written.runId,
       step: "replay",
@@ -254,6 +262,22 @@ async function appendVersion(
     },
     ["replay"],
   );
+  const startedAt = now();
+  const settle = async (status: "succeeded" | "failed", error: { code: string; message: string } | null): Promise<void> => {
+    const at = now();
+    await workspace.store.saveStep({
+      runId,
+      step: "replay",
+      status,
+      attempts: 1,
+      startedAt,
+      endedAt: at,
+      error,
+      output: null,
+      reusedFrom: null,
+    });
+    await workspace.store.finishRun(runId, status, at, error);
+  };
   const version = await workspace.catalog.beginVersion({
     dataset: target.name,
     storage: storage.definition.name,
@@ -299,14 +323,12 @@ async function appendVersion(
       { runId, step: "replay", dataset: source, version: 0, direction: "read", at: now() },
       { runId, step: "replay", dataset: target.name, version, direction: "write", at: now() },
     ]);
-    await workspace.store.finishRun(runId, "succeeded", now(), null);
+    await settle("succeeded", null);
     return { runId, version };
   } catch (error) {
     await workspace.catalog.failVersion(target.name, version, (error as Error).message, now()).catch(() => undefined);
     await engine.drop(table).catch(() => undefined);
-    await workspace.store
-      .finishRun(runId, "failed", now(), { code: "STEP_FAILED", message: (error as Error).message })
-      .catch(() => undefined);
+    await settle("failed", { code: "STEP_FAILED", message: (error as Error).message }).catch(() => undefined);
     throw error;
   }
 }

@@ -82,6 +82,12 @@ export interface QuarantineStore {
    * source_offset, source_record, raw, record, reasons) in one statement. Returns how many.
    */
   appendTable(stamp: QuarantineStamp, rejects: TableName): Promise<number>;
+  /**
+   * Rejects of a new read that an earlier replay already fixed (same file, same content): their
+   * replayed rows, typed (`types`: column -> SQL type), go into a new table `into`, and they leave
+   * `rejects`. Returns how many. This keeps replayed records when the same file is ingested again.
+   */
+  restoreReplayed(dataset: string, rejects: TableName, into: TableName, types: Readonly<Record<string, string>>): Promise<number>;
   append(stamp: QuarantineStamp, records: readonly NewReject[]): Promise<number>;
   list(dataset: string, filter?: QuarantineFilter & { readonly limit?: number; readonly offset?: number }): Promise<QuarantinedRecord[]>;
   count(dataset: string, filter?: QuarantineFilter): Promise<number>;
@@ -93,7 +99,12 @@ export interface QuarantineStore {
     ids: readonly number[],
     annotation: { note: string | null; fixes: Readonly<Record<string, string | null>> | null; at: number },
   ): Promise<number>;
-  markReplayed(ids: readonly number[], replay: { runId: string; version: number; at: number }): Promise<void>;
+  /** `rows`: the clean rows they became (a table with an id column), kept to restore them at later reads. */
+  markReplayed(
+    ids: readonly number[],
+    replay: { runId: string; version: number; at: number },
+    rows?: { readonly table: TableName; readonly id: string; readonly columns: readonly string[] },
+  ): Promise<void>;
   /** Every dataset with rejects, and how many of each status. */
   datasets(): Promise<{ dataset: string; total: number; new: number; annotated: number; replayed: number }[]>;
 }

@@ -88,8 +88,18 @@ export interface ValidationReport {
   readonly version: number | null;
   readonly kind: "records" | "expectations";
   readonly checkerVersion: string | null;
-  /** Records: read = clean + quarantined, always. */
-  readonly counts: { readonly read: number; readonly clean: number; readonly quarantined: number } | null;
+  /**
+   * Records: read = clean + quarantined, always. Of the quarantined, `newlyQuarantined` were not in
+   * the quarantine yet (the others were read before); `restored` clean records are ones an earlier
+   * replay fixed.
+   */
+  readonly counts: {
+    readonly read: number;
+    readonly clean: number;
+    readonly quarantined: number;
+    readonly newlyQuarantined?: number;
+    readonly restored?: number;
+  } | null;
   readonly reasons: readonly {
     readonly code: string;
     readonly column: string | null;

@@ -46,7 +46,12 @@ export interface ReasonCount {
 
 /** Counts reasons, or adds them to earlier counts; most frequent first. */
 export function countReasons(
-  reasons: Iterable<{ readonly code: string; readonly column: string | null; readonly rule?: string | null | undefined; readonly count?: number }>,
+  reasons: Iterable<{
+    readonly code: string;
+    readonly column: string | null;
+    readonly rule?: string | null | undefined;
+    readonly count?: number;
+  }>,
 ): ReasonCount[] {
   const groups = new Map<string, { code: string; column: string | null; rule: string | null; count: number }>();
   for (const r of reasons) {

@@ -116,7 +116,7 @@ describe("record checks and quarantine at ingestion", () => {
       ],
     });
     const result = await runPipeline(ingestPipeline(checked), { workspace });
-    expect(result.validations[0]?.counts).toEqual({ read: 3, clean: 1, quarantined: 2 });
+    expect(result.validations[0]?.counts).toEqual({ read: 3, clean: 1, quarantined: 2, newlyQuarantined: 2, restored: 0 });
     const records = await (await workspace.quarantine()).list("raw_tx");
     expect(records.map((r) => r.reasons.map((x) => x.rule))).toEqual([["paid_if_bought"], ["no_free_cds"]]);
     expect(records[0]!.line).toBe(3);
@@ -245,6 +245,28 @@ describe("quarantine replay", () => {
     expect((await workspace.store.getRun(done.runId!)).pipeline).toBe("quarantine-replay");
     // Nothing left to replay: a second replay changes nothing.
     expect((await replayQuarantine(workspace, raw(), datasets)).candidates).toBe(0);
+  });
+
+  it("reading the same file again neither duplicates rejects nor loses replayed records", async () => {
+    const workspace = open({ "tx.csv": TX });
+    const first = await runPipeline(ingestPipeline(raw()), { workspace });
+    expect(first.validations[0]?.counts).toMatchObject({ quarantined: 5, newlyQuarantined: 5 });
+    const again = await runPipeline(ingestPipeline(raw()), { workspace });
+    expect(again.validations[0]?.counts).toEqual({ read: 7, clean: 2, quarantined: 5, newlyQuarantined: 0, restored: 0 });
+    const store = await workspace.quarantine();
+    expect(await store.count("raw_tx")).toBe(5);
+
+    const [twelve] = await store.list("raw_tx", { reason: "TYPE_MISMATCH" });
+    await store.annotate([twelve!.id], { note: null, fixes: { amount: "12" }, at: Date.now() });
+    await replayQuarantine(workspace, raw(), byName(raw(), clean));
+    // The next ingest of the same file keeps the replayed record, as it was replayed.
+    const third = await runPipeline(ingestPipeline(raw()), { workspace });
+    expect(third.validations[0]?.counts).toEqual({ read: 7, clean: 3, quarantined: 4, newlyQuarantined: 0, restored: 1 });
+    const live = await workspace.catalog.liveVersion("tx");
+    expect(live).toMatchObject({ rows: 3, runId: third.id });
+    const rows = await (await workspace.storages.open("warehouse")).tables!.readRows({ schema: "datasets", table: "tx" });
+    expect(rows.find((r) => r.customer_id === "2")).toMatchObject({ amount: 12, cds: 2 });
+    expect(await store.count("raw_tx")).toBe(5);
   });
 
   it("a dry run tries a changed checker against all past rejects", async () => {

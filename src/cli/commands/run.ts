@@ -5,6 +5,7 @@ import { EXIT } from "../exit-codes.js";
 import { PlainView } from "../view/plain-view.js";
 import type { ProgressView } from "../view/progress-view.js";
 import { runHeadline, runJson, stepTable } from "../view/run-report.js";
+import { validationSection } from "../view/validation-view.js";
 
 export interface RunCommandOptions {
   param: string[];
@@ -68,9 +69,12 @@ export async function runCommand(name: string, options: RunCommandOptions): Prom
     view?.stop();
     const steps = await workspace.store.getSteps(result.id);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(runJson(result, steps), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(runJson(result, steps, result.validations), null, 2)}\n`);
     } else {
       const lines = [runHeadline(result, steps), "", stepTable(steps), ""];
+      // Record counts of each ingestion, and expectations that did not pass.
+      const validation = validationSection(result.validations);
+      if (validation.length) lines.push(...validation, "");
       // The pipeline's results: outputs of its final steps, shown whole when they are small.
       for (const step of steps) {
         const final = !pipeline.dag.downstream.get(step.step)?.length;

@@ -8,6 +8,7 @@ import type { Workspace } from "../../runtime/workspace.js";
 import { EXIT } from "../exit-codes.js";
 import { clockTime, formatDuration, formatTime, statusSymbol, table } from "../format.js";
 import { runDetails, runHeadline, runJson, stepTable } from "../view/run-report.js";
+import { validationSection } from "../view/validation-view.js";
 
 interface Common {
   project?: string;
@@ -59,19 +60,22 @@ export function listRunsCommand(options: ListRunsOptions): Promise<number> {
   });
 }
 
-/** `strata runs show <id>`: the run, its steps and every failed attempt. */
+/** `strata runs show <id>`: the run, its steps, its validation reports and every failed attempt. */
 export function showRunCommand(id: string, options: Common): Promise<number> {
   return withStore(options, async (store, catalog, workspace) => {
     const run = await settleAbandoned(workspace, await store.getRun(id), Date.now());
     const steps = await store.getSteps(run.id);
     const attempts = await store.getAttempts(run.id);
     const lineage = await catalog.lineageOfRun(run.id);
+    const validations = await store.getValidations(run.id);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ ...runJson(run, steps), attempts, lineage }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...runJson(run, steps, validations), attempts, lineage }, null, 2)}\n`);
       return EXIT.OK;
     }
     const failed = attempts.filter((a) => a.error);
     const out = [runHeadline(run, steps), "", runDetails(run), "", stepTable(steps)];
+    const validation = validationSection(validations);
+    if (validation.length) out.push("", ...validation);
     if (failed.length) {
       out.push("", "failed attempts:");
       out.push(

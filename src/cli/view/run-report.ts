@@ -1,4 +1,4 @@
-import type { RunRecord, StepRecord, StoredOutput } from "../../storage/run-store.js";
+import type { RunRecord, StepRecord, StoredOutput, ValidationReport } from "../../storage/run-store.js";
 import { formatDuration, formatTime, statusSymbol, table } from "../format.js";
 
 /** A step's output as shown to people and in `--json`: small JSON inline, tables by name and size. */
@@ -25,8 +25,15 @@ function describeOutput(output: StoredOutput | null): string {
 
 const duration = (s: StepRecord): number | null => (s.startedAt !== null && s.endedAt !== null ? s.endedAt - s.startedAt : null);
 
-/** The machine-readable summary of a run (`strata run --json`, `strata runs show --json`). */
-export function runJson(run: RunRecord, steps: readonly StepRecord[]): Record<string, unknown> {
+/**
+ * The machine-readable summary of a run (`strata run --json`, `strata runs show --json`), with its
+ * validation reports: record counts of each ingestion and the results of each suite of expectations.
+ */
+export function runJson(
+  run: RunRecord,
+  steps: readonly StepRecord[],
+  validations: readonly ValidationReport[] = [],
+): Record<string, unknown> {
   return {
     runId: run.id,
     pipeline: run.pipeline,
@@ -49,6 +56,7 @@ export function runJson(run: RunRecord, steps: readonly StepRecord[]): Record<st
       reusedFrom: s.reusedFrom,
       output: previewOutput(s.output),
     })),
+    validations,
   };
 }
 

@@ -17,7 +17,12 @@ const DDL = `create schema if not exists ${SCHEMA};
     source_file varchar, source_line bigint, source_offset bigint, source_record bigint,
     raw varchar, record varchar, reasons varchar not null, codes varchar[] not null,
     status varchar not null default 'new', note varchar, fixes varchar, annotated_at bigint,
-    replayed_run varchar, replayed_version integer, replayed_at bigint)`;
+    replayed_run varchar, replayed_version integer, replayed_at bigint);
+  alter table ${TABLE} add column if not exists replayed_row varchar`;
+
+/** The same record read again: same file, same content (values as read, or the line). */
+const SAME_RECORD =
+  "q.source_file is not distinct from r.source_file and coalesce(q.record, q.raw) is not distinct from coalesce(r.record, r.raw)";
 
 /** A query with `?` placeholders bound in order. */
 function q(text: string, values: SqlLiteral[] = []): ResolvedQuery {
@@ -106,14 +111,40 @@ export class DuckDbQuarantineStore implements QuarantineStore {
   }
 
   async appendTable(stamp: QuarantineStamp, rejects: TableName): Promise<number> {
+    // A record already waiting in the quarantine (same file, same content: the file was read
+    // again) is not added twice.
     const [row] = await this.#query(
       `insert into ${TABLE} (dataset, target, run_id, step, quarantined_at, checker_version, source_file, source_line, source_offset, source_record, raw, record, reasons, codes)
        select ?, ?, ?, ?, ?, ?, source_file, source_line, source_offset, source_record, raw, record, reasons,
               coalesce(json_extract_string(reasons, '$[*].code'), [])
-       from ${this.engine.qualifiedName(rejects)}`,
-      [stamp.dataset, stamp.target, stamp.runId, stamp.step, stamp.at, stamp.checkerVersion],
+       from ${this.engine.qualifiedName(rejects)} r
+       where not exists (select 1 from ${TABLE} q where q.dataset = ? and q.status <> 'replayed' and ${SAME_RECORD})`,
+      [stamp.dataset, stamp.target, stamp.runId, stamp.step, stamp.at, stamp.checkerVersion, stamp.dataset],
     );
     return Number(row?.Count ?? row?.count ?? 0);
+  }
+
+  async restoreReplayed(dataset: string, rejects: TableName, into: TableName, types: Readonly<Record<string, string>>): Promise<number> {
+    await this.#setup();
+    const r = this.engine.qualifiedName(rejects);
+    const spec = JSON.stringify(types).replace(/'/g, "''");
+    const columns = Object.keys(types)
+      .map((c) => `s."${c.replace(/"/g, '""')}"`)
+      .join(", ");
+    // A script of several statements takes no parameters: the name is quoted into it.
+    const matches = `select r.rowid as reject, any_value(q.replayed_row) as row_ from ${r} r join ${TABLE} q
+        on q.dataset = '${dataset.replace(/'/g, "''")}' and q.status = 'replayed' and q.replayed_row is not null and ${SAME_RECORD} group by r.rowid`;
+    const [row] = await this.engine.query(
+      q(
+        `create schema if not exists "${into.schema.replace(/"/g, '""')}";
+         create or replace temp table strata_restore as ${matches};
+         create or replace table ${this.engine.qualifiedName(into)} as
+           select ${columns} from (select json_transform(row_, '${spec}') as s from strata_restore);
+         delete from ${r} where rowid in (select reject from strata_restore);
+         select count(*) as n from strata_restore`,
+      ),
+    );
+    return Number(row?.n ?? 0);
   }
 
   async append(stamp: QuarantineStamp, records: readonly NewReject[]): Promise<number> {
@@ -203,7 +234,11 @@ export class DuckDbQuarantineStore implements QuarantineStore {
     return Number(row?.Count ?? row?.count ?? 0);
   }
 
-  async markReplayed(ids: readonly number[], replay: { runId: string; version: number; at: number }): Promise<void> {
+  async markReplayed(
+    ids: readonly number[],
+    replay: { runId: string; version: number; at: number },
+    rows?: { readonly table: TableName; readonly id: string; readonly columns: readonly string[] },
+  ): Promise<void> {
     if (!ids.length) return;
     const where = this.#where(null, { ids });
     await this.#query(`update ${TABLE} set status = 'replayed', replayed_run = ?, replayed_version = ?, replayed_at = ? ${where.sql}`, [
@@ -212,6 +247,13 @@ export class DuckDbQuarantineStore implements QuarantineStore {
       replay.at,
       ...where.values,
     ]);
+    if (!rows) return;
+    const ident = (c: string): string => `"${c.replace(/"/g, '""')}"`;
+    const pack = rows.columns.map((c) => `${ident(c)} := c.${ident(c)}`).join(", ");
+    await this.#query(
+      `update ${TABLE} set replayed_row = r.row_ from (select c.${ident(rows.id)} as id_, to_json(struct_pack(${pack}))::varchar as row_
+         from ${this.engine.qualifiedName(rows.table)} c) r where ${TABLE}.id = r.id_`,
+    );
   }
 
   async datasets(): Promise<{ dataset: string; total: number; new: number; annotated: number; replayed: number }[]> {

@@ -15,9 +15,13 @@ import {
   parquetColumnsQuery,
   rawQuery,
   recordLinesQuery,
+  cleanFromRead,
+  readQuery,
+  rejectsFromRead,
   rejectsQuery,
   relativeFile,
   splitHeader,
+  sqlIdent,
   sqlString,
   type FileGroup,
   type FileLayout,
@@ -217,24 +221,19 @@ async function layoutOf(engine: TableEngine, source: FileSource, scratch: TableN
 async function lineStats(file: string): Promise<{ lines: number; blanks: number }> {
   let lines = 0;
   let blanks = 0;
-  let lineLength = 0; // bytes since the last line break, a trailing \r not counted
-  let sawCr = false;
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
-    for (let i = 0; i < chunk.length; i++) {
-      const byte = chunk[i]!;
-      if (byte === 10) {
-        lines++;
-        if (lineLength === 0) blanks++;
-        lineLength = 0;
-        sawCr = false;
-      } else if (byte === 13 && !sawCr) sawCr = true;
-      else {
-        lineLength += sawCr ? 2 : 1;
-        sawCr = false;
-      }
+  let open = false; // the current line has bytes other than a \r
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let end = chunk.indexOf(10, start); end !== -1; end = chunk.indexOf(10, start)) {
+      const empty = !open && (end === start || (end === start + 1 && chunk[start] === 13));
+      if (empty) blanks++;
+      lines++;
+      open = false;
+      start = end + 1;
     }
+    if (start < chunk.length && !(start === chunk.length - 1 && chunk[start] === 13)) open = true;
   }
-  if (lineLength > 0 || sawCr) lines++; // a last line without a line break
+  if (open) lines++; // a last line without a line break
   return { lines, blanks };
 }
 
@@ -295,47 +294,61 @@ const READER_REASONS: Record<string, string> = {
 
 let scratchCounter = 0;
 
-/**
- * Finds every record that does not pass, into `rejects` (a table the call creates, replacing it):
- * `source_file` (relative), `source_line`, `source_offset`, `source_record`, `raw`, `record`
- * (JSON of the values as read), `reasons` (JSON array). Records the reader cannot split come
- * from its rejects table; the others from the checks. A record's line follows from its number
- * in files with one record per line; otherwise it is mapped through the quote parity of the
- * physical lines when that mapping accounts for every record, and left null (with the record's
- * number) when it cannot be told exactly.
- * Returns how many records were rejected.
- */
+const NO_REFUSED = `select null::varchar as file, null::bigint as line, null::bigint as "offset", null::varchar as raw, null::varchar as error_type, null::varchar as error_message, false as located where false`;
+
+/** The reader's rejects (one per record), from its temporary tables: file, line, offset, raw, error. */
+function refusedQuery(errors: { rejectsTable: string; rejectsScan: string }): string {
+  return `select s.file_path as file, min(e.line) as line, min(e.line_byte_position) as "offset", first(e.csv_line order by e.line) as raw,
+      first(e.error_type order by e.line) as error_type, first(e.error_message order by e.line) as error_message, false as located
+    from ${errors.rejectsTable} e join ${errors.rejectsScan} s using (scan_id, file_id)
+    group by s.file_path, e.line_byte_position`;
+}
+
+/** The checks pass alone (no clean load): what a fail-fast read and `findRejects` use. */
 async function collectRejects(
   engine: TableEngine,
   source: FileSource,
   layout: FileLayout,
   rejects: TableName,
   signal: AbortSignal,
+): Promise<number> {
+  const n = ++scratchCounter;
+  const errors = { rejectsTable: `strata_reader_rejects_${process.pid}_${n}`, rejectsScan: `strata_reader_scans_${process.pid}_${n}` };
+  const checks = { schema: rejects.schema, table: `${rejects.table}__checks` };
+  const refused = { schema: rejects.schema, table: `${rejects.table}__reader` };
+  const q = (table: TableName): string => engine.qualifiedName(table);
+  // One connection for both: the reader's rejects table is a temporary table of its connection.
+  await engine.query(
+    sqlText(`create schema if not exists ${sqlIdent(rejects.schema)};
+      create or replace table ${q(checks)} as ${rejectsQuery(source, layout, source.format === "parquet" ? "skip" : errors)};
+      create or replace table ${q(refused)} as ${source.format === "parquet" ? NO_REFUSED : refusedQuery(errors)}`),
+    signal,
+  );
+  return locateRejects(engine, source, layout, { checks, refused, rejects }, signal);
+}
+
+/**
+ * Gives each reject its place and writes them into `rejects` (a table the call creates):
+ * `source_file` (relative), `source_line`, `source_offset`, `source_record`, `raw`, `record`
+ * (JSON of the values as read), `reasons` (JSON array), from the checks' rejects (`checks`:
+ * file, rec, raw, record, reasons) and the reader's (`refused`). A record's line follows from its
+ * number in files with one record per line; otherwise it is mapped through the quote parity of the
+ * physical lines when that mapping accounts for every record, and left null (with the record's
+ * number) when it cannot be told exactly. Drops `checks` and `refused`. Returns how many.
+ */
+async function locateRejects(
+  engine: TableEngine,
+  source: FileSource,
+  layout: FileLayout,
+  tables: { readonly checks: TableName; readonly refused: TableName; readonly rejects: TableName },
+  signal: AbortSignal,
   /** Records the clean pass kept, when known: saves counting the records of a single file again. */
   cleanRows?: number,
 ): Promise<number> {
-  const n = ++scratchCounter;
-  const readerRejects = `strata_reader_rejects_${process.pid}_${n}`;
-  const readerScans = `strata_reader_scans_${process.pid}_${n}`;
-  const bad = { schema: rejects.schema, table: `${rejects.table}__checks` };
-  const refused = { schema: rejects.schema, table: `${rejects.table}__reader` };
+  const { rejects, refused } = tables;
+  const bad = tables.checks;
   const q = (table: TableName): string => engine.qualifiedName(table);
-  const sql = (text: string) => ({ strings: [text], parts: [] });
-  // One connection for both: the reader's rejects table is a temporary table of its connection.
-  await engine.createTableAs(bad, sql("select 1 as x"), signal); // creates the schema
-  const formatsWithRejects = source.format !== "parquet";
-  await engine.query(
-    sql(`create or replace table ${q(bad)} as ${rejectsQuery(source, layout, formatsWithRejects ? { rejectsTable: readerRejects, rejectsScan: readerScans } : "skip")};
-      create or replace table ${q(refused)} as ${
-        formatsWithRejects
-          ? `select s.file_path as file, min(e.line) as line, min(e.line_byte_position) as "offset", first(e.csv_line order by e.line) as raw,
-               first(e.error_type order by e.line) as error_type, first(e.error_message order by e.line) as error_message, false as located
-             from ${readerRejects} e join ${readerScans} s using (scan_id, file_id)
-             group by s.file_path, e.line_byte_position`
-          : `select null::varchar as file, null::bigint as line, null::bigint as "offset", null::varchar as raw, null::varchar as error_type, null::varchar as error_message, false as located where false`
-      }`),
-    signal,
-  );
+  const sql = sqlText;
   try {
     const files = (
       await engine.query(sql(`select distinct file from ${q(bad)} union select distinct file from ${q(refused)}`), signal)
@@ -564,8 +577,28 @@ export async function ingestFiles(
   signal: AbortSignal,
 ): Promise<IngestResult> {
   const layout = await layoutOf(engine, source, tables.target, signal);
-  const rows = await engine.createTableAs(tables.target, sqlText(cleanQuery(source, layout, { errors: "skip", failOnBad: false })), signal);
-  const rejected = await collectRejects(engine, source, layout, tables.rejects, signal, rows);
+  const n = ++scratchCounter;
+  const read = `strata_read_${process.pid}_${n}`;
+  const q = (table: TableName): string => engine.qualifiedName(table);
+  const checks = { schema: tables.rejects.schema, table: `${tables.rejects.table}__checks` };
+  const refused = { schema: tables.rejects.schema, table: `${tables.rejects.table}__reader` };
+  const readerErrors = {
+    rejectsTable: `strata_reader_rejects_${process.pid}_${n}`,
+    rejectsScan: `strata_reader_scans_${process.pid}_${n}`,
+  };
+  const schemas = [...new Set([tables.target.schema, checks.schema])].map((s) => `create schema if not exists ${sqlIdent(s)};`).join("\n");
+  // One connection: the temporary table of the files as read, and the reader's rejects table, are its own.
+  await engine.query(
+    sqlText(`${schemas}
+      create temp table ${read} as ${readQuery(source, layout, source.format === "parquet" ? "skip" : readerErrors)};
+      create or replace table ${q(tables.target)} as ${cleanFromRead(source, read)};
+      create or replace table ${q(checks)} as ${rejectsFromRead(source, read)};
+      create or replace table ${q(refused)} as ${source.format === "parquet" ? NO_REFUSED : refusedQuery(readerErrors)};
+      drop table ${read};`),
+    signal,
+  );
+  const rows = await engine.count(tables.target);
+  const rejected = await locateRejects(engine, source, layout, { checks, refused, rejects: tables.rejects }, signal, rows);
   return { rows, rejected, read: rows + rejected, files: layout.files.map((f) => relativeFile(source, f)) };
 }
 

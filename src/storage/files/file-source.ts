@@ -245,8 +245,11 @@ export function columnDifferences(names: readonly string[], schema: Readonly<Rec
 
 const lineWithin = `ordinality - min(ordinality) over (partition by ${FILE}) + 1`;
 
-/** How records are told apart: not at all (a load), or by file and record number within the file. */
-export type Position = "none" | "record";
+/**
+ * How records are told apart: not at all (a load), by file (numbered afterwards by their order in
+ * a table), or by file and record number within the file.
+ */
+export type Position = "none" | "file" | "record";
 
 /**
  * What the reader does with a record it cannot split (broken quoting, too many values, bad bytes):
@@ -319,9 +322,11 @@ function groupQuery(source: FileSource, layout: FileLayout, group: FileGroup, op
   const position = (name: string): number => group.columns.indexOf(name);
   const o = csvOptions(source);
   const single = group.files.length === 1;
-  const byRecord = options.position === "record";
-  const fileExpr = byRecord ? (single ? `${sqlString(group.files[0] ?? "")} as ${FILE}` : FILE) : `null::varchar as ${FILE}`;
-  const withFile = byRecord && !single;
+  // Only delimited files are numbered afterwards; line formats number lines as they read them.
+  const byRecord = options.position === "record" || (options.position === "file" && (source.format !== "csv" || !!o.whitespace));
+  const byFile = options.position !== "none";
+  const fileExpr = byFile ? (single ? `${sqlString(group.files[0] ?? "")} as ${FILE}` : FILE) : `null::varchar as ${FILE}`;
+  const withFile = byFile && !single;
   if (source.format === "parquet") {
     const unionByName = layout.files.length > 1 ? ", union_by_name = true" : "";
     const fileRow = byRecord ? ", file_row_number = true" : "";
@@ -562,12 +567,12 @@ function plan(source: FileSource): ColumnPlan[] {
  * DuckDB then computes each cast once, where a CASE that tests and returns it would compute it
  * twice. Cross-field rules see the typed columns by name.
  */
-function coerced(source: FileSource, layout: FileLayout, options: RawOptions): string {
+function coerced(source: FileSource, layout: FileLayout, relation: string): string {
   const casts = Object.entries(source.schema).map(([name, spec], i) => {
     const sourceType = source.format === "parquet" ? (layout.types?.[name] ?? "VARCHAR") : "VARCHAR";
     return `${typedExpr(spec, value(i), sourceType)} as ${sqlIdent(name)}`;
   });
-  return `select *, ${casts.join(", ")} from (${rawQuery(source, layout, options)})`;
+  return `select *, ${casts.join(", ")} from ${relation}`;
 }
 
 /** A SQL boolean: the record passes every check (a split record, coercion, constraints, unknown fields, rules). */
@@ -650,7 +655,7 @@ export function cleanQuery(source: FileSource, layout: FileLayout, options: { er
   const extra = (source.unknownFields ?? "reject") === "keep" ? `, ${EXTRA} as ${sqlIdent(EXTRA_COLUMN)}` : "";
   const filter = options.failOnBad ? `case when ${passes} then true else error('${RECORD_FAILED}') end` : passes;
   return `select ${columns.map((c) => `${c.typed}::${sqlType(c.spec)} as ${c.typed}`).join(", ")}${extra}
-    from (${coerced(source, layout, { position: "none", errors: options.errors })})
+    from (${coerced(source, layout, `(${rawQuery(source, layout, { position: "none", errors: options.errors })})`)})
     where ${filter}`;
 }
 
@@ -661,10 +666,56 @@ export function cleanQuery(source: FileSource, layout: FileLayout, options: { er
  * `reasons` (a JSON array of {code, column, rule, value, message}).
  */
 export function rejectsQuery(source: FileSource, layout: FileLayout, errors: ReaderErrors): string {
+  const relation = coerced(source, layout, `(${rawQuery(source, layout, { position: "record", errors })})`);
+  return rejectsOf(source, `(${relation})`, REC, `not (${passesExpr(source)})`);
+}
+
+/** Rejects out of `relation`, which has the raw and coerced columns: where `failing` holds. */
+function rejectsOf(source: FileSource, relation: string, rec: string, failing: string): string {
   const columns = plan(source);
   const record = `json_object(${columns.map((c) => `${sqlString(c.name)}, ${c.raw}::varchar`).join(", ")})`;
-  return `select ${FILE} as file, ${REC} as rec, ${RAW} as raw,
+  return `select ${FILE} as file, ${rec} as rec, ${RAW} as raw,
            case when ${PROBLEM} is null then ${record} end as record, to_json(${reasonsExpr(source)})::varchar as reasons
-    from (${coerced(source, layout, { position: "record", errors })})
-    where not (${passesExpr(source)})`;
+    from ${relation}
+    where ${failing}`;
+}
+
+const PASSES = "__passes";
+const REASONS = "__reasons";
+const RECORD = "__record";
+
+/**
+ * Ingestion reads the files once, into a temporary table: each record coerced, whether it passes
+ * and, only for those that do not, its values as read and its reasons (`readQuery`). The clean
+ * records (`cleanFromRead`) and the rejects (`rejectsFromRead`) are then taken out of it, so every
+ * cast and check runs once. Delimited files are numbered by their order in that table (rowid),
+ * which costs less than numbering them as they are read.
+ */
+export function readQuery(source: FileSource, layout: FileLayout, errors: ReaderErrors): string {
+  const columns = plan(source);
+  const relation = coerced(source, layout, `(${rawQuery(source, layout, { position: "file", errors })})`);
+  const record = `json_object(${columns.map((c) => `${sqlString(c.name)}, ${c.raw}::varchar`).join(", ")})`;
+  const extra = (source.unknownFields ?? "reject") === "keep" ? `, ${EXTRA}` : "";
+  const failing = (expr: string): string => `case when not ${PASSES} then ${expr} end`;
+  return `select ${FILE}, ${REC}, ${columns.map((c) => `${c.typed}::${sqlType(c.spec)} as ${c.typed}`).join(", ")}${extra}, ${PASSES},
+      ${failing(RAW)} as ${RAW}, ${failing(`case when ${PROBLEM} is null then ${record} end`)} as ${RECORD},
+      ${failing(`to_json(${reasonsExpr(source)})::varchar`)} as ${REASONS}
+    from (select *, ${passesExpr(source)} as ${PASSES} from (${relation}))`;
+}
+
+export function cleanFromRead(source: FileSource, table: string): string {
+  const extra = (source.unknownFields ?? "reject") === "keep" ? `, ${EXTRA} as ${sqlIdent(EXTRA_COLUMN)}` : "";
+  return `select ${plan(source)
+    .map((c) => c.typed)
+    .join(", ")}${extra} from ${table} where ${PASSES}`;
+}
+
+export function rejectsFromRead(source: FileSource, table: string): string {
+  const delimited = source.format === "csv" && !source.csv?.whitespace;
+  const columns = `${RAW} as raw, ${RECORD} as record, ${REASONS} as reasons`;
+  if (!delimited) return `select ${FILE} as file, ${REC} as rec, ${columns} from ${table} where not ${PASSES}`;
+  // rowid follows the order rows were read in: files in order, records in order within each.
+  return `select b.file, b.rowid_ - f.first + 1 as rec, b.raw, b.record, b.reasons
+    from (select ${FILE} as file, rowid as rowid_, ${columns} from ${table} where not ${PASSES}) b
+    join (select ${FILE} as file, min(rowid) as first from ${table} group by 1) f using (file)`;
 }
