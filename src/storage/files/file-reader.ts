@@ -314,156 +314,146 @@ async function collectRejects(
 ): Promise<number> {
   const n = ++scratchCounter;
   const errors = { rejectsTable: `strata_reader_rejects_${process.pid}_${n}`, rejectsScan: `strata_reader_scans_${process.pid}_${n}` };
-  const checks = { schema: rejects.schema, table: `${rejects.table}__checks` };
-  const refused = { schema: rejects.schema, table: `${rejects.table}__reader` };
-  const q = (table: TableName): string => engine.qualifiedName(table);
-  // One connection for both: the reader's rejects table is a temporary table of its connection.
+  const checks = `strata_checks_${process.pid}_${n}`;
+  const refused = `strata_refused_${process.pid}_${n}`;
+  // One connection: the reader's rejects and the temporary tables are its own.
   await engine.query(
     sqlText(`create schema if not exists ${sqlIdent(rejects.schema)};
-      create or replace table ${q(checks)} as ${rejectsQuery(source, layout, source.format === "parquet" ? "skip" : errors)};
-      create or replace table ${q(refused)} as ${source.format === "parquet" ? NO_REFUSED : refusedQuery(errors)}`),
+      create temp table ${checks} as ${rejectsQuery(source, layout, source.format === "parquet" ? "skip" : errors)};
+      create temp table ${refused} as ${source.format === "parquet" ? NO_REFUSED : refusedQuery(errors)};
+      ${rejectsTableQuery(engine, source, rejects, checks, refused)};
+      drop table ${checks}; drop table ${refused};`),
     signal,
   );
-  return locateRejects(engine, source, layout, { checks, refused, rejects }, signal);
+  return placeRejects(engine, source, layout, rejects, signal);
 }
 
 /**
- * Gives each reject its place and writes them into `rejects` (a table the call creates):
- * `source_file` (relative), `source_line`, `source_offset`, `source_record`, `raw`, `record`
- * (JSON of the values as read), `reasons` (JSON array), from the checks' rejects (`checks`:
- * file, rec, raw, record, reasons) and the reader's (`refused`). A record's line follows from its
- * number in files with one record per line; otherwise it is mapped through the quote parity of the
- * physical lines when that mapping accounts for every record, and left null (with the record's
- * number) when it cannot be told exactly. Drops `checks` and `refused`. Returns how many.
+ * Creates `rejects`: `source_file` (relative), `source_line`, `source_offset`, `source_record`,
+ * `raw`, `record` (JSON of the values as read), `reasons` (JSON array), from the checks' rejects
+ * (`checks`: file, rec, raw, record, reasons) and the reader's (`refused`), with the line that
+ * holds when each record of the file is one line: its number, plus the lines before the first
+ * record, plus the records the reader refused ahead of it. (`placeRejects` then corrects files
+ * where that does not hold.) Internal columns keep the absolute file and where each came from.
  */
-async function locateRejects(
+function rejectsTableQuery(engine: TableEngine, source: FileSource, rejects: TableName, checks: string, refused: string): string {
+  const base = linesBefore(source);
+  const codes = Object.entries(READER_REASONS)
+    .map(([type, code]) => `when ${sqlString(type)} then '${code}'`)
+    .join(" ");
+  const folder = source.folder.endsWith("/") ? source.folder : `${source.folder}/`;
+  const relative = (expr: string): string =>
+    `case when starts_with(${expr}, ${sqlString(folder)}) then substr(${expr}, ${folder.length + 1}) else ${expr} end`;
+  const readerReason = `to_json([{'code': case error_type ${codes} else 'MALFORMED_RECORD' end, 'column': null::varchar, 'rule': null::varchar, 'value': null::varchar, 'message': error_message}])::varchar`;
+  // `before`: records the reader kept ahead of each record it refused; an ASOF join finds how many
+  // it refused ahead of a record (refused ones in a row share `before`: the most of them counts).
+  return `create or replace table ${engine.qualifiedName(rejects)} as
+    with numbered as (select *, line - ${base} - row_number() over (partition by file order by line) as before,
+                             row_number() over (partition by file order by line) as skipped from ${refused}),
+    ahead as (select file, before, max(skipped) as skipped from numbered group by all)
+    select * from (
+      select ${relative("b.file")} as source_file,
+             (${source.format === "parquet" ? "b.rec" : `${base} + b.rec + coalesce(r.skipped, 0)`})::bigint as source_line,
+             null::bigint as source_offset, b.rec::bigint as source_record, b.raw, b.record::varchar as record, b.reasons,
+             b.file as __file, 'check' as __from
+      from ${checks} b asof left join ahead r on r.file = b.file and b.rec > r.before
+      union all
+      select ${relative("file")}, line::bigint, "offset"::bigint, null::bigint, trim(raw, chr(10) || chr(13)), null::varchar, ${readerReason},
+             file, 'reader'
+      from ${refused})
+    order by source_file, coalesce(source_line, source_record, 0), source_offset`;
+}
+
+/**
+ * Corrects the lines of rejects in delimited files where a record is not always one line (empty
+ * lines, quoted line breaks): told by counting, lines = lines before the first record + records
+ * given + records refused when it is. There, records the checks rejected are placed through the
+ * quote parity of the physical lines when that accounts for every record (else their line is
+ * null, their record number says where), and records the reader refused are found in the file's
+ * bytes. Returns how many rejects there are.
+ */
+async function placeRejects(
   engine: TableEngine,
   source: FileSource,
   layout: FileLayout,
-  tables: { readonly checks: TableName; readonly refused: TableName; readonly rejects: TableName },
+  rejects: TableName,
   signal: AbortSignal,
   /** Records the clean pass kept, when known: saves counting the records of a single file again. */
   cleanRows?: number,
+  /** Line counts already under way, by file. */
+  counting?: ReadonlyMap<string, Promise<{ lines: number; blanks: number }>>,
 ): Promise<number> {
-  const { rejects, refused } = tables;
-  const bad = tables.checks;
-  const q = (table: TableName): string => engine.qualifiedName(table);
-  const sql = sqlText;
-  try {
-    const files = (
-      await engine.query(sql(`select distinct file from ${q(bad)} union select distinct file from ${q(refused)}`), signal)
-    ).map((r) => String(r.file));
-    const base = linesBefore(source);
-    const delimited = source.format === "csv" && !source.csv?.whitespace;
-    // Delimited files where a record's number does not give its line: some lines are empty, or a
-    // record spans several (quoted line breaks). Told by counting: lines = lines before the first
-    // record + records given + records refused, when each record is one line.
-    const irregular: string[] = [];
-    let mappable: string[] = [];
-    if (delimited && files.length) {
-      const stats = await Promise.all(files.map(async (file) => ({ file, ...(await lineStats(file)) })));
-      const given = new Map<string, number>();
-      if (layout.files.length === 1 && cleanRows !== undefined) {
-        const [row] = await engine.query(sql(`select count(*) as n from ${q(bad)}`), signal);
-        given.set(layout.files[0]!, cleanRows + Number(row?.n ?? 0));
-      } else {
-        for (const r of await engine.query(sql(recordCountsQuery(source, layout)), signal)) given.set(String(r.file), Number(r.n));
-      }
-      const refusedIn = new Map(
-        (await engine.query(sql(`select file, count(*) as n from ${q(refused)} group by 1`), signal)).map((r) => [
-          String(r.file),
-          Number(r.n),
-        ]),
-      );
-      for (const r of stats) {
-        const file = String(r.file);
-        const records = given.get(file) ?? 0;
-        const refusedHere = refusedIn.get(file) ?? 0;
-        if (r.blanks === 0 && r.lines - base === records + refusedHere) continue;
-        irregular.push(file);
-        // Quote parity finds where records start; trusted only when nothing was refused there.
-        if (refusedHere === 0) mappable.push(file);
-      }
-      if (mappable.length) {
-        const counted = await engine.query(
-          sql(`select __file as file, count(*) as n from (${recordLinesQuery(source, mappable)}) group by 1`),
-          signal,
-        );
-        mappable = counted.filter((r) => Number(r.n) === given.get(String(r.file))).map((r) => String(r.file));
-      }
-    }
-    // Records the reader refused in those files: DuckDB's line and offset are not exact there;
-    // find the line in the file's bytes.
-    for (const file of irregular) {
-      const rows = await engine.query(
-        sql(`select "offset", raw from ${q(refused)} where file = ${sqlString(file)} order by "offset"`),
-        signal,
-      );
-      const found = await locateLines(
-        file,
-        rows.map((r) => ({ offset: Number(r.offset), raw: String(r.raw ?? "") })),
-      );
-      for (const [i, place] of found.entries()) {
-        if (!place) continue;
-        await engine.query(
-          sql(
-            `update ${q(refused)} set line = ${place.line}, "offset" = ${place.offset}, located = true where file = ${sqlString(file)} and "offset" = ${Number(rows[i]!.offset)}`,
-          ),
-          signal,
-        );
-      }
-    }
-    const irregularList = `[${irregular.map(sqlString).join(", ")}]`;
-    const lineMap = mappable.length
-      ? `(select __file as file, __rec as rec, __line as line from (${recordLinesQuery(source, mappable)}))`
-      : `(select null::varchar as file, null::bigint as rec, null::bigint as line where false)`;
-    const codes = Object.entries(READER_REASONS)
-      .map(([type, code]) => `when ${sqlString(type)} then '${code}'`)
-      .join(" ");
-    const folder = source.folder.endsWith("/") ? source.folder : `${source.folder}/`;
-    const relative = (expr: string): string =>
-      `case when starts_with(${expr}, ${sqlString(folder)}) then substr(${expr}, ${folder.length + 1}) else ${expr} end`;
-    const readerReason = `to_json([{'code': case error_type ${codes} else 'MALFORMED_RECORD' end, 'column': null::varchar, 'rule': null::varchar, 'value': null::varchar, 'message': error_message}])::varchar`;
-    await engine.createTableAs(
-      rejects,
-      // `before`: records the reader kept ahead of each record it skipped. A record's line is its
-      // number plus the lines before the first record plus the skipped ones ahead of it: an ASOF
-      // join finds how many (the last skipped one with fewer records before it).
-      // (Skipped ones in a row share `before`: the most skipped among them counts.)
-      sql(`select * from (with refused as (select *, line - ${base} - row_number() over (partition by file order by line) as before,
-                                                  row_number() over (partition by file order by line) as skipped from ${q(refused)}),
-        ahead as (select file, before, max(skipped) as skipped from refused group by all),
-        irregular_files as (select unnest(${irregularList}::varchar[]) as file),
-        checked as (
-          select b.*, case
-              when ${source.format === "parquet" ? "true" : "false"} then b.rec
-              when i.file is not null then m.line
-              else ${base} + b.rec + coalesce(r.skipped, 0)
-            end as line
-          from ${q(bad)} b
-          left join irregular_files i on i.file = b.file
-          left join ${lineMap} m on i.file is not null and m.file = b.file and m.rec = b.rec
-          asof left join ahead r on r.file = b.file and b.rec > r.before)
-        select ${relative("file")} as source_file, line::bigint as source_line, null::bigint as source_offset, rec::bigint as source_record, raw, record::varchar as record, reasons
-        from checked
-        union all
-        select ${relative("file")}, case when list_contains(${irregularList}, file) and not located then null else line end::bigint, "offset"::bigint, null::bigint,
-               trim(raw, chr(10) || chr(13)), null::varchar, ${readerReason}
-        from refused)
-        order by source_file, coalesce(source_line, source_record, 0), source_offset`),
+  const r = engine.qualifiedName(rejects);
+  const perFile = await engine.query(
+    sqlText(`select __file as file, count(*) filter (where __from = 'check') as checked, count(*) filter (where __from = 'reader') as refused
+      from ${r} group by 1`),
+    signal,
+  );
+  const total = perFile.reduce((n, f) => n + Number(f.checked) + Number(f.refused), 0);
+  if (!(source.format === "csv" && !source.csv?.whitespace) || total === 0) return total;
+  const base = linesBefore(source);
+  const given = new Map<string, number>();
+  if (layout.files.length === 1 && cleanRows !== undefined) given.set(layout.files[0]!, cleanRows + Number(perFile[0]?.checked ?? 0));
+  else for (const f of await engine.query(sqlText(recordCountsQuery(source, layout)), signal)) given.set(String(f.file), Number(f.n));
+  const irregular: string[] = [];
+  let mappable: string[] = [];
+  for (const f of perFile) {
+    const file = String(f.file);
+    const stats = await (counting?.get(file) ?? lineStats(file));
+    if (stats.blanks === 0 && stats.lines - base === (given.get(file) ?? 0) + Number(f.refused)) continue;
+    irregular.push(file);
+    // Quote parity finds where records start; trusted only when nothing was refused there.
+    if (Number(f.refused) === 0) mappable.push(file);
+  }
+  if (!irregular.length) return total;
+  if (mappable.length) {
+    const counted = await engine.query(
+      sqlText(`select __file as file, count(*) as n from (${recordLinesQuery(source, mappable)}) group by 1`),
       signal,
     );
-    return await engine.count(rejects);
-  } finally {
-    await engine.drop(bad).catch(() => undefined);
-    await engine.drop(refused).catch(() => undefined);
+    mappable = counted.filter((f) => Number(f.n) === given.get(String(f.file))).map((f) => String(f.file));
   }
+  const list = (files: readonly string[]): string => `[${files.map(sqlString).join(", ")}]`;
+  await engine.query(
+    sqlText(`update ${r} set source_line = null where list_contains(${list(irregular)}, __file);
+      ${
+        mappable.length
+          ? `update ${r} set source_line = m.__line from (${recordLinesQuery(source, mappable)}) m
+             where ${r}.__from = 'check' and ${r}.__file = m.__file and ${r}.source_record = m.__rec;`
+          : ""
+      }`),
+    signal,
+  );
+  for (const file of irregular) {
+    const rows = await engine.query(
+      sqlText(
+        `select source_offset as "offset", raw from ${r} where __file = ${sqlString(file)} and __from = 'reader' order by source_offset`,
+      ),
+      signal,
+    );
+    const found = await locateLines(
+      file,
+      rows.map((row) => ({ offset: Number(row.offset), raw: String(row.raw ?? "") })),
+    );
+    for (const [i, place] of found.entries()) {
+      if (!place) continue;
+      await engine.query(
+        sqlText(
+          `update ${r} set source_line = ${place.line}, source_offset = ${place.offset} where __file = ${sqlString(file)} and __from = 'reader' and source_offset = ${Number(rows[i]!.offset)}`,
+        ),
+        signal,
+      );
+    }
+  }
+  return total;
 }
 
 /** The rejects table's rows as records. */
 export async function readRejects(engine: TableEngine, rejects: TableName, limit?: number): Promise<RejectedRecord[]> {
   const rows = await engine.query({
-    strings: [`select * from ${engine.qualifiedName(rejects)}${limit === undefined ? "" : ` limit ${Math.max(0, Math.floor(limit))}`}`],
+    strings: [
+      `select * from ${engine.qualifiedName(rejects)} order by source_file, coalesce(source_line, source_record, 0), source_offset${limit === undefined ? "" : ` limit ${Math.max(0, Math.floor(limit))}`}`,
+    ],
     parts: [],
   });
   const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -580,25 +570,35 @@ export async function ingestFiles(
   const n = ++scratchCounter;
   const read = `strata_read_${process.pid}_${n}`;
   const q = (table: TableName): string => engine.qualifiedName(table);
-  const checks = { schema: tables.rejects.schema, table: `${tables.rejects.table}__checks` };
-  const refused = { schema: tables.rejects.schema, table: `${tables.rejects.table}__reader` };
+  const checks = `strata_checks_${process.pid}_${n}`;
+  const refused = `strata_refused_${process.pid}_${n}`;
   const readerErrors = {
     rejectsTable: `strata_reader_rejects_${process.pid}_${n}`,
     rejectsScan: `strata_reader_scans_${process.pid}_${n}`,
   };
-  const schemas = [...new Set([tables.target.schema, checks.schema])].map((s) => `create schema if not exists ${sqlIdent(s)};`).join("\n");
-  // One connection: the temporary table of the files as read, and the reader's rejects table, are its own.
-  await engine.query(
+  const schemas = [...new Set([tables.target.schema, tables.rejects.schema])]
+    .map((s) => `create schema if not exists ${sqlIdent(s)};`)
+    .join("\n");
+  // A delimited file's lines are counted (to place its rejects) while DuckDB reads it, when they
+  // are few enough to count them all.
+  const delimited = source.format === "csv" && !source.csv?.whitespace;
+  const counting = delimited && layout.files.length <= 8 ? new Map(layout.files.map((f) => [f, lineStats(f)])) : undefined;
+  // Awaited later; a failure then (a file gone) must not be an unhandled rejection meanwhile.
+  for (const p of counting?.values() ?? []) p.catch(() => undefined);
+  // One connection: the temporary tables, and the reader's rejects table, are its own.
+  const [counted] = await engine.query(
     sqlText(`${schemas}
       create temp table ${read} as ${readQuery(source, layout, source.format === "parquet" ? "skip" : readerErrors)};
       create or replace table ${q(tables.target)} as ${cleanFromRead(source, read)};
-      create or replace table ${q(checks)} as ${rejectsFromRead(source, read)};
-      create or replace table ${q(refused)} as ${source.format === "parquet" ? NO_REFUSED : refusedQuery(readerErrors)};
-      drop table ${read};`),
+      create temp table ${checks} as ${rejectsFromRead(source, layout, read)};
+      create temp table ${refused} as ${source.format === "parquet" ? NO_REFUSED : refusedQuery(readerErrors)};
+      ${rejectsTableQuery(engine, source, tables.rejects, checks, refused)};
+      drop table ${read}; drop table ${checks}; drop table ${refused};
+      select count(*) as n from ${q(tables.target)}`),
     signal,
   );
-  const rows = await engine.count(tables.target);
-  const rejected = await locateRejects(engine, source, layout, { checks, refused, rejects: tables.rejects }, signal, rows);
+  const rows = Number(counted?.n ?? 0);
+  const rejected = await placeRejects(engine, source, layout, tables.rejects, signal, rows, counting);
   return { rows, rejected, read: rows + rejected, files: layout.files.map((f) => relativeFile(source, f)) };
 }
 

@@ -581,9 +581,11 @@ function passesExpr(source: FileSource): string {
   const parts = [`${PROBLEM} is null`];
   if ((source.unknownFields ?? "reject") === "reject") parts.push(`${UNKNOWN} is null`);
   for (const c of columns) {
-    if (c.missing) parts.push(`${c.raw} is not null`);
-    if (c.badType) parts.push(`not ${c.badType}`);
-    for (const k of c.constraints) parts.push(`not coalesce(${k.bad}, false)`);
+    // The typed value is null when the value is missing or does not coerce; where it is not
+    // null, every constraint is a plain true or false. So: one test per column on its typed value.
+    const holds = [`${c.typed} is not null`, ...c.constraints.map((k) => `not (${k.bad})`)].join(" and ");
+    if (c.missing) parts.push(c.badType ? `(${holds})` : `${c.raw} is not null${c.constraints.length ? ` and ${holds}` : ""}`);
+    else if (c.badType || c.constraints.length) parts.push(`(${c.raw} is null or (${holds}))`);
   }
   for (const r of source.rules ?? []) parts.push(`coalesce((${r.predicate}), false)`);
   return parts.join("\n      and ");
@@ -697,11 +699,18 @@ export function readQuery(source: FileSource, layout: FileLayout, errors: Reader
   const record = `json_object(${columns.map((c) => `${sqlString(c.name)}, ${c.raw}::varchar`).join(", ")})`;
   const extra = (source.unknownFields ?? "reject") === "keep" ? `, ${EXTRA}` : "";
   const failing = (expr: string): string => `case when not ${PASSES} then ${expr} end`;
-  return `select ${FILE}, ${REC}, ${columns.map((c) => `${c.typed}::${sqlType(c.spec)} as ${c.typed}`).join(", ")}${extra}, ${PASSES},
-      ${failing(RAW)} as ${RAW}, ${failing(`case when ${PROBLEM} is null then ${record} end`)} as ${RECORD},
+  // Every column kept costs memory for every record: the file as its number in the layout, the
+  // record number and the line only where the format has them.
+  const lineFormat = !isDelimited(source);
+  const place = [`list_position(${sqlList(layout.files)}, ${FILE})::integer as ${FILE_NO}`, ...(lineFormat ? [REC] : [])];
+  return `select ${place.join(", ")}, ${columns.map((c) => `${c.typed}::${sqlType(c.spec)} as ${c.typed}`).join(", ")}${extra}, ${PASSES},
+      ${lineFormat ? `${failing(RAW)} as ${RAW}, ` : ""}${failing(`case when ${PROBLEM} is null then ${record} end`)} as ${RECORD},
       ${failing(`to_json(${reasonsExpr(source)})::varchar`)} as ${REASONS}
     from (select *, ${passesExpr(source)} as ${PASSES} from (${relation}))`;
 }
+
+const FILE_NO = "__file_no";
+const isDelimited = (source: FileSource): boolean => source.format === "csv" && !source.csv?.whitespace;
 
 export function cleanFromRead(source: FileSource, table: string): string {
   const extra = (source.unknownFields ?? "reject") === "keep" ? `, ${EXTRA} as ${sqlIdent(EXTRA_COLUMN)}` : "";
@@ -710,12 +719,12 @@ export function cleanFromRead(source: FileSource, table: string): string {
     .join(", ")}${extra} from ${table} where ${PASSES}`;
 }
 
-export function rejectsFromRead(source: FileSource, table: string): string {
-  const delimited = source.format === "csv" && !source.csv?.whitespace;
-  const columns = `${RAW} as raw, ${RECORD} as record, ${REASONS} as reasons`;
-  if (!delimited) return `select ${FILE} as file, ${REC} as rec, ${columns} from ${table} where not ${PASSES}`;
+export function rejectsFromRead(source: FileSource, layout: FileLayout, table: string): string {
+  const file = `${sqlList(layout.files)}[${FILE_NO}]`;
+  if (!isDelimited(source))
+    return `select ${file} as file, ${REC} as rec, ${RAW} as raw, ${RECORD} as record, ${REASONS} as reasons from ${table} where not ${PASSES}`;
   // rowid follows the order rows were read in: files in order, records in order within each.
-  return `select b.file, b.rowid_ - f.first + 1 as rec, b.raw, b.record, b.reasons
-    from (select ${FILE} as file, rowid as rowid_, ${columns} from ${table} where not ${PASSES}) b
-    join (select ${FILE} as file, min(rowid) as first from ${table} group by 1) f using (file)`;
+  return `select ${sqlList(layout.files)}[b.file_no] as file, b.rowid_ - f.first + 1 as rec, null::varchar as raw, b.record, b.reasons
+    from (select ${FILE_NO} as file_no, rowid as rowid_, ${RECORD} as record, ${REASONS} as reasons from ${table} where not ${PASSES}) b
+    join (select ${FILE_NO} as file_no, min(rowid) as first from ${table} group by 1) f using (file_no)`;
 }
