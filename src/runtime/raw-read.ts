@@ -117,9 +117,11 @@ export async function ingestRaw(
   }
   const rejects = { schema: scope.runId, table: `${ds.name}__rejects` };
   scope.scratch.push({ engine, table: rejects });
+  // Its tables are made before the big write: DDL right after one waits for it to be checkpointed.
+  const store = await scope.quarantine();
+  await store.open();
   const read = await ingestFiles(engine, source, { target, rejects }, signal);
   const ruleRejects = await applyTsRules(engine, target, rules, { signal });
-  const store = await scope.quarantine();
   const stamp: QuarantineStamp = {
     dataset: ds.name,
     target: step.kind === "ingest" ? (step.dataset?.name ?? null) : null,

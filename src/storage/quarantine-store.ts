@@ -77,6 +77,8 @@ export interface ReasonGroup {
 }
 
 export interface QuarantineStore {
+  /** Creates its tables if they are missing. Every method does it on first use; this lets a caller do it early. */
+  open(): Promise<void>;
   /**
    * Adds the rows of a rejects table (the layout the file reader writes: source_file, source_line,
    * source_offset, source_record, raw, record, reasons) in one statement. Returns how many.

@@ -69,6 +69,10 @@ export class DuckDbQuarantineStore implements QuarantineStore {
 
   constructor(readonly engine: TableEngine) {}
 
+  open(): Promise<void> {
+    return this.#setup();
+  }
+
   #setup(): Promise<void> {
     this.#ready ??= this.engine.query(q(DDL)).then(
       () => undefined,
@@ -125,7 +129,8 @@ export class DuckDbQuarantineStore implements QuarantineStore {
   }
 
   async restoreReplayed(dataset: string, rejects: TableName, into: TableName, types: Readonly<Record<string, string>>): Promise<number> {
-    await this.#setup();
+    const [any] = await this.#query(`select 1 as x from ${TABLE} where dataset = ? and status = 'replayed' limit 1`, [dataset]);
+    if (!any) return 0;
     const r = this.engine.qualifiedName(rejects);
     const spec = JSON.stringify(types).replace(/'/g, "''");
     const columns = Object.keys(types)
