@@ -42,7 +42,7 @@ describe("validation with a Postgres clean dataset", () => {
     const result = await runPipeline(p, { workspace });
     expect(result.status).toBe("succeeded");
     expect(result.validations.map((v) => [v.kind, v.dataset, v.counts])).toEqual([
-      ["records", "raw_orders", { read: 4, clean: 3, quarantined: 1 }],
+      ["records", "raw_orders", { read: 4, clean: 3, quarantined: 1, newlyQuarantined: 1, restored: 0 }],
       ["expectations", "orders", null],
     ]);
     const engine = (await workspace.storages.open("shared")).tables!;
