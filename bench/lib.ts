@@ -1,4 +1,6 @@
 // Small helpers shared by the benchmarks: robust statistics, argument parsing and plain-text tables.
+import { execFileSync } from "node:child_process";
+import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 
 /** The median of a non-empty list (the mean of the two middle values for an even count). */
@@ -90,4 +92,64 @@ export async function machineLine(): Promise<string> {
   const os = await import("node:os");
   const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
   return `node ${process.version}, ${os.platform()} ${os.arch()}, ${os.availableParallelism()} cores (${cpu})`;
+}
+
+export interface Timing {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+}
+
+/** Starts a span; the function returned ends it. */
+export function timer(): () => Timing {
+  const wall = performance.now();
+  const cpu = process.cpuUsage();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return { wallMs: performance.now() - wall, cpuMs: (used.user + used.system) / 1000 };
+  };
+}
+
+/** What a pandas baseline script reports besides its results (timed in Python, imports excluded). */
+export interface PandasTiming {
+  readonly seconds: number;
+  readonly cpuSeconds: number;
+  /** The python3 process, as the benchmark waited for it. */
+  readonly wallSeconds: number;
+  readonly importSeconds: number;
+  readonly phases: Record<string, number>;
+  readonly versions: { python: string; pandas: string; numpy: string };
+}
+
+/**
+ * Runs a pandas baseline script and reads the JSON of its last line of output: timings
+ * (`seconds`, `cpu_seconds`, `import_seconds`, `phases`), versions, and the script's own results.
+ */
+export function runPandasScript<R>(python: string, script: string, args: readonly string[]): { timing: PandasTiming; result: R } {
+  const started = performance.now();
+  const out = execFileSync(python, [script, ...args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const wallSeconds = (performance.now() - started) / 1000;
+  const r = JSON.parse(out.trim().split("\n").pop() ?? "") as R & {
+    seconds: number;
+    cpu_seconds: number;
+    import_seconds: number;
+    phases: Record<string, number>;
+    python: string;
+    pandas: string;
+    numpy: string;
+  };
+  return {
+    timing: {
+      seconds: r.seconds,
+      cpuSeconds: r.cpu_seconds,
+      wallSeconds,
+      importSeconds: r.import_seconds,
+      phases: r.phases,
+      versions: { python: r.python, pandas: r.pandas, numpy: r.numpy },
+    },
+    result: r,
+  };
 }

@@ -18,7 +18,7 @@ import { basename, dirname, join } from "node:path";
 import { DuckDbTableEngine } from "../src/storage/duckdb/table-engine.js";
 import { cleanQuery, type FileSource } from "../src/storage/files/file-source.js";
 import type { ResolvedQuery, TableName } from "../src/storage/table-engine.js";
-import { cliOptions, fmt, machineLine, median, table } from "./lib.js";
+import { cliOptions, fmt, machineLine, median, table, timer, type Timing } from "./lib.js";
 import {
   DEFAULT_DATA_DIR,
   checksumDifferences,
@@ -26,11 +26,9 @@ import {
   ensureCsv,
   runDuckDb,
   runStrata,
-  timer,
   transactionSchema,
   work,
   type Checksum,
-  type Timing,
   type Work,
 } from "./rfm-lib.js";
 

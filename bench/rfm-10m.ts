@@ -14,12 +14,11 @@
 //   same types, then the same RFM SQL into a table.
 // Then pandas (Debian's /usr/bin/python3) in a child process: bench/rfm-pandas.py.
 // Every result is checked against raw DuckDB's: row count, column sums and a hash of every row.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
-import { cliOptions, fmt, machineLine, max, median, min, table } from "./lib.js";
+import { cliOptions, runPandasScript, type PandasTiming, fmt, machineLine, max, median, min, table } from "./lib.js";
 import {
   BENCH_DIR,
   DEFAULT_DATA_DIR,
@@ -64,15 +63,7 @@ const PYTHON = strings.python ?? "/usr/bin/python3";
 // ---------------------------------------------------------------------------------------------
 // pandas
 
-interface PandasResult {
-  /** From read_csv to the summary, timed in Python (imports excluded). */
-  readonly seconds: number;
-  readonly cpuSeconds: number;
-  /** The python3 process, as this script waited for it. */
-  readonly wallSeconds: number;
-  readonly importSeconds: number;
-  readonly phases: Record<string, number>;
-  readonly versions: { python: string; pandas: string; numpy: string };
+interface PandasResult extends PandasTiming {
   readonly rows: number;
   readonly frequencySum: number;
   readonly monetarySum: number;
@@ -90,39 +81,14 @@ function pandasUnavailable(): string | null {
 }
 
 function runPandas(file: string): PandasResult {
-  const started = performance.now();
-  const out = execFileSync(PYTHON, [PANDAS_SCRIPT, file, OBSERVATION_END], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const wallSeconds = (performance.now() - started) / 1000;
-  const r = JSON.parse(out.trim().split("\n").pop() ?? "") as {
-    seconds: number;
-    cpu_seconds: number;
-    import_seconds: number;
-    phases: Record<string, number>;
-    python: string;
-    pandas: string;
-    numpy: string;
+  const { timing, result: r } = runPandasScript<{
     rows: number;
     frequency_sum: number;
     monetary_sum: number;
     recency_sum: number;
     t_sum: number;
-  };
-  return {
-    seconds: r.seconds,
-    cpuSeconds: r.cpu_seconds,
-    wallSeconds,
-    importSeconds: r.import_seconds,
-    phases: r.phases,
-    versions: { python: r.python, pandas: r.pandas, numpy: r.numpy },
-    rows: r.rows,
-    frequencySum: r.frequency_sum,
-    monetarySum: r.monetary_sum,
-    recencySum: r.recency_sum,
-    tSum: r.t_sum,
-  };
+  }>(PYTHON, PANDAS_SCRIPT, [file, OBSERVATION_END]);
+  return { ...timing, rows: r.rows, frequencySum: r.frequency_sum, monetarySum: r.monetary_sum, recencySum: r.recency_sum, tSum: r.t_sum };
 }
 
 /** pandas' result against raw DuckDB's: rows, sum of frequency, sum of monetary value to the cent, sums of recency and T. */

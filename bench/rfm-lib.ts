@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { dataset, openWorkspace, pipeline, runPipeline, sql, step, storage, t, type AnyPipeline, type DatasetRef } from "../src/index.js";
 import { fmt } from "./lib.js";
+import { timer, type Timing } from "./lib.js";
 
 const FIRST_DAY = "1997-01-01";
 const DAYS = 546; // 1997-01-01 .. 1998-06-30: 18 months, as CDNOW
@@ -131,20 +132,6 @@ export function work(file: string): Work {
 // Timing and checks
 
 /** Wall and CPU time (all threads of the process, DuckDB's included) of a span. */
-export interface Timing {
-  readonly wallMs: number;
-  readonly cpuMs: number;
-}
-
-/** Starts a span; the function returned ends it. */
-export function timer(): () => Timing {
-  const wall = performance.now();
-  const cpu = process.cpuUsage();
-  return () => {
-    const used = process.cpuUsage(cpu);
-    return { wallMs: performance.now() - wall, cpuMs: (used.user + used.system) / 1000 };
-  };
-}
 
 /** What is compared between the implementations; floats rounded, so that summation order does not matter. */
 export interface Checksum {

@@ -16,12 +16,11 @@
 // Then pandas (Debian's /usr/bin/python3) in a child process: bench/validation-pandas.py.
 // Every run's outcome (clean rows, quarantined rows, reasons per code, each bad line's codes) is
 // checked against what the generator wrote, and so against the others'.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
-import { cliOptions, fmt, machineLine, max, median, min, table } from "./lib.js";
+import { cliOptions, runPandasScript, type PandasTiming, fmt, machineLine, max, median, min, table } from "./lib.js";
 import {
   BENCH_DIR,
   DEFAULT_DATA_DIR,
@@ -88,15 +87,7 @@ const runs = (name: Implementation): boolean => ONLY.includes(name);
 // ---------------------------------------------------------------------------------------------
 // pandas
 
-interface PandasResult {
-  /** From reading the file to both frames, timed in Python (imports excluded). */
-  readonly seconds: number;
-  readonly cpuSeconds: number;
-  /** The python3 process, as this script waited for it. */
-  readonly wallSeconds: number;
-  readonly importSeconds: number;
-  readonly phases: Record<string, number>;
-  readonly versions: { python: string; pandas: string; numpy: string };
+interface PandasResult extends PandasTiming {
   readonly outcome: Outcome;
   readonly probe: string[][];
 }
@@ -114,38 +105,14 @@ function pandasUnavailable(): string | null {
 }
 
 function runPandas(file: string, entriesFile: string, probe: readonly (readonly string[])[]): PandasResult {
-  const started = performance.now();
-  const out = execFileSync(PYTHON, [PANDAS_SCRIPT, file, entriesFile, "--dates", PANDAS_DATES, "--probe", JSON.stringify(probe)], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const wallSeconds = (performance.now() - started) / 1000;
-  const r = JSON.parse(out.trim().split("\n").pop() ?? "") as {
-    seconds: number;
-    cpu_seconds: number;
-    import_seconds: number;
-    phases: Record<string, number>;
-    python: string;
-    pandas: string;
-    numpy: string;
-    clean: number;
-    quarantined: number;
-    reasons: Record<string, number>;
-    probe: string[][];
-  };
+  const { timing, result: r } = runPandasScript<{ clean: number; quarantined: number; reasons: Record<string, number>; probe: string[][] }>(
+    PYTHON,
+    PANDAS_SCRIPT,
+    [file, entriesFile, "--dates", PANDAS_DATES, "--probe", JSON.stringify(probe)],
+  );
   const entries = normalizeEntries(readFileSync(entriesFile, "utf8").split("\n").filter(Boolean));
   rmSync(entriesFile, { force: true });
-  return {
-    seconds: r.seconds,
-    cpuSeconds: r.cpu_seconds,
-    wallSeconds,
-    importSeconds: r.import_seconds,
-    phases: r.phases,
-    versions: { python: r.python, pandas: r.pandas, numpy: r.numpy },
-    outcome: { clean: r.clean, quarantined: r.quarantined, reasons: r.reasons, entries },
-    probe: r.probe,
-  };
+  return { ...timing, outcome: { clean: r.clean, quarantined: r.quarantined, reasons: r.reasons, entries }, probe: r.probe };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import type { ValidationReport } from "../src/index.js";
 import { fmt } from "./lib.js";
+import { timer, type Timing } from "./lib.js";
 
 /** Bump when the generator changes, so that an old cached file is not used. */
 const DATA_VERSION = 1;
@@ -173,20 +174,6 @@ export async function ensureCsv(rows: number, dataDir: string): Promise<{ file: 
 // Timing and the outcome compared between the implementations
 
 /** Wall and CPU time (all threads of the process, DuckDB's included) of a span. */
-export interface Timing {
-  readonly wallMs: number;
-  readonly cpuMs: number;
-}
-
-/** Starts a span; the function returned ends it. */
-export function timer(): () => Timing {
-  const wall = performance.now();
-  const cpu = process.cpuUsage();
-  return () => {
-    const used = process.cpuUsage(cpu);
-    return { wallMs: performance.now() - wall, cpuMs: (used.user + used.system) / 1000 };
-  };
-}
 
 /** What every implementation is checked on. */
 export interface Outcome {

@@ -1,10 +1,10 @@
 import { StrataError } from "../../errors/strata-error.js";
 import { declaredDatasets } from "../../project/declared-datasets.js";
-import { loadProject } from "../../project/load-project.js";
 import { activateVersion } from "../../runtime/dataset-io.js";
 import type { DatasetVersion } from "../../storage/catalog-store.js";
 import { EXIT } from "../exit-codes.js";
 import { formatTime, table } from "../format.js";
+import { withProject } from "../with-project.js";
 
 interface Common {
   project?: string;
@@ -26,19 +26,6 @@ function versionTable(versions: readonly DatasetVersion[]): string {
         formatTime(v.finishedAt ?? v.createdAt),
       ]),
   );
-}
-
-async function withProject<T>(
-  options: Common,
-  fn: (p: Awaited<ReturnType<typeof loadProject>>, w: ReturnType<Awaited<ReturnType<typeof loadProject>>["openWorkspace"]>) => Promise<T>,
-): Promise<T> {
-  const project = await loadProject(options.project);
-  const workspace = project.openWorkspace();
-  try {
-    return await fn(project, workspace);
-  } finally {
-    await workspace.close();
-  }
 }
 
 /** `strata dataset list`: declared and written datasets with their storage and live version. */

@@ -1,6 +1,6 @@
 import { isStrataError, StrataError } from "../../errors/strata-error.js";
 import { declaredDatasets } from "../../project/declared-datasets.js";
-import { loadProject, type LoadedProject } from "../../project/load-project.js";
+import type { LoadedProject } from "../../project/load-project.js";
 import { replayQuarantine } from "../../runtime/replay.js";
 import type { Workspace } from "../../runtime/workspace.js";
 import type { QuarantineFilter, QuarantineStatus, QuarantineStore } from "../../storage/quarantine-store.js";
@@ -18,6 +18,7 @@ import {
   sourceOf,
 } from "../view/validation-view.js";
 import { findDataset } from "./validate.js";
+import { withProject } from "../with-project.js";
 
 interface Common {
   project?: string;
@@ -43,16 +44,6 @@ export type AnnotateOptions = Common & { note?: string; fix: Fix[] };
 export type ReplayCommandOptions = Common & { reason?: string; all?: boolean; dryRun?: boolean };
 
 const STATUSES: readonly QuarantineStatus[] = ["new", "annotated", "replayed"];
-
-async function withProject<T>(options: Common, fn: (project: LoadedProject, workspace: Workspace) => Promise<T>): Promise<T> {
-  const project = await loadProject(options.project);
-  const workspace = project.openWorkspace();
-  try {
-    return await fn(project, workspace);
-  } finally {
-    await workspace.close();
-  }
-}
 
 const datasetsOf = (project: LoadedProject): ReturnType<typeof declaredDatasets> =>
   declaredDatasets([...project.pipelines.values()].map((p) => p.pipeline));

@@ -1,12 +1,12 @@
 import { StrataError } from "../../errors/strata-error.js";
 import type { DatasetRef } from "../../pipeline/dataset.js";
 import { declaredDatasets } from "../../project/declared-datasets.js";
-import { loadProject, type LoadedProject } from "../../project/load-project.js";
+import type { LoadedProject } from "../../project/load-project.js";
 import { validateDataset } from "../../runtime/validate-dataset.js";
-import type { Workspace } from "../../runtime/workspace.js";
 import type { Expectation } from "../../validation/expectations.js";
 import { EXIT } from "../exit-codes.js";
 import { table } from "../format.js";
+import { withProject } from "../with-project.js";
 import {
   contentOf,
   countsText,
@@ -21,16 +21,6 @@ import {
 export interface ValidateOptions {
   project?: string;
   json?: boolean;
-}
-
-async function withProject<T>(options: ValidateOptions, fn: (project: LoadedProject, workspace: Workspace) => Promise<T>): Promise<T> {
-  const project = await loadProject(options.project);
-  const workspace = project.openWorkspace();
-  try {
-    return await fn(project, workspace);
-  } finally {
-    await workspace.close();
-  }
 }
 
 /** The declared dataset, else DATASET_NOT_FOUND naming the ones that are. */
