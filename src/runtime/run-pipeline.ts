@@ -291,6 +291,10 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
     for (const { engine, table } of scope.scratch) await engine.drop(table).catch(() => undefined);
     const endedAt = clock.now();
     const finalStatus: RunStatus = cancel.signal.aborted ? "cancelled" : failures.length ? "failed" : "succeeded";
+    // Failures in the pipeline's step order, not in the order they happened to end: the run's
+    // error then reads the same every time.
+    const position = new Map(pipeline.steps.map((s, i) => [s.name, i]));
+    failures.sort((a, b) => (position.get(a.step) ?? 0) - (position.get(b.step) ?? 0));
     const error = runError(finalStatus, failures);
     logger.root.info({ status: finalStatus, durationMs: endedAt - startedAt }, "run finished");
     await store.finishRun(runId, finalStatus, endedAt, error);
