@@ -20,6 +20,7 @@ const USAGE_PREFIXES = [
   "DATASET_NOT_FOUND",
   "DATASET_VERSION_NOT_FOUND",
   "DATASET_INVALID",
+  "MODEL_INPUT_INVALID",
 ];
 
 export function exitCodeFor(error: unknown): number {

@@ -344,7 +344,7 @@ The clean dataset is the one the ingest step that rejected them writes. Replayed
 the quarantine, marked with the replay's run and the version they went into.
 
 Examples:
-  strata quarantine replay raw_orders --dry-run              the annotated rejects that would pass
+  strata quarantine replay raw_orders --dry-run              which rejects would pass now (a replay moves the annotated ones)
   strata quarantine replay raw_orders                        replay them
   strata quarantine replay raw_orders --all --dry-run        after a schema change: which past rejects pass now?
   strata quarantine replay raw_orders --reason TYPE_MISMATCH`,
@@ -353,7 +353,71 @@ Examples:
       const { quarantineReplayCommand } = await import("./commands/quarantine.js");
       process.exitCode = await quarantineReplayCommand(dataset, opts);
     });
+
+  const model = cli.command("model").description("customer-lifetime-value models: fit on an RFM summary, predict per customer");
+  model
+    .command("fit")
+    .description("fit a model by maximum likelihood and print its parameters, log-likelihood and standard errors")
+    .addArgument(new Argument("<model>", "the model").choices(["bg-nbd", "pareto-nbd", "gamma-gamma"]))
+    .argument("<summary>", "a CSV with lifetimes' columns: customer_id, frequency, recency, T (and monetary_value for gamma-gamma)")
+    .option("--out <file>", "write the fitted model as JSON (for strata model predict)")
+    .option("--penalizer <l2>", "L2 penalty on the parameters (helps a fit that does not converge)", nonNegative)
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      `
+gamma-gamma fits on the rows with frequency > 0. --json prints an object with params (r, alpha, a,
+b / r, alpha, s, beta / p, q, v), logLikelihood, iterations, converged and standardErrors.
+Exit codes: 0 converged, 1 did not converge, 2 bad input (a missing column, a value that is not a number).
+
+Examples:
+  strata model fit bg-nbd summary.csv --out bgnbd.json
+  strata model fit gamma-gamma summary.csv --json`,
+    )
+    .action(
+      async (
+        kind: "bg-nbd" | "pareto-nbd" | "gamma-gamma",
+        summary: string,
+        opts: { out?: string; json?: boolean; penalizer?: number },
+      ) => {
+        const { modelFitCommand } = await import("./commands/model.js");
+        process.exitCode = await modelFitCommand(kind, summary, opts);
+      },
+    );
+  model
+    .command("predict")
+    .description("predict per customer from a fitted model: expected purchases over a horizon and P(alive), or expected spend")
+    .argument("<model>", "a model file written by strata model fit --out")
+    .argument("<summary>", "a CSV with customer_id, frequency, recency, T (and monetary_value for gamma-gamma)")
+    .requiredOption("--horizon <t>", "periods ahead, in the summary's time unit", positiveNumber)
+    .requiredOption("--out <file>", "the predictions CSV to write")
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      `
+Writes one row per customer: customer_id, expected_purchases (conditional on the customer's
+history, over the horizon) and p_alive; for a gamma-gamma model, customer_id and expected_spend.
+
+Example:
+  strata model predict bgnbd.json summary.csv --horizon 39 --out predictions.csv`,
+    )
+    .action(async (file: string, summary: string, opts: { horizon: number; out: string; json?: boolean }) => {
+      const { modelPredictCommand } = await import("./commands/model.js");
+      process.exitCode = await modelPredictCommand(file, summary, opts);
+    });
   return cli;
+}
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number >= 0, got "${value}"`);
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
+  return n;
 }
 
 /** Entry point of bin/strata.js. Sets process.exitCode rather than exiting, so output is flushed. */
