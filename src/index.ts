@@ -32,6 +32,7 @@ export {
   type Severity,
 } from "./validation/expectations.js";
 export { rule, type RecordRule, type UnknownFields } from "./validation/record-rules.js";
+export * as cltv from "./models/cltv/index.js";
 export { REASON_CODES, type ReasonCode, type RejectReason } from "./validation/reason-codes.js";
 export { sql, type SqlQuery, type SqlLiteral } from "./pipeline/sql.js";
 export { command, type CommandSpec, type CommandOptions } from "./pipeline/command.js";

@@ -1,5 +1,3 @@
-import cephes from "cephes";
-
 /**
  * Special functions for the CLTV models: log-gamma, digamma and the Gauss hypergeometric 2F1,
  * from cephes (netlib Cephes compiled to WebAssembly; matches scipy to ~1e-14). It compiles
@@ -13,7 +11,11 @@ export interface SpecialFunctions {
 
 let ready: Promise<SpecialFunctions> | undefined;
 
+/** Loaded on first use: importing `strata` must not compile cephes's WebAssembly. */
 export function specialFunctions(): Promise<SpecialFunctions> {
-  ready ??= cephes.compiled.then(() => ({ gammaln: cephes.lgam, digamma: cephes.psi, hyp2f1: cephes.hyp2f1 }));
+  ready ??= import("cephes").then(async ({ default: cephes }) => {
+    await cephes.compiled;
+    return { gammaln: cephes.lgam, digamma: cephes.psi, hyp2f1: cephes.hyp2f1 };
+  });
   return ready as Promise<SpecialFunctions>;
 }

@@ -1,5 +1,8 @@
-import { command, drift, expect, ingest, notNull, pipeline, range, sql, step, z } from "strata";
-import { cohortRevenue, customerFacts, customerSummary, rawTransactions, transactions } from "./datasets.js";
+import { cltv, command, drift, expect, ingest, notNull, pipeline, range, sql, step, z } from "strata";
+import { clvScores, cohortRevenue, customerFacts, customerSummary, customerValue, rawTransactions, transactions } from "./datasets.js";
+
+/** Periods of the summary's time unit in a month, as lifetimes counts them. */
+const PERIODS_PER_MONTH = { days: 30, weeks: 4.345 } as const;
 
 /**
  * Customer lifetime value, first stage: the raw CDNOW transaction log (69,659 purchases by 23,570
@@ -18,6 +21,9 @@ export default pipeline(
       /** End of the calibration period; later purchases are left out of the summary. */
       observationEnd: z.coerce.date().default(new Date("1997-09-30")),
       timeUnit: z.enum(["days", "weeks"]).default("weeks"),
+      /** CLV horizon in months, and the monthly discount rate. */
+      horizonMonths: z.coerce.number().int().min(1).max(120).default(12),
+      discountRate: z.coerce.number().min(0).max(1).default(0.01),
     }),
   },
   ({ params }) => {
@@ -60,6 +66,50 @@ export default pipeline(
     step("cohorts", { inputs: { daily }, output: cohortRevenue, timeoutMs: 120_000 }, command(["python", "steps/cohorts.py"]));
 
     step("publish", { inputs: { summary }, output: customerFacts }, sql`select * from ${"summary"}`);
+
+    // BG/NBD for purchases and survival, Gamma-Gamma for spend, fit by maximum likelihood.
+    const models = step("fit", { inputs: { summary } }, async ({ summary }, ctx) => {
+      const data = cltv.summaryOf(await summary.rows());
+      const [purchases, spend] = await Promise.all([cltv.fitBgNbd(data), cltv.fitGammaGamma(data)]);
+      ctx.log.info({ bgNbd: purchases.params, gammaGamma: spend.params }, "models fitted");
+      return { bgNbd: purchases, gammaGamma: spend };
+    });
+
+    const scores = step(
+      "score",
+      {
+        inputs: { summary, models, unit: params.timeUnit, months: params.horizonMonths, discount: params.discountRate },
+        output: clvScores,
+      },
+      async ({ summary, models, unit, months, discount }) => {
+        const purchases = await cltv.bgNbdPredictor(models.bgNbd.params);
+        const horizon = months * PERIODS_PER_MONTH[unit];
+        return (await summary.rows()).map((c) => {
+          const customer = { x: c.frequency, tx: c.recency, T: c.T, m: c.monetary_value };
+          return {
+            customer_id: c.customer_id,
+            expected_purchases: purchases.conditionalExpectedPurchases(horizon, c.frequency, c.recency, c.T),
+            p_alive: purchases.probabilityAlive(c.frequency, c.recency, c.T),
+            expected_spend: cltv.expectedSpend(models.gammaGamma.params, c.frequency, c.monetary_value),
+            clv: cltv.customerLifetimeValue(purchases, models.gammaGamma.params, customer, {
+              months,
+              discountRate: discount,
+              periodsPerMonth: PERIODS_PER_MONTH[unit],
+            }),
+          };
+        });
+      },
+    );
+
+    // Published for the models service: a new version, live atomically, in the `customer-value` storage.
+    step("serve", { inputs: { scores }, output: customerValue }, sql`select * from ${"scores"}`);
+
+    step("top", { inputs: { scores } }, async ({ scores }) =>
+      (await scores.rows())
+        .sort((a, b) => b.clv - a.clv)
+        .slice(0, 10)
+        .map((r) => ({ customer: r.customer_id, clv: Math.round(r.clv * 100) / 100, pAlive: Math.round(r.p_alive * 1000) / 1000 })),
+    );
 
     step("report", { inputs: { summary } }, async ({ summary }, ctx) => {
       const rows = await summary.rows();

@@ -1,4 +1,4 @@
-import { dataset, range, rowCount, rule, t, unique } from "strata";
+import { dataset, notNull, range, rowCount, rule, t, unique } from "strata";
 
 const transactionColumns = {
   customer_id: t.string().pattern("[0-9]{5}"),
@@ -59,4 +59,31 @@ export const customerFacts = dataset("customer_facts", {
   storage: "kv",
   key: "customer_id",
   schema: { customer_id: t.string(), frequency: t.int(), recency: t.double(), T: t.double(), monetary_value: t.double() },
+});
+
+/** CLV per customer: BG/NBD purchases and P(alive), Gamma-Gamma spend, discounted over the horizon. */
+export const clvScores = dataset("clv_scores", {
+  storage: "warehouse",
+  key: "customer_id",
+  description: "expected purchases and P(alive) (BG/NBD), expected spend (Gamma-Gamma), CLV over the horizon",
+  schema: {
+    customer_id: t.string(),
+    expected_purchases: t.double(),
+    p_alive: t.double(),
+    expected_spend: t.double(),
+    clv: t.double(),
+  },
+  expectations: [
+    notNull("clv"),
+    range("clv", { min: 0 }),
+    range("p_alive", { min: 0, max: 1 }),
+    rowCount({ min: 1, vsPrevious: { min: 0.9 } }),
+  ],
+});
+
+/** The same, published for lookups by customer id in the `customer-value` storage. */
+export const customerValue = dataset("customer_value", {
+  storage: "customer-value",
+  key: "customer_id",
+  schema: { customer_id: t.string(), expected_purchases: t.double(), p_alive: t.double(), expected_spend: t.double(), clv: t.double() },
 });
