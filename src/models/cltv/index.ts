@@ -26,3 +26,4 @@ export {
   type CltvModelFile,
   type CltvModelKind,
 } from "./model-file.js";
+export { evaluateHoldout, holdoutChartSvg, type HoldoutBucket, type HoldoutEvaluation } from "./holdout.js";
