@@ -11,6 +11,28 @@ export interface Objective {
   evaluate?(phi: readonly number[]): { value: number; gradient: number[] };
 }
 
+/**
+ * The objective of a positive-parameter likelihood with an optional L2 penalty: −LL(θ) +
+ * penalizer·Σθ² over φ = log θ, from `compute`, which gives LL and, when asked, ∂LL/∂θ.
+ */
+export function penalizedObjective(
+  compute: (theta: readonly number[], withGradient: boolean) => { readonly ll: number; readonly gradient: readonly number[] },
+  penalizer: number,
+): Objective {
+  const evaluate = (phi: readonly number[], withGradient: boolean): { value: number; gradient: number[] } => {
+    const theta = phi.map(Math.exp);
+    const { ll, gradient } = compute(theta, withGradient);
+    const penalty = penalizer * theta.reduce((sum, v) => sum + v * v, 0);
+    // d(−LL + penalty)/dφ = −θ ∂LL/∂θ + 2 penalizer θ².
+    return { value: -ll + penalty, gradient: withGradient ? gradient.map((g, i) => -g * theta[i]! + 2 * penalizer * theta[i]! ** 2) : [] };
+  };
+  return {
+    value: (phi) => evaluate(phi, false).value,
+    gradient: (phi) => evaluate(phi, true).gradient,
+    evaluate: (phi) => evaluate(phi, true),
+  };
+}
+
 export interface FitResult {
   /** The parameters (θ, not their logs). */
   readonly params: number[];

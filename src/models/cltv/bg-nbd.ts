@@ -1,4 +1,4 @@
-import { maximize, type Objective } from "../optimize.js";
+import { maximize, penalizedObjective, type Objective } from "../optimize.js";
 import { specialFunctions, type SpecialFunctions } from "../special.js";
 import type { CustomerSummary } from "./summary.js";
 
@@ -35,8 +35,8 @@ function objective(s: SpecialFunctions, data: CustomerSummary, penalizer: number
   const slotOf = Int32Array.from(xs, (x) => slot.get(x)!);
   const lgX = new Float64Array(distinct.length);
   const psiX = new Float64Array(distinct.length);
-  const evaluate = (phi: readonly number[], withGradient: boolean): { value: number; gradient: number[] } => {
-    const [r, alpha, a, b] = phi.map(Math.exp) as [number, number, number, number];
+  return penalizedObjective((theta, withGradient) => {
+    const [r, alpha, a, b] = theta as [number, number, number, number];
     let ll = 0;
     let gr = 0;
     let galpha = 0;
@@ -83,17 +83,8 @@ function objective(s: SpecialFunctions, data: CustomerSummary, penalizer: number
       ga += psiAB - psiABX + (x > 0 ? w4 / a : 0);
       gb += psiAB + psiBX[k]! - psiB - psiABX - (x > 0 ? w4 / (b + x - 1) : 0);
     }
-    const theta = [r, alpha, a, b];
-    const penalty = penalizer * theta.reduce((sum, v) => sum + v * v, 0);
-    // d(−LL + penalty)/dφ = −θ ∂LL/∂θ + 2 penalizer θ².
-    const gradient = [gr, galpha, ga, gb].map((g, i) => -g * theta[i]! + 2 * penalizer * theta[i]! * theta[i]!);
-    return { value: -ll + penalty, gradient };
-  };
-  return {
-    value: (phi) => evaluate(phi, false).value,
-    gradient: (phi) => evaluate(phi, true).gradient,
-    evaluate: (phi) => evaluate(phi, true),
-  };
+    return { ll, gradient: [gr, galpha, ga, gb] };
+  }, penalizer);
 }
 
 export async function bgNbdLogLikelihood(params: BgNbdParams, data: CustomerSummary): Promise<number> {

@@ -1,4 +1,4 @@
-import { maximize, type Objective } from "../optimize.js";
+import { maximize, penalizedObjective, type Objective } from "../optimize.js";
 import { specialFunctions, type SpecialFunctions } from "../special.js";
 import type { CustomerSummary } from "./summary.js";
 
@@ -50,8 +50,8 @@ function objective(s: SpecialFunctions, x: readonly number[], m: readonly number
   const lg = new Float64Array(distinct.length);
   const psiDiff = new Float64Array(distinct.length);
   const psiSum = new Float64Array(distinct.length);
-  const evaluate = (phi: readonly number[], withGradient: boolean): { value: number; gradient: number[] } => {
-    const [p, q, v] = phi.map(Math.exp) as [number, number, number];
+  return penalizedObjective((theta, withGradient) => {
+    const [p, q, v] = theta as [number, number, number];
     distinct.forEach((xi, k) => {
       lg[k] = s.gammaln(p * xi + q) - s.gammaln(p * xi);
       if (withGradient) {
@@ -78,16 +78,8 @@ function objective(s: SpecialFunctions, x: readonly number[], m: readonly number
       gq += psiSum[k]! - psiQ + lnV - lnXmV;
       gv += q / v - (px + q) / (xi * mi + v);
     }
-    const theta = [p, q, v];
-    const penalty = penalizer * theta.reduce((sum, t) => sum + t * t, 0);
-    const gradient = [gp, gq, gv].map((g, i) => -g * theta[i]! + 2 * penalizer * theta[i]! * theta[i]!);
-    return { value: -ll + penalty, gradient };
-  };
-  return {
-    value: (phi) => evaluate(phi, false).value,
-    gradient: (phi) => evaluate(phi, true).gradient,
-    evaluate: (phi) => evaluate(phi, true),
-  };
+    return { ll, gradient: [gp, gq, gv] };
+  }, penalizer);
 }
 
 export async function gammaGammaLogLikelihood(params: GammaGammaParams, data: CustomerSummary): Promise<number> {
