@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cltv, command, drift, expect, ingest, notNull, pipeline, range, sql, step, z } from "strata";
 import { clvScores, cohortRevenue, customerFacts, customerSummary, customerValue, rawTransactions, transactions } from "./datasets.js";
 
@@ -20,6 +21,8 @@ export default pipeline(
     params: z.object({
       /** End of the calibration period; later purchases are left out of the summary. */
       observationEnd: z.coerce.date().default(new Date("1997-09-30")),
+      /** End of the holdout period the model is evaluated on (after observationEnd). */
+      holdoutEnd: z.coerce.date().default(new Date("1998-06-30")),
       timeUnit: z.enum(["days", "weeks"]).default("weeks"),
       /** CLV horizon in months, and the monthly discount rate. */
       horizonMonths: z.coerce.number().int().min(1).max(120).default(12),
@@ -98,6 +101,41 @@ export default pipeline(
             }),
           };
         });
+      },
+    );
+
+    // Calibration/holdout evaluation: repeat purchase days after observationEnd, per customer,
+    // against what BG/NBD predicts from the calibration period; drawn to out/holdout.svg.
+    const holdout = step(
+      "holdout",
+      { inputs: { daily, end: params.observationEnd, until: params.holdoutEnd } },
+      sql`select customer_id, count(*)::integer as purchases from ${"daily"}
+          where date > ${"end"}::date and date <= ${"until"}::date group by customer_id`,
+    );
+    step(
+      "evaluate",
+      { inputs: { summary, holdout, models, end: params.observationEnd, until: params.holdoutEnd, unit: params.timeUnit } },
+      async ({ summary, holdout, models, end, until, unit }, ctx) => {
+        const purchases = new Map((await holdout.rows()).map((r) => [r.customer_id, r.purchases]));
+        const rows = await summary.rows();
+        const data = cltv.summaryOf(rows);
+        const days = (until.getTime() - end.getTime()) / 86_400_000;
+        const evaluation = cltv.evaluateHoldout(await cltv.bgNbdPredictor(models.bgNbd.params), data, {
+          frequency: rows.map((r) => purchases.get(r.customer_id) ?? 0),
+          duration: unit === "weeks" ? days / 7 : days,
+        });
+        mkdirSync("out", { recursive: true });
+        writeFileSync(
+          "out/holdout.svg",
+          cltv.holdoutChartSvg(evaluation, "CDNOW: holdout purchases by calibration frequency, actual vs BG/NBD"),
+        );
+        ctx.log.info({ mae: evaluation.maePerCustomer }, "holdout evaluated");
+        return {
+          maePerCustomer: Math.round(evaluation.maePerCustomer * 1000) / 1000,
+          actual: evaluation.actualTotal,
+          predicted: Math.round(evaluation.predictedTotal),
+          chart: "examples/cltv/out/holdout.svg",
+        };
       },
     );
 
