@@ -109,7 +109,7 @@ export default pipeline(
     const holdout = step(
       "holdout",
       { inputs: { daily, end: params.observationEnd, until: params.holdoutEnd } },
-      sql`select customer_id, count(*)::integer as purchases from ${"daily"}
+      sql<{ customer_id: string; purchases: number }>`select customer_id, count(*)::integer as purchases from ${"daily"}
           where date > ${"end"}::date and date <= ${"until"}::date group by customer_id`,
     );
     step(
