@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cltv, command, drift, expect, ingest, notNull, pipeline, range, sql, step, z } from "strata";
+import { fitModels, scoreCustomers } from "../steps/models.js";
 import { clvScores, cohortRevenue, customerFacts, customerSummary, customerValue, rawTransactions, transactions } from "./datasets.js";
 
 /** Periods of the summary's time unit in a month, as lifetimes counts them. */
@@ -24,6 +25,10 @@ export default pipeline(
       /** End of the holdout period the model is evaluated on (after observationEnd). */
       holdoutEnd: z.coerce.date().default(new Date("1998-06-30")),
       timeUnit: z.enum(["days", "weeks"]).default("weeks"),
+      /** Preprocessing: purchase days whose spend is above this quantile of all of them are left out (1 keeps all). */
+      outlierQuantile: z.coerce.number().min(0.5).max(1).default(1),
+      /** Preprocessing: only customers with at least this many purchase days in the year up to observationEnd (0 keeps all). */
+      minPurchasesLastYear: z.coerce.number().int().min(0).default(0),
       /** CLV horizon in months, and the monthly discount rate. */
       horizonMonths: z.coerce.number().int().min(1).max(120).default(12),
       discountRate: z.coerce.number().min(0).max(1).default(0.01),
@@ -32,12 +37,25 @@ export default pipeline(
   ({ params }) => {
     const clean = ingest("ingest", { from: rawTransactions, to: transactions });
 
-    // Several purchases on one day count as one transaction (the BTYD convention).
+    // Several purchases on one day count as one transaction (the BTYD convention). Then, as
+    // params ask: days with outlying spend left out, and customers with too few recent purchases.
     const daily = step(
       "daily",
-      { description: "one row per customer and purchase day", retries: 1 },
-      sql`select customer_id, date, sum(dollar_value) as amount, sum(number_of_cds) as cds
-          from ${clean} group by customer_id, date`,
+      {
+        description: "one row per customer and purchase day, outliers and inactive customers filtered by params",
+        inputs: { end: params.observationEnd, q: params.outlierQuantile, n: params.minPurchasesLastYear },
+        retries: 1,
+      },
+      sql`with days as (
+            select customer_id, date, sum(dollar_value) as amount, sum(number_of_cds) as cds from ${clean} group by customer_id, date
+          ), kept as (
+            select * from days where ${"q"} >= 1 or amount <= (select quantile_cont(amount, ${"q"}) from days)
+          ), active as (
+            select customer_id from kept
+            where date > ${"end"}::date - interval 365 day and date <= ${"end"}::date
+            group by customer_id having count(*) >= ${"n"}
+          )
+          select * from kept where ${"n"} = 0 or customer_id in (select customer_id from active)`,
     );
 
     const summary = step(
@@ -72,10 +90,9 @@ export default pipeline(
 
     // BG/NBD for purchases and survival, Gamma-Gamma for spend, fit by maximum likelihood.
     const models = step("fit", { inputs: { summary } }, async ({ summary }, ctx) => {
-      const data = cltv.summaryOf(await summary.rows());
-      const [purchases, spend] = await Promise.all([cltv.fitBgNbd(data), cltv.fitGammaGamma(data)]);
-      ctx.log.info({ bgNbd: purchases.params, gammaGamma: spend.params }, "models fitted");
-      return { bgNbd: purchases, gammaGamma: spend };
+      const fitted = await fitModels(await summary.rows());
+      ctx.log.info({ bgNbd: fitted.bgNbd.params, gammaGamma: fitted.gammaGamma.params }, "models fitted");
+      return fitted;
     });
 
     const scores = step(
@@ -84,24 +101,8 @@ export default pipeline(
         inputs: { summary, models, unit: params.timeUnit, months: params.horizonMonths, discount: params.discountRate },
         output: clvScores,
       },
-      async ({ summary, models, unit, months, discount }) => {
-        const purchases = await cltv.bgNbdPredictor(models.bgNbd.params);
-        const horizon = months * PERIODS_PER_MONTH[unit];
-        return (await summary.rows()).map((c) => {
-          const customer = { x: c.frequency, tx: c.recency, T: c.T, m: c.monetary_value };
-          return {
-            customer_id: c.customer_id,
-            expected_purchases: purchases.conditionalExpectedPurchases(horizon, c.frequency, c.recency, c.T),
-            p_alive: purchases.probabilityAlive(c.frequency, c.recency, c.T),
-            expected_spend: cltv.expectedSpend(models.gammaGamma.params, c.frequency, c.monetary_value),
-            clv: cltv.customerLifetimeValue(purchases, models.gammaGamma.params, customer, {
-              months,
-              discountRate: discount,
-              periodsPerMonth: PERIODS_PER_MONTH[unit],
-            }),
-          };
-        });
-      },
+      async ({ summary, models, unit, months, discount }) =>
+        scoreCustomers(await summary.rows(), models, { months, discountRate: discount, periodsPerMonth: PERIODS_PER_MONTH[unit] }),
     );
 
     // Calibration/holdout evaluation: repeat purchase days after observationEnd, per customer,
