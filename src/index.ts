@@ -65,6 +65,7 @@ export type {
   StoredOutput,
   ValidationReport,
 } from "./storage/run-store.js";
+export type { ModelRegistry, ModelVersion, NewModelVersion } from "./storage/model-registry.js";
 export type { QuarantineStore, QuarantinedRecord, QuarantineStatus, ReasonGroup } from "./storage/quarantine-store.js";
 export type { TableEngine } from "./storage/table-engine.js";
 export { systemClock, TestClock, type Clock } from "./clock/clock.js";

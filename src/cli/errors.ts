@@ -21,6 +21,7 @@ const USAGE_PREFIXES = [
   "DATASET_VERSION_NOT_FOUND",
   "DATASET_INVALID",
   "MODEL_INPUT_INVALID",
+  "MODEL_NOT_FOUND",
 ];
 
 export function exitCodeFor(error: unknown): number {

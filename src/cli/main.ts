@@ -405,6 +405,17 @@ Example:
       const { modelPredictCommand } = await import("./commands/model.js");
       process.exitCode = await modelPredictCommand(file, summary, opts);
     });
+  const models = cli.command("models").description("the model registry: trained models, their versions, metrics, lineage and aliases");
+  models
+    .command("list")
+    .description("registered models, newest version first; with a name, that model's versions")
+    .argument("[name]", "a model name")
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .action(async (name: string | undefined, opts: { project?: string; json?: boolean }) => {
+      const { modelsListCommand } = await import("./commands/models.js");
+      process.exitCode = await modelsListCommand(name, opts);
+    });
   return cli;
 }
 

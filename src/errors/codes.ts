@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   EXPECTATION_INVALID: { status: 400, retryable: false },
   EXPECTATION_FAILED: { status: 422, retryable: false },
   MODEL_INPUT_INVALID: { status: 400, retryable: false },
+  MODEL_NOT_FOUND: { status: 404, retryable: false },
   INIT_TARGET_EXISTS: { status: 409, retryable: false },
   INIT_INSTALL_FAILED: { status: 500, retryable: true },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { ModelVersion } from "../storage/model-registry.js";
 
 /** What a step's function gets besides its inputs. */
 export interface StepContext {
@@ -14,4 +15,13 @@ export interface StepContext {
   readonly log: Logger;
   /** All run parameters (declare the ones you use as inputs to get them typed). */
   readonly params: Readonly<Record<string, unknown>>;
+  /**
+   * Registers a trained model as the next version of `name`, with this run and step as its
+   * lineage; `alias` (e.g. "candidate") then points at it.
+   */
+  registerModel(
+    name: string,
+    model: { algorithm: string; params: Readonly<Record<string, unknown>>; metrics?: Readonly<Record<string, number>>; artifact?: unknown },
+    options?: { alias?: string },
+  ): Promise<ModelVersion>;
 }

@@ -215,6 +215,7 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       params,
       store,
       catalog: workspace.catalog,
+      models: workspace.models,
       storages: workspace.storages,
       engine: () => workspace.engine(),
       quarantine: () => workspace.quarantine(),

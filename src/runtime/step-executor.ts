@@ -9,6 +9,7 @@ import { backoffDelay } from "../pipeline/retry-policy.js";
 import { isSqlValue, type SqlLiteral, type SqlQuery } from "../pipeline/sql.js";
 import type { StepDefinition } from "../pipeline/step.js";
 import type { CatalogStore } from "../storage/catalog-store.js";
+import type { ModelRegistry } from "../storage/model-registry.js";
 import type { QuarantineStore } from "../storage/quarantine-store.js";
 import type { ErrorInfo, RunStore, StepRecord } from "../storage/run-store.js";
 import type { ResolvedQuery, TableEngine, TableName } from "../storage/table-engine.js";
@@ -30,6 +31,7 @@ export interface RunScope {
   readonly params: Readonly<Record<string, unknown>>;
   readonly store: RunStore;
   readonly catalog: CatalogStore;
+  readonly models: ModelRegistry;
   readonly storages: StorageSet;
   /** The warehouse engine, where the run's own SQL tables live. */
   readonly engine: () => Promise<TableEngine>;
@@ -161,6 +163,13 @@ async function runBody(scope: RunScope, step: StepDefinition, attempt: number, l
     signal,
     log,
     params: scope.params,
+    registerModel: async (name, model, options) => {
+      const at = scope.clock.now();
+      const registered = await scope.models.register({ name, ...model, runId: scope.runId, step: step.name, at });
+      if (options?.alias) await scope.models.setAlias(name, options.alias, registered.version, at);
+      log.info({ model: name, version: registered.version, metrics: model.metrics }, "model registered");
+      return options?.alias ? { ...registered, aliases: [options.alias] } : registered;
+    },
   });
   return step.dataset ? writeDataset(scope, step, value, undefined, signal) : checkPlainOutput(scope, step, value, signal);
 }

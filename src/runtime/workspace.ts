@@ -10,6 +10,8 @@ import type { TableEngine } from "../storage/table-engine.js";
 import { SqliteCatalogStore } from "../storage/sqlite/catalog-store.js";
 import { openMetadataDb } from "../storage/sqlite/metadata-db.js";
 import { SqliteRunStore } from "../storage/sqlite/run-store.js";
+import { SqliteModelRegistry } from "../storage/sqlite/model-registry.js";
+import type { ModelRegistry } from "../storage/model-registry.js";
 
 /**
  * Where runs are recorded, datasets catalogued, and SQL steps executed. The embedded defaults
@@ -19,6 +21,7 @@ import { SqliteRunStore } from "../storage/sqlite/run-store.js";
 export interface Workspace {
   readonly store: RunStore;
   readonly catalog: CatalogStore;
+  readonly models: ModelRegistry;
   readonly storages: StorageSet;
   /** The engine of the `warehouse` storage, where a run's own SQL tables live. */
   engine(): Promise<TableEngine>;
@@ -52,6 +55,7 @@ export function openWorkspace(stateDir: string | ":memory:", options: WorkspaceO
   return {
     store,
     catalog,
+    models: new SqliteModelRegistry(db),
     storages,
     async engine() {
       const warehouse = await storages.open("warehouse");

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fixture } from "../models/helpers.js";
-import { strata } from "./helpers.js";
+import { makeProject, strata } from "./helpers.js";
 
 let dir: string;
 beforeEach(() => {
@@ -78,5 +78,34 @@ describe("strata model", () => {
     const predict = await strata(["model", "predict", notModel, SUMMARY, "--horizon", "4", "--out", join(dir, "p.csv")]);
     expect(predict.code).toBe(2);
     expect(predict.stderr).toContain("not a Strata CLTV model");
+  });
+});
+
+describe("strata models list", () => {
+  it("lists registered models with version, alias, metrics and the run that trained them", SLOW, async () => {
+    const project = makeProject("models");
+    try {
+      const cli = (...args: string[]) => strata([...args, "--project", project.dir]);
+      expect((await cli("models", "list")).stdout).toContain("no model registered yet");
+      expect((await cli("run", "train")).code).toBe(0);
+      expect((await cli("run", "train")).code).toBe(0);
+      const listed = await cli("models", "list");
+      expect(listed.stdout).toMatch(/churn\s+2\s+candidate\s+logistic\s+auc 0\.8123/);
+      expect(listed.stdout).toMatch(/churn\s+1\s+logistic/);
+      const json = JSON.parse((await cli("models", "list", "churn", "--json")).stdout) as {
+        version: number;
+        runId: string;
+        step: string;
+      }[];
+      expect(json.map((v) => [v.version, v.step])).toEqual([
+        [1, "fit"],
+        [2, "fit"],
+      ]);
+      const unknown = await cli("models", "list", "nope");
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain('error MODEL_NOT_FOUND: no model named "nope" is registered');
+    } finally {
+      project.cleanup();
+    }
   });
 });

@@ -113,7 +113,7 @@ export default pipeline(
       sql<{ customer_id: string; purchases: number }>`select customer_id, count(*)::integer as purchases from ${"daily"}
           where date > ${"end"}::date and date <= ${"until"}::date group by customer_id`,
     );
-    step(
+    const evaluation = step(
       "evaluate",
       { inputs: { summary, holdout, models, end: params.observationEnd, until: params.holdoutEnd, unit: params.timeUnit } },
       async ({ summary, holdout, models, end, until, unit }, ctx) => {
@@ -139,6 +139,27 @@ export default pipeline(
         };
       },
     );
+
+    // The model, with its holdout metrics, as the next version of "customer-value" (alias candidate).
+    step("register", { inputs: { models, evaluation } }, async ({ models, evaluation }, ctx) => {
+      const registered = await ctx.registerModel(
+        "customer-value",
+        {
+          algorithm: "bg-nbd + gamma-gamma",
+          params: { bgNbd: models.bgNbd.params, gammaGamma: models.gammaGamma.params },
+          metrics: {
+            holdoutMaePerCustomer: evaluation.maePerCustomer,
+            holdoutActual: evaluation.actual,
+            holdoutPredicted: evaluation.predicted,
+            bgNbdLogLikelihood: models.bgNbd.logLikelihood,
+            gammaGammaLogLikelihood: models.gammaGamma.logLikelihood,
+          },
+          artifact: models,
+        },
+        { alias: "candidate" },
+      );
+      return { model: "customer-value", version: registered.version, alias: "candidate" };
+    });
 
     // Published for the models service: a new version, live atomically, in the `customer-value` storage.
     step("serve", { inputs: { scores }, output: customerValue }, sql`select * from ${"scores"}`);

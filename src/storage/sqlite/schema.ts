@@ -101,4 +101,23 @@ export const MIGRATIONS: readonly string[] = [
    );
    create index validation_reports_run on validation_reports (run_id);
    create index validation_reports_dataset on validation_reports (dataset, at);`,
+  `create table models (
+     name text not null,
+     version integer not null,
+     algorithm text not null,
+     params text not null,
+     metrics text not null,
+     artifact text,
+     run_id text,
+     step text,
+     created_at integer not null,
+     primary key (name, version)
+   );
+   create table model_aliases (
+     name text not null,
+     alias text not null,
+     version integer not null,
+     changed_at integer not null,
+     primary key (name, alias)
+   );`,
 ];

@@ -1,0 +1,42 @@
+/**
+ * The model registry: each registered model is a name with numbered versions, each with its
+ * algorithm, parameters, metrics, the run and step that trained it, an artifact (JSON), and
+ * aliases (`candidate`, `live`...) that point at one version each. Kept in the metadata store.
+ */
+export interface ModelVersion {
+  readonly name: string;
+  readonly version: number;
+  readonly algorithm: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly runId: string | null;
+  readonly step: string | null;
+  readonly createdAt: number;
+  /** Whatever the step keeps to use the model again (a fitted model file, as JSON). */
+  readonly artifact: unknown;
+  readonly aliases: readonly string[];
+}
+
+export interface NewModelVersion {
+  readonly name: string;
+  readonly algorithm: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly metrics?: Readonly<Record<string, number>>;
+  readonly artifact?: unknown;
+  readonly runId: string | null;
+  readonly step: string | null;
+  readonly at: number;
+}
+
+export interface ModelRegistry {
+  /** Adds the next version of `name`. */
+  register(entry: NewModelVersion): Promise<ModelVersion>;
+  /** Every version of a model, oldest first. */
+  versions(name: string): Promise<ModelVersion[]>;
+  /** A version by number or alias; throws MODEL_NOT_FOUND. */
+  get(name: string, versionOrAlias: number | string): Promise<ModelVersion>;
+  /** Points an alias at a version (moving it from any other). */
+  setAlias(name: string, alias: string, version: number, at: number): Promise<void>;
+  /** Registered model names. */
+  names(): Promise<string[]>;
+}

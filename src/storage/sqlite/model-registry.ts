@@ -1,0 +1,140 @@
+import type Database from "better-sqlite3";
+import { NotFoundError, StoreError } from "../../errors/errors.js";
+import type { ModelRegistry, ModelVersion, NewModelVersion } from "../model-registry.js";
+
+interface ModelRow {
+  name: string;
+  version: number;
+  algorithm: string;
+  params: string;
+  metrics: string;
+  artifact: string | null;
+  run_id: string | null;
+  step: string | null;
+  created_at: number;
+}
+
+/** The model registry in the metadata SQLite file (tables `models`, `model_aliases`). */
+export class SqliteModelRegistry implements ModelRegistry {
+  readonly #db: Database.Database;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  #run<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (cause) {
+      if (cause instanceof NotFoundError) return Promise.reject(cause);
+      return Promise.reject(new StoreError("STORE_FAILED", `model registry: ${what} failed: ${(cause as Error).message}`, { cause }));
+    }
+  }
+
+  #aliases(name: string): Map<number, string[]> {
+    const rows = this.#db.prepare(`select alias, version from model_aliases where name = ? order by alias`).all(name) as {
+      alias: string;
+      version: number;
+    }[];
+    const byVersion = new Map<number, string[]>();
+    for (const r of rows) byVersion.set(r.version, [...(byVersion.get(r.version) ?? []), r.alias]);
+    return byVersion;
+  }
+
+  #toVersion(row: ModelRow, aliases: Map<number, string[]>): ModelVersion {
+    return {
+      name: row.name,
+      version: row.version,
+      algorithm: row.algorithm,
+      params: JSON.parse(row.params) as Record<string, unknown>,
+      metrics: JSON.parse(row.metrics) as Record<string, number>,
+      runId: row.run_id,
+      step: row.step,
+      createdAt: row.created_at,
+      artifact: row.artifact === null ? null : (JSON.parse(row.artifact) as unknown),
+      aliases: aliases.get(row.version) ?? [],
+    };
+  }
+
+  register(entry: NewModelVersion): Promise<ModelVersion> {
+    return this.#run("register", () =>
+      this.#db.transaction(() => {
+        const { v } = this.#db.prepare(`select coalesce(max(version), 0) + 1 as v from models where name = ?`).get(entry.name) as {
+          v: number;
+        };
+        this.#db
+          .prepare(
+            `insert into models (name, version, algorithm, params, metrics, artifact, run_id, step, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            entry.name,
+            v,
+            entry.algorithm,
+            JSON.stringify(entry.params),
+            JSON.stringify(entry.metrics ?? {}),
+            entry.artifact === undefined ? null : JSON.stringify(entry.artifact),
+            entry.runId,
+            entry.step,
+            entry.at,
+          );
+        const row = this.#db.prepare(`select * from models where name = ? and version = ?`).get(entry.name, v) as ModelRow;
+        return this.#toVersion(row, new Map());
+      })(),
+    );
+  }
+
+  versions(name: string): Promise<ModelVersion[]> {
+    return this.#run("list versions", () => {
+      const aliases = this.#aliases(name);
+      return (this.#db.prepare(`select * from models where name = ? order by version`).all(name) as ModelRow[]).map((r) =>
+        this.#toVersion(r, aliases),
+      );
+    });
+  }
+
+  get(name: string, versionOrAlias: number | string): Promise<ModelVersion> {
+    return this.#run("get", () => {
+      const version =
+        typeof versionOrAlias === "number"
+          ? versionOrAlias
+          : (
+              this.#db.prepare(`select version from model_aliases where name = ? and alias = ?`).get(name, versionOrAlias) as
+                { version: number } | undefined
+            )?.version;
+      const row =
+        version === undefined
+          ? undefined
+          : (this.#db.prepare(`select * from models where name = ? and version = ?`).get(name, version) as ModelRow | undefined);
+      if (!row) {
+        const known = (
+          this.#db.prepare(`select version from models where name = ? order by version`).all(name) as { version: number }[]
+        ).map((r) => r.version);
+        throw new NotFoundError(
+          "MODEL_NOT_FOUND",
+          known.length
+            ? `model "${name}" has no version or alias ${JSON.stringify(versionOrAlias)} (versions: ${known.join(", ")})`
+            : `no model named "${name}" is registered`,
+          { details: { name, version: versionOrAlias } },
+        );
+      }
+      return this.#toVersion(row, this.#aliases(name));
+    });
+  }
+
+  async setAlias(name: string, alias: string, version: number, at: number): Promise<void> {
+    await this.get(name, version);
+    return this.#run("set alias", () => {
+      this.#db
+        .prepare(
+          `insert into model_aliases (name, alias, version, changed_at) values (?, ?, ?, ?) on conflict (name, alias) do update set version = excluded.version, changed_at = excluded.changed_at`,
+        )
+        .run(name, alias, version, at);
+    });
+  }
+
+  names(): Promise<string[]> {
+    return this.#run("list names", () =>
+      (this.#db.prepare(`select distinct name from models order by name`).all() as { name: string }[]).map((r) => r.name),
+    );
+  }
+}
