@@ -416,6 +416,19 @@ Example:
       const { modelsListCommand } = await import("./commands/models.js");
       process.exitCode = await modelsListCommand(name, opts);
     });
+  models
+    .command("alias")
+    .description("point an alias (candidate, live...) at a version of a model, e.g. to promote a candidate")
+    .argument("<name>", "a model name (see: strata models list)")
+    .argument("<alias>", "the alias, e.g. live")
+    .argument("<version>", "the version it points at", positiveInt)
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .addHelpText("after", "\nExample:\n  strata models alias customer-value live 3     serve version 3 from now on")
+    .action(async (name: string, alias: string, version: number, opts: { project?: string; json?: boolean }) => {
+      const { modelsAliasCommand } = await import("./commands/models.js");
+      process.exitCode = await modelsAliasCommand(name, alias, version, opts);
+    });
   return cli;
 }
 

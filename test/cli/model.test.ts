@@ -101,6 +101,12 @@ describe("strata models list", () => {
         [1, "fit"],
         [2, "fit"],
       ]);
+      const promoted = await cli("models", "alias", "churn", "live", "1");
+      expect(promoted.stdout).toBe("churn: live -> version 1\n");
+      expect((await cli("models", "list", "churn")).stdout).toMatch(/churn\s+1\s+live\s+logistic/);
+      const missing = await cli("models", "alias", "churn", "live", "9");
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain('model "churn" has no version or alias 9 (versions: 1, 2)');
       const unknown = await cli("models", "list", "nope");
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toContain('error MODEL_NOT_FOUND: no model named "nope" is registered');

@@ -50,3 +50,17 @@ export function modelsListCommand(name: string | undefined, options: ModelsListO
     return EXIT.OK;
   });
 }
+
+/** `strata models alias <name> <alias> <version>`: points an alias (e.g. live) at a version. */
+export function modelsAliasCommand(name: string, alias: string, version: number, options: ModelsListOptions): Promise<number> {
+  return withProject(options, async (_project, workspace) => {
+    const before = await workspace.models.get(name, alias).catch(() => null);
+    await workspace.models.setAlias(name, alias, version, Date.now());
+    if (options.json) process.stdout.write(`${JSON.stringify({ name, alias, version, previous: before?.version ?? null })}\n`);
+    else
+      process.stdout.write(
+        `${name}: ${alias} -> version ${version}${before && before.version !== version ? ` (was version ${before.version})` : ""}\n`,
+      );
+    return EXIT.OK;
+  });
+}
