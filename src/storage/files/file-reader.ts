@@ -18,7 +18,6 @@ import {
   cleanFromRead,
   readQuery,
   rejectsFromRead,
-  rejectsQuery,
   relativeFile,
   splitHeader,
   sqlIdent,
@@ -304,28 +303,50 @@ function refusedQuery(errors: { rejectsTable: string; rejectsScan: string }): st
     group by s.file_path, e.line_byte_position`;
 }
 
-/** The checks pass alone (no clean load): what a fail-fast read and `findRejects` use. */
-async function collectRejects(
+/**
+ * Reads the files once (one connection: the temporary tables and the reader's rejects table are
+ * its own) and writes `rejects`, placed, and with `target` the records that pass. Without
+ * `target` (a fail-fast read that failed, `findRejects`), only the rejects. Returns the count of
+ * records that pass and of rejects.
+ */
+async function readAndCheck(
   engine: TableEngine,
   source: FileSource,
   layout: FileLayout,
-  rejects: TableName,
+  tables: { readonly target?: TableName; readonly rejects: TableName },
   signal: AbortSignal,
-): Promise<number> {
+): Promise<{ rows: number; rejected: number }> {
   const n = ++scratchCounter;
-  const errors = { rejectsTable: `strata_reader_rejects_${process.pid}_${n}`, rejectsScan: `strata_reader_scans_${process.pid}_${n}` };
+  const read = `strata_read_${process.pid}_${n}`;
   const checks = `strata_checks_${process.pid}_${n}`;
   const refused = `strata_refused_${process.pid}_${n}`;
-  // One connection: the reader's rejects and the temporary tables are its own.
-  await engine.query(
-    sqlText(`create schema if not exists ${sqlIdent(rejects.schema)};
-      create temp table ${checks} as ${rejectsQuery(source, layout, source.format === "parquet" ? "skip" : errors)};
-      create temp table ${refused} as ${source.format === "parquet" ? NO_REFUSED : refusedQuery(errors)};
-      ${rejectsTableQuery(engine, source, rejects, checks, refused)};
-      drop table ${checks}; drop table ${refused};`),
+  const readerErrors = {
+    rejectsTable: `strata_reader_rejects_${process.pid}_${n}`,
+    rejectsScan: `strata_reader_scans_${process.pid}_${n}`,
+  };
+  const schemas = [...new Set([tables.rejects.schema, ...(tables.target ? [tables.target.schema] : [])])]
+    .map((s) => `create schema if not exists ${sqlIdent(s)};`)
+    .join("\n");
+  // A delimited file's lines are counted (to place its rejects) while DuckDB reads it, when they
+  // are few enough to count them all.
+  const delimited = source.format === "csv" && !source.csv?.whitespace;
+  const counting = delimited && layout.files.length <= 8 ? new Map(layout.files.map((f) => [f, lineStats(f)])) : undefined;
+  // Awaited later; a failure then (a file gone) must not be an unhandled rejection meanwhile.
+  for (const p of counting?.values() ?? []) p.catch(() => undefined);
+  const [counted] = await engine.query(
+    sqlText(`${schemas}
+      create temp table ${read} as ${readQuery(source, layout, source.format === "parquet" ? "skip" : readerErrors)};
+      ${tables.target ? `create or replace table ${engine.qualifiedName(tables.target)} as ${cleanFromRead(source, read)};` : ""}
+      create temp table ${checks} as ${rejectsFromRead(source, layout, read)};
+      create temp table ${refused} as ${source.format === "parquet" ? NO_REFUSED : refusedQuery(readerErrors)};
+      ${rejectsTableQuery(engine, source, tables.rejects, checks, refused)};
+      create temp table ${checks}_n as select count(*) filter (where __passes) as n from ${read};
+      drop table ${read}; drop table ${checks}; drop table ${refused};
+      select n from ${checks}_n`),
     signal,
   );
-  return placeRejects(engine, source, layout, rejects, signal);
+  const rows = Number(counted?.n ?? 0);
+  return { rows, rejected: await placeRejects(engine, source, layout, tables.rejects, signal, rows, counting) };
 }
 
 /**
@@ -541,7 +562,7 @@ export async function readFiles(engine: TableEngine, source: FileSource, target:
     if ((error as Error).message.includes(RECORD_FAILED)) {
       const rejects = { schema: target.schema, table: `${target.table}__rejects` };
       try {
-        await collectRejects(engine, source, layout, rejects, signal);
+        await readAndCheck(engine, source, layout, { rejects }, signal);
         const [first] = await readRejects(engine, rejects, 1);
         if (first) throw rejectedError(source, first);
       } finally {
@@ -567,38 +588,7 @@ export async function ingestFiles(
   signal: AbortSignal,
 ): Promise<IngestResult> {
   const layout = await layoutOf(engine, source, tables.target, signal);
-  const n = ++scratchCounter;
-  const read = `strata_read_${process.pid}_${n}`;
-  const q = (table: TableName): string => engine.qualifiedName(table);
-  const checks = `strata_checks_${process.pid}_${n}`;
-  const refused = `strata_refused_${process.pid}_${n}`;
-  const readerErrors = {
-    rejectsTable: `strata_reader_rejects_${process.pid}_${n}`,
-    rejectsScan: `strata_reader_scans_${process.pid}_${n}`,
-  };
-  const schemas = [...new Set([tables.target.schema, tables.rejects.schema])]
-    .map((s) => `create schema if not exists ${sqlIdent(s)};`)
-    .join("\n");
-  // A delimited file's lines are counted (to place its rejects) while DuckDB reads it, when they
-  // are few enough to count them all.
-  const delimited = source.format === "csv" && !source.csv?.whitespace;
-  const counting = delimited && layout.files.length <= 8 ? new Map(layout.files.map((f) => [f, lineStats(f)])) : undefined;
-  // Awaited later; a failure then (a file gone) must not be an unhandled rejection meanwhile.
-  for (const p of counting?.values() ?? []) p.catch(() => undefined);
-  // One connection: the temporary tables, and the reader's rejects table, are its own.
-  const [counted] = await engine.query(
-    sqlText(`${schemas}
-      create temp table ${read} as ${readQuery(source, layout, source.format === "parquet" ? "skip" : readerErrors)};
-      create or replace table ${q(tables.target)} as ${cleanFromRead(source, read)};
-      create temp table ${checks} as ${rejectsFromRead(source, layout, read)};
-      create temp table ${refused} as ${source.format === "parquet" ? NO_REFUSED : refusedQuery(readerErrors)};
-      ${rejectsTableQuery(engine, source, tables.rejects, checks, refused)};
-      drop table ${read}; drop table ${checks}; drop table ${refused};
-      select count(*) as n from ${q(tables.target)}`),
-    signal,
-  );
-  const rows = Number(counted?.n ?? 0);
-  const rejected = await placeRejects(engine, source, layout, tables.rejects, signal, rows, counting);
+  const { rows, rejected } = await readAndCheck(engine, source, layout, tables, signal);
   return { rows, rejected, read: rows + rejected, files: layout.files.map((f) => relativeFile(source, f)) };
 }
 
@@ -611,7 +601,7 @@ export async function findRejects(
   const signal = options.signal ?? new AbortController().signal;
   const layout = await layoutOf(engine, source, options.scratch, signal);
   try {
-    await collectRejects(engine, source, layout, options.scratch, signal);
+    await readAndCheck(engine, source, layout, { rejects: options.scratch }, signal);
     return await readRejects(engine, options.scratch, options.limit);
   } finally {
     await engine.drop(options.scratch).catch(() => undefined);

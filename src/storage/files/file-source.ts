@@ -246,10 +246,10 @@ export function columnDifferences(names: readonly string[], schema: Readonly<Rec
 const lineWithin = `ordinality - min(ordinality) over (partition by ${FILE}) + 1`;
 
 /**
- * How records are told apart: not at all (a load), by file (numbered afterwards by their order in
- * a table), or by file and record number within the file.
+ * How records are told apart: not at all (a load), or by file. Line formats are then numbered as
+ * they are read (`__rec`); delimited files afterwards, by their order in a table.
  */
-export type Position = "none" | "file" | "record";
+export type Position = "none" | "file";
 
 /**
  * What the reader does with a record it cannot split (broken quoting, too many values, bad bytes):
@@ -323,7 +323,7 @@ function groupQuery(source: FileSource, layout: FileLayout, group: FileGroup, op
   const o = csvOptions(source);
   const single = group.files.length === 1;
   // Only delimited files are numbered afterwards; line formats number lines as they read them.
-  const byRecord = options.position === "record" || (options.position === "file" && (source.format !== "csv" || !!o.whitespace));
+  const byRecord = options.position === "file" && (source.format !== "csv" || !!o.whitespace);
   const byFile = options.position !== "none";
   const fileExpr = byFile ? (single ? `${sqlString(group.files[0] ?? "")} as ${FILE}` : FILE) : `null::varchar as ${FILE}`;
   const withFile = byFile && !single;
@@ -394,7 +394,7 @@ function jsonPath(name: string, path: string | undefined): string {
 }
 
 /**
- * Every record of every file: `__file`, `__rec` (with position "record"), `__problem`
+ * Every record of every file: `__file` and `__rec` (with position "file", `__rec` for line formats), `__problem`
  * ("CODE:message" when the record cannot be split), `__raw` (the line, for line formats),
  * `__unknown` and `__extra` (fields the schema does not name), and the columns as read
  * (__v0.. in schema order).
@@ -649,7 +649,7 @@ export const RECORD_FAILED = "strata: a record does not pass its checks";
 /**
  * The records that pass, columns in schema order with their types (and `_extra` when unknown
  * fields are kept). With `failOnBad`, a record that does not pass fails the query (through
- * error()), so a load is one pass; rejectsQuery then says which and why.
+ * error()), so a load is one pass; the rejects pass (readQuery, rejectsFromRead) then says which and why.
  */
 export function cleanQuery(source: FileSource, layout: FileLayout, options: { errors: ReaderErrors; failOnBad: boolean }): string {
   const columns = plan(source);
@@ -667,21 +667,6 @@ export function cleanQuery(source: FileSource, layout: FileLayout, options: { er
  * `record` (a JSON object of the values as read; null for a record that cannot be split), and
  * `reasons` (a JSON array of {code, column, rule, value, message}).
  */
-export function rejectsQuery(source: FileSource, layout: FileLayout, errors: ReaderErrors): string {
-  const relation = coerced(source, layout, `(${rawQuery(source, layout, { position: "record", errors })})`);
-  return rejectsOf(source, `(${relation})`, REC, `not (${passesExpr(source)})`);
-}
-
-/** Rejects out of `relation`, which has the raw and coerced columns: where `failing` holds. */
-function rejectsOf(source: FileSource, relation: string, rec: string, failing: string): string {
-  const columns = plan(source);
-  const record = `json_object(${columns.map((c) => `${sqlString(c.name)}, ${c.raw}::varchar`).join(", ")})`;
-  return `select ${FILE} as file, ${rec} as rec, ${RAW} as raw,
-           case when ${PROBLEM} is null then ${record} end as record, to_json(${reasonsExpr(source)})::varchar as reasons
-    from ${relation}
-    where ${failing}`;
-}
-
 const PASSES = "__passes";
 const REASONS = "__reasons";
 const RECORD = "__record";
