@@ -3,7 +3,7 @@ import { StrataError } from "../errors/strata-error.js";
 import type { DatasetRef } from "../pipeline/dataset.js";
 import type { StepDefinition } from "../pipeline/step.js";
 import { sqlType, type FileFormat, type FileSource } from "../storage/files/file-source.js";
-import type { QuarantineStamp, QuarantineStore } from "../storage/quarantine-store.js";
+import type { NewReject, QuarantineStamp, QuarantineStore } from "../storage/quarantine-store.js";
 import type { ValidationReport } from "../storage/run-store.js";
 import type { TableEngine, TableName } from "../storage/table-engine.js";
 import { checkerVersion } from "../validation/record-rules.js";
@@ -50,6 +50,42 @@ export function quarantineOf(ds: DatasetRef<unknown>): { maxRate: number } | nul
   return { maxRate: typeof q === "object" ? (q.maxRate ?? 1) : 1 };
 }
 
+/** What checking a raw dataset's records gave: counts, TypeScript-rule rejects, and the reasons. */
+export interface RecordCheck {
+  readonly read: number;
+  /** Records in `target` after the TypeScript rules. */
+  readonly clean: number;
+  /** Rejects in the `rejects` table (the reader's and the SQL checks'). */
+  readonly rejected: number;
+  readonly ruleRejects: readonly NewReject[];
+  /** The reasons of every reject, counted (the rejects table as it is when called, and the rule rejects). */
+  reasons(): Promise<ValidationReport["reasons"]>;
+}
+
+/**
+ * Every check of a raw dataset's records, the one way ingestion, `strata validate` and replay run
+ * them: the reader with the compiled SQL checks (passing records into `target`, the others into
+ * `rejects`), then the TypeScript rules on `target`.
+ */
+export async function checkRecords(
+  engine: TableEngine,
+  ds: DatasetRef<unknown>,
+  source: FileSource,
+  tables: { readonly target: TableName; readonly rejects: TableName },
+  signal: AbortSignal,
+): Promise<RecordCheck> {
+  const { ingestFiles } = await import("../storage/files/file-reader.js");
+  const read = await ingestFiles(engine, source, tables, signal);
+  const ruleRejects = await applyTsRules(engine, tables.target, tsRules(ds.options.rules), { signal });
+  return {
+    read: read.read,
+    clean: read.rows - ruleRejects.length,
+    rejected: read.rejected,
+    ruleRejects,
+    reasons: async () => countReasons([...(await reasonCounts(engine, tables.rejects)), ...ruleRejects.flatMap((r) => r.reasons)]),
+  };
+}
+
 /** Reasons of a rejects table, counted: code, column, rule. */
 async function reasonCounts(engine: TableEngine, rejects: TableName): Promise<ValidationReport["reasons"]> {
   const rows = await engine.query({
@@ -91,7 +127,7 @@ export async function ingestRaw(
   target: TableName,
   signal: AbortSignal,
 ): Promise<number> {
-  const { readFiles, ingestFiles, readRejects } = await import("../storage/files/file-reader.js");
+  const { readFiles, readRejects } = await import("../storage/files/file-reader.js");
   const engine = await scope.engine();
   const source = fileSourceOf(ds, folder);
   const quarantine = quarantineOf(ds);
@@ -120,8 +156,8 @@ export async function ingestRaw(
   // Its tables are made before the big write: DDL right after one waits for it to be checkpointed.
   const store = await scope.quarantine();
   await store.open();
-  const read = await ingestFiles(engine, source, { target, rejects }, signal);
-  const ruleRejects = await applyTsRules(engine, target, rules, { signal });
+  const check = await checkRecords(engine, ds, source, { target, rejects }, signal);
+  const { ruleRejects } = check;
   const stamp: QuarantineStamp = {
     dataset: ds.name,
     target: step.kind === "ingest" ? (step.dataset?.name ?? null) : null,
@@ -133,10 +169,10 @@ export async function ingestRaw(
   // Records an earlier replay fixed come back as they were replayed, not as new rejects.
   const restored = stamp.target !== null && step.dataset ? await restoreReplayed(scope, store, ds.name, step.dataset, rejects, target) : 0;
   const added = (await store.appendTable(stamp, rejects)) + (await store.append(stamp, ruleRejects));
-  const quarantined = read.rejected - restored + ruleRejects.length;
-  const clean = read.rows + restored - ruleRejects.length;
-  const reasons = countReasons([...(await reasonCounts(engine, rejects)), ...ruleRejects.flatMap((r) => r.reasons)]);
-  const rate = read.read === 0 ? 0 : quarantined / read.read;
+  const quarantined = check.rejected - restored + ruleRejects.length;
+  const clean = check.clean + restored;
+  const reasons = await check.reasons();
+  const rate = check.read === 0 ? 0 : quarantined / check.read;
   const passed = rate <= quarantine.maxRate;
   const report: ValidationReport = {
     runId: scope.runId,
@@ -145,7 +181,7 @@ export async function ingestRaw(
     version: null,
     kind: "records",
     checkerVersion: checker,
-    counts: { read: read.read, clean, quarantined, newlyQuarantined: added, restored },
+    counts: { read: check.read, clean, quarantined, newlyQuarantined: added, restored },
     reasons,
     results: [],
     passed,
@@ -158,7 +194,7 @@ export async function ingestRaw(
     log.warn(
       {
         dataset: ds.name,
-        read: read.read,
+        read: check.read,
         clean,
         quarantined,
         alreadyQuarantined: quarantined - added,
@@ -168,7 +204,7 @@ export async function ingestRaw(
       },
       "records quarantined",
     );
-  } else log.info({ dataset: ds.name, read: read.read, clean, quarantined }, "records checked");
+  } else log.info({ dataset: ds.name, read: check.read, clean, quarantined }, "records checked");
   if (!passed) {
     const top = reasons
       .slice(0, 3)
@@ -176,8 +212,8 @@ export async function ingestRaw(
       .join(", ");
     throw new ValidationError(
       "QUARANTINE_RATE_EXCEEDED",
-      `dataset "${ds.name}": ${quarantined} of ${read.read} records rejected (${(rate * 100).toFixed(2)} %), more than the allowed ${(quarantine.maxRate * 100).toFixed(2)} %: ${top}. They are kept: strata quarantine list ${ds.name}`,
-      { details: { dataset: ds.name, read: read.read, quarantined, maxRate: quarantine.maxRate } },
+      `dataset "${ds.name}": ${quarantined} of ${check.read} records rejected (${(rate * 100).toFixed(2)} %), more than the allowed ${(quarantine.maxRate * 100).toFixed(2)} %: ${top}. They are kept: strata quarantine list ${ds.name}`,
+      { details: { dataset: ds.name, read: check.read, quarantined, maxRate: quarantine.maxRate } },
     );
   }
   return clean;

@@ -11,8 +11,7 @@ import { schemaDifferences } from "../data/schema-check.js";
 import { thisProcess } from "./abandoned-runs.js";
 import { activateVersion, aliasOf, columnDefs, versionTable } from "./dataset-io.js";
 import { newId } from "./ids.js";
-import { checkerOf, fileSourceOf } from "./raw-read.js";
-import { applyTsRules, tsRules } from "./ts-rules.js";
+import { checkRecords, checkerOf, fileSourceOf } from "./raw-read.js";
 import type { Workspace } from "./workspace.js";
 
 export interface ReplayOptions {
@@ -180,15 +179,12 @@ export async function replayQuarantine(
     const { csv: _csv, ...options } = ds.options;
     const base = fileSourceOf({ ...ds, options: { ...options, path: "replay.jsonl", format: "jsonl" } }, dir);
     const source = { ...base, schema: { ...ds.columns, [QID]: { kind: "bigint" as const, nullable: false } } };
-    const { ingestFiles, readRejects } = await import("../storage/files/file-reader.js");
-    await ingestFiles(engine, source, { target: clean, rejects }, new AbortController().signal);
-    const ruleRejects = await applyTsRules(engine, clean, tsRules(ds.options.rules));
+    const check = await checkRecords(engine, ds, source, { target: clean, rejects }, new AbortController().signal);
     const passedIds = (
       await engine.query({ strings: [`select ${QID} as id from ${engine.qualifiedName(clean)} order by 1`], parts: [] })
     ).map((r) => Number(r.id));
     const passing = new Set(passedIds);
-    const failed = await readRejects(engine, rejects);
-    const newReasons = countReasons([...failed, ...ruleRejects, ...unsplit].flatMap((f) => f.reasons));
+    const newReasons = countReasons([...(await check.reasons()), ...unsplit.flatMap((f) => f.reasons)]);
     const result: Omit<ReplayResult, "runId" | "version"> = {
       dataset: ds.name,
       target: targetName,

@@ -3,10 +3,9 @@ import type { DatasetRef } from "../pipeline/dataset.js";
 import type { RejectedRecord } from "../storage/files/file-reader.js";
 import type { ValidationReport } from "../storage/run-store.js";
 import type { TableName } from "../storage/table-engine.js";
-import { countReasons } from "../validation/reason-codes.js";
 import { evaluateExpectations, type TableRef } from "../validation/evaluate-expectations.js";
-import { checkerOf, fileSourceOf } from "./raw-read.js";
-import { applyTsRules, tsRules } from "./ts-rules.js";
+import type { Expectation } from "../validation/expectations.js";
+import { checkRecords, checkerOf, fileSourceOf } from "./raw-read.js";
 import type { Workspace } from "./workspace.js";
 
 export interface DatasetValidation {
@@ -31,11 +30,17 @@ export async function validateDataset(
   workspace: Workspace,
   ds: DatasetRef<unknown>,
   datasets: ReadonlyMap<string, DatasetRef<unknown>>,
-  options: { readonly now?: () => number; readonly examples?: number } = {},
+  options: {
+    readonly now?: () => number;
+    readonly examples?: number;
+    /** Expectations declared elsewhere on it (`expect()` on the steps that write it), checked too. */
+    readonly expectations?: readonly Expectation[];
+  } = {},
 ): Promise<DatasetValidation> {
   const now = options.now ?? Date.now;
   const storage = await workspace.storages.open(ds.options.storage);
-  const expectations = ds.options.expectations ?? [];
+  const own = ds.options.expectations ?? [];
+  const expectations = [...own, ...(options.expectations ?? []).filter((e) => !own.some((o) => o.id === e.id))];
   const resolve = async (other: DatasetRef<unknown>): Promise<TableRef | null> => {
     const s = await workspace.storages.open((datasets.get(other.name) ?? other).options.storage);
     const live = await workspace.catalog.liveVersion(other.name);
@@ -44,17 +49,22 @@ export async function validateDataset(
   const reports: ValidationReport[] = [];
   let examples: RejectedRecord[] = [];
   if (storage.files) {
-    const { ingestFiles, readRejects } = await import("../storage/files/file-reader.js");
+    const { readRejects } = await import("../storage/files/file-reader.js");
     const engine = await workspace.engine();
     const schema = `validate_${process.pid}`;
     const target: TableName = { schema, table: `${ds.name}__clean` };
     const rejects: TableName = { schema, table: `${ds.name}__rejects` };
     try {
-      const read = await ingestFiles(engine, fileSourceOf(ds, storage.files.folder), { target, rejects }, new AbortController().signal);
-      const ruleRejects = await applyTsRules(engine, target, tsRules(ds.options.rules));
+      const check = await checkRecords(
+        engine,
+        ds,
+        fileSourceOf(ds, storage.files.folder),
+        { target, rejects },
+        new AbortController().signal,
+      );
       examples = [
         ...(await readRejects(engine, rejects, options.examples ?? 5)),
-        ...ruleRejects.map((r) => ({
+        ...check.ruleRejects.map((r) => ({
           file: "",
           line: null,
           offset: null,
@@ -64,8 +74,8 @@ export async function validateDataset(
           reasons: r.reasons,
         })),
       ].slice(0, options.examples ?? 5);
-      const reasons = countReasons([...(await readRejects(engine, rejects)), ...ruleRejects].flatMap((r) => r.reasons));
-      const quarantined = read.rejected + ruleRejects.length;
+      const reasons = await check.reasons();
+      const quarantined = check.rejected + check.ruleRejects.length;
       reports.push({
         runId: null,
         step: null,
@@ -73,7 +83,7 @@ export async function validateDataset(
         version: null,
         kind: "records",
         checkerVersion: checkerOf(ds),
-        counts: { read: read.read, clean: read.rows - ruleRejects.length, quarantined },
+        counts: { read: check.read, clean: check.clean, quarantined },
         reasons,
         results: [],
         passed: quarantined === 0,

@@ -1,9 +1,7 @@
 import { StrataError } from "../../errors/strata-error.js";
 import type { DatasetRef } from "../../pipeline/dataset.js";
-import { declaredDatasets } from "../../project/declared-datasets.js";
-import type { LoadedProject } from "../../project/load-project.js";
+import { declaredDatasets, stepExpectations } from "../../project/declared-datasets.js";
 import { validateDataset } from "../../runtime/validate-dataset.js";
-import type { Expectation } from "../../validation/expectations.js";
 import { EXIT } from "../exit-codes.js";
 import { table } from "../format.js";
 import { withProject } from "../with-project.js";
@@ -36,28 +34,17 @@ export function findDataset(datasets: ReadonlyMap<string, DatasetRef<unknown>>, 
 }
 
 /**
- * The dataset with every expectation a run checks on it: its own, and those `expect()` declares
- * on the steps that write it, so that `strata validate` checks what a run would.
- */
-function withStepExpectations(project: LoadedProject, ds: DatasetRef<unknown>): DatasetRef<unknown> {
-  const all = new Map<string, Expectation>();
-  for (const e of ds.options.expectations ?? []) all.set(e.id, e);
-  for (const { pipeline } of project.pipelines.values())
-    for (const step of pipeline.steps)
-      if (step.dataset?.name === ds.name) for (const e of step.expectations) if (!all.has(e.id)) all.set(e.id, e);
-  return all.size === (ds.options.expectations ?? []).length ? ds : { ...ds, options: { ...ds.options, expectations: [...all.values()] } };
-}
-
-/**
  * `strata validate <dataset>`: runs a dataset's checks now and changes nothing. Raw files: every
  * record is read and checked (counts, reasons, a few rejects). A table: its expectations run on
  * its live version. Exit 0 when everything passed, 1 when not.
  */
 export function validateCommand(name: string, options: ValidateOptions): Promise<number> {
   return withProject(options, async (project, workspace) => {
-    const datasets = declaredDatasets([...project.pipelines.values()].map((p) => p.pipeline));
-    const ds = withStepExpectations(project, findDataset(datasets, name));
-    const result = await validateDataset(workspace, ds, datasets);
+    const pipelines = [...project.pipelines.values()].map((p) => p.pipeline);
+    const datasets = declaredDatasets(pipelines);
+    const ds = findDataset(datasets, name);
+    // What a run checks on it: its own expectations, and those expect() declares on the steps writing it.
+    const result = await validateDataset(workspace, ds, datasets, { expectations: stepExpectations(pipelines, name) });
     if (options.json) {
       process.stdout.write(
         `${JSON.stringify({ dataset: name, passed: result.passed, reports: result.reports, examples: result.examples }, null, 2)}\n`,
