@@ -1,5 +1,6 @@
 // Small helpers shared by the benchmarks: robust statistics, argument parsing and plain-text tables.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 
@@ -152,4 +153,16 @@ export function runPandasScript<R>(python: string, script: string, args: readonl
     },
     result: r,
   };
+}
+
+/** Why `python` cannot run a pandas baseline here, or null when it can. */
+export function pandasUnavailable(python: string): string | null {
+  if (!existsSync(python)) return `${python} does not exist (--python PATH names another interpreter)`;
+  const probe = spawnSync(python, ["-c", "import pandas"], { encoding: "utf8" });
+  if (probe.error) return `${python} cannot be started: ${probe.error.message}`;
+  if (probe.status !== 0) {
+    const why = probe.stderr.trim().split("\n").pop() ?? `exit ${probe.status}`;
+    return `${python} cannot import pandas: ${why} (bash scripts/ensure-system.sh python installs Debian's)`;
+  }
+  return null;
 }

@@ -14,11 +14,10 @@
 //   same types, then the same RFM SQL into a table.
 // Then pandas (Debian's /usr/bin/python3) in a child process: bench/rfm-pandas.py.
 // Every result is checked against raw DuckDB's: row count, column sums and a hash of every row.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliOptions, runPandasScript, type PandasTiming, fmt, machineLine, max, median, min, table } from "./lib.js";
+import { cliOptions, pandasUnavailable, runPandasScript, type PandasTiming, fmt, machineLine, max, median, min, table } from "./lib.js";
 import {
   BENCH_DIR,
   DEFAULT_DATA_DIR,
@@ -69,15 +68,6 @@ interface PandasResult extends PandasTiming {
   readonly monetarySum: number;
   readonly recencySum: number;
   readonly tSum: number;
-}
-
-/** Why pandas cannot run here, or null when it can. */
-function pandasUnavailable(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} does not exist (--python PATH names another interpreter)`;
-  const probe = spawnSync(PYTHON, ["-c", "import pandas"], { encoding: "utf8" });
-  if (probe.error) return `${PYTHON} cannot be started: ${probe.error.message}`;
-  if (probe.status !== 0) return `${PYTHON} cannot import pandas: ${probe.stderr.trim().split("\n").pop() ?? `exit ${probe.status}`}`;
-  return null;
 }
 
 function runPandas(file: string): PandasResult {
@@ -162,7 +152,7 @@ async function main(): Promise<void> {
       return diff.length ? [`${c.name}, round ${c.round}: ${diff.join("; ")}`] : [];
     });
 
-    const skipped = numbers.pandas === 0 ? "--pandas 0" : pandasUnavailable();
+    const skipped = numbers.pandas === 0 ? "--pandas 0" : pandasUnavailable(PYTHON);
     const pandasRuns: PandasResult[] = [];
     if (!skipped) {
       for (let i = 0; i < numbers.pandas; i++) {

@@ -16,11 +16,10 @@
 // Then pandas (Debian's /usr/bin/python3) in a child process: bench/validation-pandas.py.
 // Every run's outcome (clean rows, quarantined rows, reasons per code, each bad line's codes) is
 // checked against what the generator wrote, and so against the others'.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliOptions, runPandasScript, type PandasTiming, fmt, machineLine, max, median, min, table } from "./lib.js";
+import { cliOptions, pandasUnavailable, runPandasScript, type PandasTiming, fmt, machineLine, max, median, min, table } from "./lib.js";
 import {
   BENCH_DIR,
   DEFAULT_DATA_DIR,
@@ -90,18 +89,6 @@ const runs = (name: Implementation): boolean => ONLY.includes(name);
 interface PandasResult extends PandasTiming {
   readonly outcome: Outcome;
   readonly probe: string[][];
-}
-
-/** Why pandas cannot run here, or null when it can. */
-function pandasUnavailable(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} does not exist (--python PATH names another interpreter)`;
-  const probe = spawnSync(PYTHON, ["-c", "import pandas"], { encoding: "utf8" });
-  if (probe.error) return `${PYTHON} cannot be started: ${probe.error.message}`;
-  if (probe.status !== 0) {
-    const why = probe.stderr.trim().split("\n").pop() ?? `exit ${probe.status}`;
-    return `${PYTHON} cannot import pandas: ${why} (bash scripts/ensure-system.sh python installs Debian's)`;
-  }
-  return null;
 }
 
 function runPandas(file: string, entriesFile: string, probe: readonly (readonly string[])[]): PandasResult {
@@ -174,7 +161,7 @@ async function main(): Promise<void> {
     process.stderr.write("\r" + " ".repeat(60) + "\r");
 
     const probe = probeRecords();
-    const skipped = !runs("pandas") ? "not in --only" : numbers.pandas === 0 ? "--pandas 0" : pandasUnavailable();
+    const skipped = !runs("pandas") ? "not in --only" : numbers.pandas === 0 ? "--pandas 0" : pandasUnavailable(PYTHON);
     const pandasRuns: PandasResult[] = [];
     if (!skipped) {
       for (let i = 0; i < numbers.pandas; i++) {

@@ -9,6 +9,8 @@ export interface Objective {
   gradient(phi: readonly number[]): number[];
   /** Both in one pass over the data, when that is cheaper than two. */
   evaluate?(phi: readonly number[]): { value: number; gradient: number[] };
+  /** The part of `value` that is a penalty, not −LL (0 when absent). */
+  penalty?(phi: readonly number[]): number;
 }
 
 /**
@@ -30,6 +32,7 @@ export function penalizedObjective(
     value: (phi) => evaluate(phi, false).value,
     gradient: (phi) => evaluate(phi, true).gradient,
     evaluate: (phi) => evaluate(phi, true),
+    penalty: (phi) => penalizer * phi.reduce((sum, v) => sum + Math.exp(v) ** 2, 0),
   };
 }
 
@@ -77,7 +80,8 @@ export function maximize(
   const finite = Number.isFinite(result.f) && params.every(Number.isFinite);
   return {
     params,
-    logLikelihood: -objective.value(phi),
+    // Reported without the penalty.
+    logLikelihood: -(objective.value(phi) - (objective.penalty?.(phi) ?? 0)),
     iterations: result.iterations,
     converged: finite && gradientNorm < 1e-4,
     message: result.message,

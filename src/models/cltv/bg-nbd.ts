@@ -101,8 +101,7 @@ export async function fitBgNbd(data: CustomerSummary, options: { penalizer?: num
   const params = toParams(fit.params);
   return {
     params,
-    // Reported without the penalty.
-    logLikelihood: await bgNbdLogLikelihood(params, data),
+    logLikelihood: fit.logLikelihood,
     iterations: fit.iterations,
     converged: fit.converged,
     standardErrors: fit.standardErrors ? toParams(fit.standardErrors) : null,

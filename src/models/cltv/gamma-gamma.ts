@@ -94,13 +94,12 @@ export async function fitGammaGamma(
 ): Promise<GammaGammaFit> {
   const s = await specialFunctions();
   const { x, m } = repeatBuyers(data);
-  // A start near the data keeps BFGS off the ridge where p grows and v shrinks together.
   const start = options.start ?? { p: 1, q: 1, v: 1 };
   const fit = maximize(objective(s, x, m, options.penalizer ?? 0), [start.p, start.q, start.v], { n: x.length });
   const params = toParams(fit.params);
   return {
     params,
-    logLikelihood: await gammaGammaLogLikelihood(params, data),
+    logLikelihood: fit.logLikelihood,
     iterations: fit.iterations,
     converged: fit.converged,
     standardErrors: fit.standardErrors ? toParams(fit.standardErrors) : null,
