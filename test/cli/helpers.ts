@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { afterEach, beforeEach } from "vitest";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 const BIN = join(ROOT, "bin", "strata.js");
@@ -31,4 +32,21 @@ export function strata(args: readonly string[], options: { cwd?: string; env?: R
       (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
+}
+
+/**
+ * A fresh copy of a fixture project for each test of the file, and the CLI pointed at it:
+ * `cli(...args)` runs `strata <args> --project <the copy>`.
+ */
+export function projectEachTest(fixture: string): { dir: () => string; cli: (...args: string[]) => Promise<CliResult> } {
+  let project: ReturnType<typeof makeProject> | undefined;
+  beforeEach(() => {
+    project = makeProject(fixture);
+  });
+  afterEach(() => project?.cleanup());
+  const dir = (): string => {
+    if (!project) throw new Error("projectEachTest: used outside a test");
+    return project.dir;
+  };
+  return { dir, cli: (...args) => strata([...args, "--project", dir()]) };
 }

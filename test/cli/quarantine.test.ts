@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeProject, strata, type CliResult } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { projectEachTest } from "./helpers.js";
 
 interface Report {
   kind: "records" | "expectations";
@@ -37,13 +37,8 @@ interface Version {
 // Each test runs several strata processes (about a second each, more on a busy machine).
 const SLOW = { timeout: 120_000 };
 
-let project: ReturnType<typeof makeProject>;
-beforeEach(() => {
-  project = makeProject("validation");
-});
-afterEach(() => project.cleanup());
-
-const cli = (...args: string[]): Promise<CliResult> => strata([...args, "--project", project.dir]);
+const project = projectEachTest("validation");
+const cli = project.cli;
 const json = async <T>(...args: string[]): Promise<T> => {
   const result = await cli(...args, "--json");
   expect(result.stderr).toBe("");

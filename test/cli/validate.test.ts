@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeProject, strata, type CliResult } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { projectEachTest } from "./helpers.js";
 
 interface ValidateJson {
   dataset: string;
@@ -20,13 +20,8 @@ interface ValidateJson {
 // Each test runs several strata processes (about a second each, more on a busy machine).
 const SLOW = { timeout: 120_000 };
 
-let project: ReturnType<typeof makeProject>;
-beforeEach(() => {
-  project = makeProject("validation");
-});
-afterEach(() => project.cleanup());
-
-const cli = (...args: string[]): Promise<CliResult> => strata([...args, "--project", project.dir]);
+const project = projectEachTest("validation");
+const cli = project.cli;
 
 describe("strata validate", () => {
   it("checks raw files without writing anything: counts, reasons, examples; exit 1 when records would be rejected", SLOW, async () => {
@@ -53,7 +48,7 @@ describe("strata validate", () => {
     expect(JSON.parse((await cli("dataset", "versions", "tx", "--json")).stdout)).toEqual([]);
 
     // Good files pass: exit 0.
-    const file = join(project.dir, "data", "tx.csv");
+    const file = join(project.dir(), "data", "tx.csv");
     const good = readFileSync(file, "utf8")
       .split("\n")
       .filter((line, i) => i === 0 || ["t1,", "t7,", "t9,", "t10,"].some((id) => line.startsWith(id)))
@@ -80,7 +75,7 @@ describe("strata validate", () => {
     expect(ok.stdout).toContain("✓ tx passes its checks (1 warning)");
 
     // A stricter expectation than the live version meets.
-    const datasets = join(project.dir, "pipelines", "datasets.ts");
+    const datasets = join(project.dir(), "pipelines", "datasets.ts");
     writeFileSync(datasets, readFileSync(datasets, "utf8").replace("rowCount({ min: 1 })", "rowCount({ min: 10 })"));
     const failed = await cli("validate", "tx");
     expect(failed.code).toBe(1);
