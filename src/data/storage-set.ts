@@ -18,6 +18,8 @@ export interface StorageStatus {
   readonly definition: StorageDefinition;
   /** Where it was declared: built in, strata.config.ts, or added at run time. */
   readonly origin: "builtin" | "config" | "added";
+  /** Where its data is (null when it cannot be opened: health says why). */
+  readonly location: string | null;
   readonly health: Health;
 }
 
@@ -95,9 +97,10 @@ export class StorageSet {
     return Promise.all(
       (await this.definitions()).map(async ({ definition, origin }) => {
         try {
-          return { definition, origin, health: await (await this.open(definition.name)).health() };
+          const opened = await this.open(definition.name);
+          return { definition, origin, location: opened.location, health: await opened.health() };
         } catch (error) {
-          return { definition, origin, health: { ok: false, detail: (error as Error).message } };
+          return { definition, origin, location: null, health: { ok: false, detail: (error as Error).message } };
         }
       }),
     );

@@ -22,6 +22,8 @@ export interface Health {
 /** A storage opened for use. Each capability is present only if the technology has it for the format. */
 export interface OpenStorage {
   readonly definition: StorageDefinition;
+  /** Where its data is, for people: a file or folder path, or a server's host:port and schema or key prefix. Never a secret. */
+  readonly location: string;
   readonly kv?: KvStore;
   readonly tables?: TableEngine;
   /** Format `files`: the folder raw input files are read from (absolute). */

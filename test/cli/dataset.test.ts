@@ -118,6 +118,26 @@ describe("datasets written by runs", () => {
     expect(missing.stderr).toContain('DATASET_NOT_FOUND: no dataset "nope"');
   });
 
+  it("says after a run which dataset versions it wrote and where they are, and shows a list of records as a table", SLOW, async () => {
+    const human = await cli(["run", "orders"]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/outputs:\n\s+dataset\s+version\s+rows\s+storage\s+where\n/);
+    expect(human.stdout).toMatch(/customer_facts\s+v1 \(live\)\s+3\s+kv \(sqlite\)\s+\S*\.strata\/kv\.kv\.sqlite\n/);
+    expect(human.stdout).toMatch(/customer_totals\s+v1 \(live\)\s+3\s+warehouse \(duckdb\)\s+\S*\.strata\/warehouse\.duckdb\n/);
+    // The publish step wrote a dataset: it is under outputs:, not repeated as a result.
+    expect(human.stdout).not.toContain("publish:");
+
+    const { run: second } = await run("orders", "minAmount=6");
+    expect((second as RunJson & { outputs: unknown[] }).outputs).toEqual([
+      expect.objectContaining({ dataset: "customer_facts", version: 2, rows: 3, live: true, storage: "kv", technology: "sqlite" }),
+      expect.objectContaining({ dataset: "customer_totals", version: 2, rows: 3, live: true, storage: "warehouse", technology: "duckdb" }),
+    ]);
+
+    const reader = await cli(["run", "reader"]);
+    expect(reader.stdout).toMatch(/read:\n\s+customer\s+orders\s+total\n\s+ann\s+1\s+10\.5\n\s+bob\s+1\s+20\n\s+cyd\s+1\s+100\n/);
+    expect(reader.stdout).not.toContain("outputs:"); // it wrote nothing
+  });
+
   it("rolls back to a kept version, which readers then see; a version not kept is refused", SLOW, async () => {
     expect((await run("orders")).code).toBe(0);
     expect((await run("orders", "minAmount=6")).code).toBe(0);

@@ -9,6 +9,7 @@ import { makeProject, strata, type CliResult } from "./helpers.js";
 interface StorageStatus {
   definition: { name: string; technology: string; format: string; options: Record<string, unknown> };
   origin: "builtin" | "config" | "added";
+  location: string | null;
   health: { ok: boolean; detail: string };
 }
 
@@ -61,9 +62,14 @@ describe("strata storage list", () => {
     expect(storages[2]!.health.detail).toBe("1 file");
     const text = await cli(["storage", "list"]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/✔\s+warehouse\s+duckdb\s+table\s+builtin\s+duckdb v/);
-    expect(text.stdout).toMatch(/✔\s+kv\s+sqlite\s+kv\s+builtin\s+sqlite \d/);
-    expect(text.stdout).toMatch(/✔\s+lake\s+files\s+files\s+config\s+path=data\s+1 file/);
+    expect(storages.map((s) => s.location)).toEqual([
+      join(project.dir, ".strata", "warehouse.duckdb"),
+      join(project.dir, ".strata", "kv.kv.sqlite"),
+      join(project.dir, "data"),
+    ]);
+    expect(text.stdout).toMatch(/✔\s+warehouse\s+duckdb\s+table\s+builtin\s+\S+\/\.strata\/warehouse\.duckdb\s+duckdb v/);
+    expect(text.stdout).toMatch(/✔\s+kv\s+sqlite\s+kv\s+builtin\s+\S+\/\.strata\/kv\.kv\.sqlite\s+sqlite \d/);
+    expect(text.stdout).toMatch(/✔\s+lake\s+files\s+files\s+config\s+\S+\/data\s+1 file/);
   });
 });
 
@@ -86,6 +92,7 @@ describe("strata storage add", () => {
     expect(storages.find((s) => s.definition.name === "serving")).toMatchObject({
       definition: { technology: "redis", format: "kv", options: { urlEnv: "STRATA_TEST_REDIS_URL", prefix } },
       origin: "added",
+      location: `${new URL(redisUrl()).host}, keys ${prefix}:*`,
       health: { ok: true },
     });
     expect(readFileSync(join(project.dir, "strata.config.ts"), "utf8")).not.toContain("serving");
@@ -179,7 +186,9 @@ describe("strata storage add", () => {
 
     const listed = await run(["storage", "list"], down);
     expect(listed.code).toBe(1);
-    expect(listed.stdout).toMatch(new RegExp(`✖\\s+serving\\s+redis\\s+kv\\s+added\\s+.*urlEnv=SERVING_URL\\s+.*127\\.0\\.0\\.1:${port}`));
+    expect(listed.stdout).toMatch(
+      new RegExp(`✖\\s+serving\\s+redis\\s+kv\\s+added\\s+127\\.0\\.0\\.1:${port}, keys strata_cli\\S+:\\*\\s+.*127\\.0\\.0\\.1:${port}`),
+    );
     const json = await run(["storage", "list", "--json"], down);
     expect(json.code).toBe(1);
     const serving = (JSON.parse(json.stdout) as StorageStatus[]).find((s) => s.definition.name === "serving")!;

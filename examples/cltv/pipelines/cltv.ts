@@ -1,24 +1,28 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { cltv, command, drift, expect, ingest, notNull, pipeline, range, sql, step, z } from "strata";
 import { fitModels, scoreCustomers } from "../steps/models.js";
+import { calibrationSummary, dailyPurchases, holdoutPurchases } from "../steps/preprocess.js";
 import { clvScores, cohortRevenue, customerFacts, customerSummary, customerValue, rawTransactions, transactions } from "./datasets.js";
 
 /** Periods of the summary's time unit in a month, as lifetimes counts them. */
 const PERIODS_PER_MONTH = { days: 30, weeks: 4.345 } as const;
 
 /**
- * Customer lifetime value, first stage: the raw CDNOW transaction log (69,659 purchases by 23,570
- * customers, 1997-01 to 1998-06), checked record by record (rejects to the quarantine) and written
- * as the clean transactions dataset -> daily purchases -> the RFM
- * summary that BG/NBD and Gamma-Gamma fit on (a dataset, versioned) -> cohort revenue (Python,
- * pandas) -> the summary published to a key-value storage -> a cohort report.
+ * Customer lifetime value, end to end: the raw CDNOW transaction log (69,659 purchases by 23,570
+ * customers, 1997-01 to 1998-06), checked record by record (rejects to the quarantine) -> daily
+ * purchases, filtered as params ask -> the RFM summary over the calibration period -> BG/NBD and
+ * Gamma-Gamma fit by maximum likelihood -> CLV for every customer, checked and published to the
+ * `customer-value` key-value storage as an atomic new version -> the model evaluated on the
+ * holdout period (out/holdout.svg) and registered with those metrics. Cohort revenue (a Python
+ * step with pandas) runs beside it.
  *
  *   npm run cltv            (node bin/strata.js run cltv --project examples/cltv)
  */
 export default pipeline(
   "cltv",
   {
-    description: "CDNOW transactions to the per-customer RFM summary, cohort revenue and a report",
+    description: "CDNOW transactions to CLV per customer: BG/NBD and Gamma-Gamma, served from the customer-value storage",
     params: z.object({
       /** End of the calibration period; later purchases are left out of the summary. */
       observationEnd: z.coerce.date().default(new Date("1997-09-30")),
@@ -37,43 +41,21 @@ export default pipeline(
   ({ params }) => {
     const clean = ingest("ingest", { from: rawTransactions, to: transactions });
 
-    // Several purchases on one day count as one transaction (the BTYD convention). Then, as
-    // params ask: days with outlying spend left out, and customers with too few recent purchases.
+    // Several purchases on one day are one transaction; outliers and inactive customers filtered by params.
     const daily = step(
       "daily",
       {
         description: "one row per customer and purchase day, outliers and inactive customers filtered by params",
-        inputs: { end: params.observationEnd, q: params.outlierQuantile, n: params.minPurchasesLastYear },
+        inputs: { transactions: clean, end: params.observationEnd, q: params.outlierQuantile, n: params.minPurchasesLastYear },
         retries: 1,
       },
-      sql`with days as (
-            select customer_id, date, sum(dollar_value) as amount, sum(number_of_cds) as cds from ${clean} group by customer_id, date
-          ), kept as (
-            select * from days where ${"q"} >= 1 or amount <= (select quantile_cont(amount, ${"q"}) from days)
-          ), active as (
-            select customer_id from kept
-            where date > ${"end"}::date - interval 365 day and date <= ${"end"}::date
-            group by customer_id having count(*) >= ${"n"}
-          )
-          select * from kept where ${"n"} = 0 or customer_id in (select customer_id from active)`,
+      dailyPurchases,
     );
 
     const summary = step(
       "summary",
       { inputs: { daily, end: params.observationEnd, unit: params.timeUnit }, output: customerSummary },
-      sql`with calibration as (
-            select * from ${"daily"} where date <= ${"end"}::date
-          ), firsts as (
-            select customer_id, min(date) as first_date from calibration group by customer_id
-          )
-          select c.customer_id,
-                 (count(*) - 1)::integer as frequency,
-                 date_diff('day', f.first_date, max(c.date)) / (case when ${"unit"} = 'weeks' then 7.0 else 1.0 end) as recency,
-                 date_diff('day', f.first_date, ${"end"}::date) / (case when ${"unit"} = 'weeks' then 7.0 else 1.0 end) as "T",
-                 coalesce(avg(c.amount) filter (where c.date > f.first_date), 0) as monetary_value
-          from calibration c join firsts f using (customer_id)
-          group by c.customer_id, f.first_date
-          order by c.customer_id`,
+      calibrationSummary,
     );
 
     // A posteriori tests of the summary, before its new version goes live.
@@ -107,12 +89,7 @@ export default pipeline(
 
     // Calibration/holdout evaluation: repeat purchase days after observationEnd, per customer,
     // against what BG/NBD predicts from the calibration period; drawn to out/holdout.svg.
-    const holdout = step(
-      "holdout",
-      { inputs: { daily, end: params.observationEnd, until: params.holdoutEnd } },
-      sql<{ customer_id: string; purchases: number }>`select customer_id, count(*)::integer as purchases from ${"daily"}
-          where date > ${"end"}::date and date <= ${"until"}::date group by customer_id`,
-    );
+    const holdout = step("holdout", { inputs: { daily, end: params.observationEnd, until: params.holdoutEnd } }, holdoutPurchases);
     const evaluation = step(
       "evaluate",
       { inputs: { summary, holdout, models, end: params.observationEnd, until: params.holdoutEnd, unit: params.timeUnit } },
@@ -121,21 +98,19 @@ export default pipeline(
         const rows = await summary.rows();
         const data = cltv.summaryOf(rows);
         const days = (until.getTime() - end.getTime()) / 86_400_000;
+        const chart = resolve("out/holdout.svg"); // steps run in the project folder
         const evaluation = cltv.evaluateHoldout(await cltv.bgNbdPredictor(models.bgNbd.params), data, {
           frequency: rows.map((r) => purchases.get(r.customer_id) ?? 0),
           duration: unit === "weeks" ? days / 7 : days,
         });
         mkdirSync("out", { recursive: true });
-        writeFileSync(
-          "out/holdout.svg",
-          cltv.holdoutChartSvg(evaluation, "CDNOW: holdout purchases by calibration frequency, actual vs BG/NBD"),
-        );
+        writeFileSync(chart, cltv.holdoutChartSvg(evaluation, "CDNOW: holdout purchases by calibration frequency, actual vs BG/NBD"));
         ctx.log.info({ mae: evaluation.maePerCustomer }, "holdout evaluated");
         return {
           maePerCustomer: Math.round(evaluation.maePerCustomer * 1000) / 1000,
           actual: evaluation.actualTotal,
           predicted: Math.round(evaluation.predictedTotal),
-          chart: "examples/cltv/out/holdout.svg",
+          chart,
         };
       },
     );
@@ -164,28 +139,32 @@ export default pipeline(
     // Published for the models service: a new version, live atomically, in the `customer-value` storage.
     step("serve", { inputs: { scores }, output: customerValue }, sql`select * from ${"scores"}`);
 
+    // What `npm run cltv` prints at the end: the top customers by CLV, and how the model did.
     step("top", { inputs: { scores } }, async ({ scores }) =>
       (await scores.rows())
         .sort((a, b) => b.clv - a.clv)
         .slice(0, 10)
-        .map((r) => ({ customer: r.customer_id, clv: Math.round(r.clv * 100) / 100, pAlive: Math.round(r.p_alive * 1000) / 1000 })),
+        .map((r) => ({
+          customer: r.customer_id,
+          clv: r.clv.toFixed(2),
+          p_alive: r.p_alive.toFixed(3),
+          expected_purchases: r.expected_purchases.toFixed(2),
+          expected_spend: r.expected_spend.toFixed(2),
+        })),
     );
 
-    step("report", { inputs: { summary } }, async ({ summary }, ctx) => {
+    step("report", { inputs: { summary, evaluation } }, async ({ summary, evaluation }, ctx) => {
       const rows = await summary.rows();
-      const repeaters = rows.filter((r) => r.frequency > 0);
-      const top = [...repeaters]
-        .sort((a, b) => b.frequency * b.monetary_value - a.frequency * a.monetary_value)
-        .slice(0, 5)
-        .map((r) => ({ customer: r.customer_id, frequency: r.frequency, monetaryValue: Math.round(r.monetary_value * 100) / 100 }));
+      const repeaters = rows.filter((r) => r.frequency > 0).length;
       const report = {
         customers: rows.length,
-        repeatCustomers: repeaters.length,
-        repeatShare: Math.round((repeaters.length / Math.max(1, rows.length)) * 1000) / 1000,
-        meanFrequency: Math.round((rows.reduce((s, r) => s + r.frequency, 0) / Math.max(1, rows.length)) * 1000) / 1000,
-        top,
+        repeatCustomers: repeaters,
+        repeatShare: Math.round((repeaters / Math.max(1, rows.length)) * 1000) / 1000,
+        holdoutPurchases: { actual: evaluation.actual, predicted: evaluation.predicted },
+        holdoutMaePerCustomer: evaluation.maePerCustomer,
+        holdoutChart: evaluation.chart,
       };
-      ctx.log.info(report, "cohort report");
+      ctx.log.info(report, "cltv report");
       return report;
     });
   },

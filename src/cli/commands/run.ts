@@ -4,7 +4,8 @@ import { runPipeline } from "../../runtime/run-pipeline.js";
 import { EXIT } from "../exit-codes.js";
 import { PlainView } from "../view/plain-view.js";
 import type { ProgressView } from "../view/progress-view.js";
-import { runHeadline, runJson, stepTable } from "../view/run-report.js";
+import { outputsSection, writtenOutputs } from "../view/outputs-view.js";
+import { resultSection, runHeadline, runJson, stepTable } from "../view/run-report.js";
 import { validationSection } from "../view/validation-view.js";
 
 export interface RunCommandOptions {
@@ -32,6 +33,7 @@ export async function runCommand(name: string, options: RunCommandOptions): Prom
   const pipeline = project.pipeline(name);
   const params = parseParamArgs(options.param, pipeline.params);
   // Steps see paths relative to the project folder, wherever the command was started.
+  const startedIn = process.cwd();
   process.chdir(project.dir);
   const workspace = project.openWorkspace();
   const view = await chooseView(options);
@@ -68,21 +70,24 @@ export async function runCommand(name: string, options: RunCommandOptions): Prom
     });
     view?.stop();
     const steps = await workspace.store.getSteps(result.id);
+    const outputs = await writtenOutputs(await workspace.catalog.versionsOfRun(result.id), workspace.storages);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(runJson(result, steps, result.validations), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...runJson(result, steps, result.validations), outputs }, null, 2)}\n`);
     } else {
       const lines = [runHeadline(result, steps), "", stepTable(steps), ""];
       // Record counts of each ingestion, and expectations that did not pass.
       const validation = validationSection(result.validations);
       if (validation.length) lines.push(...validation, "");
-      // The pipeline's results: outputs of its final steps, shown whole when they are small.
+      // Every dataset version the run wrote, and where it is.
+      const written = outputsSection(outputs, startedIn);
+      if (written.length) lines.push(...written, "");
+      // The pipeline's results: outputs of its final steps, shown whole when they are small
+      // (a step that wrote a dataset is already under "outputs:").
+      const writesDataset = new Set(pipeline.steps.filter((s) => s.dataset).map((s) => s.name));
       for (const step of steps) {
         const final = !pipeline.dag.downstream.get(step.step)?.length;
-        if (!final || step.output?.kind !== "json" || step.output.json.length > 2000) continue;
-        const value = JSON.parse(step.output.json) as unknown;
-        const isRecord = value !== null && typeof value === "object" && !Array.isArray(value);
-        const body = isRecord ? Object.entries(value).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`) : [`  ${JSON.stringify(value)}`];
-        lines.push(`${step.step}:`, ...body, "");
+        if (!final || writesDataset.has(step.step) || step.output?.kind !== "json" || step.output.json.length > 2000) continue;
+        lines.push(...resultSection(step.step, JSON.parse(step.output.json) as unknown), "");
       }
       if (result.error) lines.push(`error ${result.error.code}: ${result.error.message}`);
       lines.push(`details: strata runs show ${result.id}    logs: strata runs logs ${result.id}`);

@@ -44,7 +44,7 @@ export async function addStorageCommand(name: string, options: StorageAddOptions
   return EXIT.OK;
 }
 
-/** `strata storage list`: every storage with technology, format, where it is declared and its health. */
+/** `strata storage list`: every storage with technology, format, where it is declared, where its data is, and its health. */
 export async function listStoragesCommand(options: { project?: string; json?: boolean }): Promise<number> {
   const workspace = (await openProject(options.project)).openWorkspace();
   try {
@@ -58,12 +58,10 @@ export async function listStoragesCommand(options: { project?: string; json?: bo
         s.definition.technology,
         s.definition.format,
         s.origin,
-        Object.entries(s.definition.options)
-          .map(([k, v]) => `${k}=${String(v)}`)
-          .join(" "),
+        s.location ?? "",
         s.health.detail,
       ]);
-      process.stdout.write(`${table(["", "storage", "technology", "format", "declared", "options", "health"], rows)}\n`);
+      process.stdout.write(`${table(["", "storage", "technology", "format", "declared", "where", "health"], rows)}\n`);
     }
     return status.every((s) => s.health.ok) ? EXIT.OK : EXIT.FAILED;
   } finally {

@@ -104,3 +104,26 @@ export function runDetails(run: RunRecord): string {
     ],
   );
 }
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+const cell = (v: unknown): string => (typeof v === "string" ? v : (JSON.stringify(v) ?? ""));
+
+/**
+ * A final step's result, indented under its name: a list of flat records (a top-N, say) as a
+ * table, a record as one `key: value` line per field, anything else as JSON.
+ */
+export function resultSection(step: string, value: unknown): string[] {
+  let body: string[];
+  if (Array.isArray(value) && value.length > 0 && value.length <= 50 && value.every(isPlainObject)) {
+    const headers = [...new Set(value.flatMap((r) => Object.keys(r)))];
+    body = table(
+      headers,
+      value.map((r) => headers.map((h) => cell(r[h]))),
+    ).split("\n");
+  } else if (isPlainObject(value)) {
+    body = Object.entries(value).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
+  } else {
+    body = [JSON.stringify(value)];
+  }
+  return [`${step}:`, ...body.map((l) => `  ${l}`)];
+}

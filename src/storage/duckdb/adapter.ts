@@ -41,9 +41,11 @@ export const duckdbAdapter: StorageAdapter = {
   // async so that every failure, even of the checks, is a rejection.
   async open(definition, context) {
     assertUsable(duckdbAdapter, definition);
-    const tables = await DuckDbTableEngine.open(databasePath(definition, context), { storage: definition.name });
+    const location = databasePath(definition, context);
+    const tables = await DuckDbTableEngine.open(location, { storage: definition.name });
     return {
       definition,
+      location,
       tables,
       quarantine: new DuckDbQuarantineStore(tables),
       async health(): Promise<Health> {

@@ -58,6 +58,7 @@ export const filesAdapter: StorageAdapter = {
     const folder = filesFolder(definition, context);
     return {
       definition,
+      location: folder,
       files: { folder },
       health: () => folderHealth(folder),
       close: () => Promise.resolve(),

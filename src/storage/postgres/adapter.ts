@@ -66,6 +66,7 @@ export const postgresAdapter: StorageAdapter = {
     });
     return {
       definition,
+      location: `${tables.server}, schema ${tables.schema}`,
       tables,
       async health(): Promise<Health> {
         try {

@@ -105,6 +105,7 @@ export const redisAdapter: StorageAdapter = {
     connection.ready().catch(() => undefined);
     return {
       definition,
+      location: `${endpoint}, keys ${prefix}:*`,
       kv: new RedisKvStore(connection, { prefix }),
       async health(): Promise<Health> {
         try {

@@ -38,9 +38,11 @@ export const sqliteAdapter: StorageAdapter = {
   // async so that every failure, even of the checks, is a rejection.
   async open(definition, context) {
     assertUsable(sqliteAdapter, definition);
-    const kv = new SqliteKvStore(filePath(definition, context), { storage: definition.name });
+    const location = filePath(definition, context);
+    const kv = new SqliteKvStore(location, { storage: definition.name });
     return {
       definition,
+      location,
       kv,
       async health(): Promise<Health> {
         try {
