@@ -91,3 +91,17 @@ export type { Health, OpenStorage, StorageAdapter } from "./storage/adapter.js";
 export type { KvStore } from "./storage/kv-store.js";
 export type { CatalogStore, DatasetVersion, LineageRecord } from "./storage/catalog-store.js";
 export { loadProject, openProject, type LoadedProject, type ProjectInfo } from "./project/load-project.js";
+export {
+  endpoint,
+  implement,
+  type EndpointType,
+  type EndpointOptions,
+  type Implementation,
+  type ImplementationFn,
+  type Routing,
+  type InputOf,
+  type OutputOf,
+} from "./serving/endpoint.js";
+export type { EndpointContext, KvReader, TableReader } from "./serving/endpoint-context.js";
+export { startModelsServer, type ModelsServer, type ModelsServerOptions } from "./server/models-server.js";
+export type { ApiKeyStore, ApiKeyRecord, ApiScope } from "./storage/api-key-store.js";

@@ -22,6 +22,7 @@ const USAGE_PREFIXES = [
   "DATASET_INVALID",
   "MODEL_INPUT_INVALID",
   "MODEL_NOT_FOUND",
+  "API_KEY_",
 ];
 
 export function exitCodeFor(error: unknown): number {

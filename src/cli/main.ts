@@ -3,6 +3,7 @@ import { REASON_CODES } from "../validation/reason-codes.js";
 import { reportError } from "./errors.js";
 import { EXIT } from "./exit-codes.js";
 // Type-only imports are erased at build time, so they cost nothing at start-up.
+import type { KeysCreateOptions } from "./commands/keys.js";
 import type { AnnotateOptions, Fix, QuarantineListOptions, ReplayCommandOptions } from "./commands/quarantine.js";
 import type { RunCommandOptions } from "./commands/run.js";
 import type { ListRunsOptions } from "./commands/runs.js";
@@ -18,6 +19,15 @@ function positiveInt(value: string): number {
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** `--scope invoke --scope manage` or `--scope invoke,manage`; the key store checks the names. */
+const collectScopes = (value: string, previous: string[] | undefined): string[] => [
+  ...(previous ?? []),
+  ...value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 /** A quarantined record's id (see: strata quarantine list --records); repeatable. */
 function collectIds(value: string, previous: number[] | undefined): number[] {
@@ -428,6 +438,102 @@ Example:
     .action(async (name: string, alias: string, version: number, opts: { project?: string; json?: boolean }) => {
       const { modelsAliasCommand } = await import("./commands/models.js");
       process.exitCode = await modelsAliasCommand(name, alias, version, opts);
+    });
+
+  for (const dev of [false, true]) {
+    cli
+      .command(dev ? "dev" : "serve")
+      .description(
+        dev
+          ? "the models service for development: like serve, and every change under endpoints/ reloads the implementations"
+          : "the models service: endpoint types and their implementations over HTTP, with routing, auth, metrics and OpenAPI",
+      )
+      .option("--port <port>", "port to listen on (0: any free port)", nonNegative, 8080)
+      .option("--host <host>", "address to listen on", "127.0.0.1")
+      .addOption(projectOption())
+      .addHelpText(
+        "after",
+        `
+Endpoints are discovered in the project: endpoints/<type>/endpoint.ts declares a type (input and
+output schemas, routing) and each other file beside it is an implementation named after the file.
+Every route but /healthz, /readyz and /docs needs an API key (strata keys create <name>).
+
+Routes:
+  POST /v1/endpoints/<type>[/<implementation>][/batch]   call (routed, or one implementation; batch: {"inputs": [...]})
+  GET  /v1/endpoints                                     types, their JSON schemas, implementations, routing
+  GET  /v1/endpoints/<type>/shadow                       shadow comparisons: counts and recent mismatches
+  GET  /v1/storages · POST /v1/storages                  storages, and add one (scope manage)
+  POST /v1/reload                                        load implementations again (scope manage; also kill -HUP)
+  GET  /metrics · /v1/openapi.json · /docs · /healthz · /readyz
+
+Example:
+  strata keys create my-app && strata ${dev ? "dev" : "serve"} --port 8080
+  curl -s localhost:8080/v1/endpoints/customer-value -H "authorization: Bearer $KEY" -d '{"customerId":"00001"}' -H 'content-type: application/json'`,
+      )
+      .action(async (opts: { port: number; host: string; project?: string }) => {
+        const { serveCommand } = await import("./commands/serve.js");
+        process.exitCode = await serveCommand({ ...opts, watch: dev });
+      });
+  }
+  const keys = cli
+    .command("keys")
+    .description("API keys of the models service: create (shown once), list, revoke")
+    .addHelpText(
+      "after",
+      `
+Only a SHA-256 hash of each key is kept, in the project's metadata store. Scopes: invoke (list and
+call endpoints), manage (add storages, reload implementations, read metrics). Requests send the key
+as \`Authorization: Bearer <key>\`.
+
+Examples:
+  strata keys create checkout-app                          a key to call endpoints (scope invoke)
+  strata keys create ops --scope invoke,manage --json      both scopes; JSON for a script
+  strata keys list                                         every key with its scopes and hint
+  strata keys revoke checkout-app                          by name or id`,
+    );
+  keys
+    .command("create")
+    .description("create a key and print it once; only its hash is kept")
+    .argument("<name>", "a name to recognise the key by (unique among keys not revoked), e.g. checkout-app")
+    .option("--scope <scope>", "invoke or manage; repeat or separate with commas (default: invoke)", collectScopes)
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      `
+--json prints { key, id, name, scopes, createdAt }. The key cannot be shown again: store it now.
+Exit codes: 0 created, 2 bad input (no name, a name already taken, an unknown scope).
+
+Examples:
+  strata keys create checkout-app
+  strata keys create ops --scope manage --scope invoke`,
+    )
+    .action(async (name: string, opts: KeysCreateOptions) => {
+      const { keysCreateCommand } = await import("./commands/keys.js");
+      process.exitCode = await keysCreateCommand(name, opts);
+    });
+  keys
+    .command("list")
+    .description("every key: id, name, scopes, hint (its first characters), created, revoked; never the key or its hash")
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .action(async (opts: { project?: string; json?: boolean }) => {
+      const { keysListCommand } = await import("./commands/keys.js");
+      process.exitCode = await keysListCommand(opts);
+    });
+  keys
+    .command("revoke")
+    .description("revoke a key: the models service no longer accepts it")
+    .argument("<id|name>", "a key's id or name (see: strata keys list)")
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 revoked (or already revoked), 2 no key has that id or name.\n\nExample:\n  strata keys revoke checkout-app",
+    )
+    .action(async (idOrName: string, opts: { project?: string; json?: boolean }) => {
+      const { keysRevokeCommand } = await import("./commands/keys.js");
+      process.exitCode = await keysRevokeCommand(idOrName, opts);
     });
   return cli;
 }

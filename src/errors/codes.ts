@@ -59,6 +59,22 @@ export const ERROR_CODES = {
   MODEL_NOT_FOUND: { status: 404, retryable: false },
   INIT_TARGET_EXISTS: { status: 409, retryable: false },
   INIT_INSTALL_FAILED: { status: 500, retryable: true },
+  AUTH_REQUIRED: { status: 401, retryable: false },
+  AUTH_INVALID: { status: 401, retryable: false },
+  AUTH_FORBIDDEN: { status: 403, retryable: false },
+  API_KEY_NOT_FOUND: { status: 404, retryable: false },
+  API_KEY_INVALID: { status: 400, retryable: false },
+  REQUEST_INVALID: { status: 400, retryable: false },
+  ENDPOINT_NOT_FOUND: { status: 404, retryable: false },
+  ENDPOINT_INVALID: { status: 500, retryable: false },
+  IMPLEMENTATION_NOT_FOUND: { status: 404, retryable: false },
+  INPUT_INVALID: { status: 400, retryable: false },
+  OUTPUT_INVALID: { status: 500, retryable: false },
+  IMPLEMENTATION_FAILED: { status: 500, retryable: false },
+  IMPLEMENTATION_TIMEOUT: { status: 504, retryable: true },
+  KEY_NOT_FOUND: { status: 404, retryable: false },
+  DATASET_AMBIGUOUS: { status: 400, retryable: false },
+  SERVER_STOPPING: { status: 503, retryable: true },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

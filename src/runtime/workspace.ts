@@ -12,6 +12,8 @@ import { openMetadataDb } from "../storage/sqlite/metadata-db.js";
 import { SqliteRunStore } from "../storage/sqlite/run-store.js";
 import { SqliteModelRegistry } from "../storage/sqlite/model-registry.js";
 import type { ModelRegistry } from "../storage/model-registry.js";
+import { SqliteApiKeyStore } from "../storage/sqlite/api-key-store.js";
+import type { ApiKeyStore } from "../storage/api-key-store.js";
 
 /**
  * Where runs are recorded, datasets catalogued, and SQL steps executed. The embedded defaults
@@ -22,6 +24,8 @@ export interface Workspace {
   readonly store: RunStore;
   readonly catalog: CatalogStore;
   readonly models: ModelRegistry;
+  /** API keys of the models service (hashed), in the metadata store. */
+  readonly apiKeys: ApiKeyStore;
   readonly storages: StorageSet;
   /** The engine of the `warehouse` storage, where a run's own SQL tables live. */
   engine(): Promise<TableEngine>;
@@ -56,6 +60,7 @@ export function openWorkspace(stateDir: string | ":memory:", options: WorkspaceO
     store,
     catalog,
     models: new SqliteModelRegistry(db),
+    apiKeys: new SqliteApiKeyStore(db),
     storages,
     async engine() {
       const warehouse = await storages.open("warehouse");

@@ -120,4 +120,14 @@ export const MIGRATIONS: readonly string[] = [
      changed_at integer not null,
      primary key (name, alias)
    );`,
+  `create table api_keys (
+     id text primary key,
+     name text not null,
+     hash text not null unique,
+     scopes text not null,
+     hint text not null,
+     created_at integer not null,
+     revoked_at integer
+   );
+   create unique index api_keys_active_name on api_keys (name) where revoked_at is null;`,
 ];

@@ -1,0 +1,66 @@
+import { StrataError } from "../errors/strata-error.js";
+import { hashApiKey, type ApiKeyRecord, type ApiKeyStore, type ApiScope } from "../storage/api-key-store.js";
+
+/** How often the active keys are read again (a revoked key stops working within this). */
+const REFRESH_MS = 2000;
+/** A key not in the cache triggers a read at most this often: a new key works at once, guessing costs nothing. */
+const MISS_REFRESH_MS = 250;
+
+/**
+ * Checks the API key of each request against the stored hashes, kept in memory: the hot path
+ * hashes the key (SHA-256, about a microsecond) and looks it up in a Map.
+ */
+export class ApiKeyCheck {
+  readonly #store: ApiKeyStore;
+  readonly #now: () => number;
+  #keys = new Map<string, ApiKeyRecord>();
+  #readAt = -Infinity;
+  #reading: Promise<void> | undefined;
+
+  constructor(store: ApiKeyStore, now: () => number) {
+    this.#store = store;
+    this.#now = now;
+  }
+
+  #refresh(): Promise<void> {
+    this.#reading ??= this.#store
+      .activeByHash()
+      .then((keys) => {
+        this.#keys = keys;
+        this.#readAt = this.#now();
+      })
+      .finally(() => (this.#reading = undefined));
+    return this.#reading;
+  }
+
+  /** The key's record if it is valid and has `scope`; throws AUTH_REQUIRED, AUTH_INVALID or AUTH_FORBIDDEN. */
+  async check(key: string | undefined, scope: ApiScope): Promise<ApiKeyRecord> {
+    if (!key)
+      throw new StrataError(
+        "AUTH_REQUIRED",
+        "this route needs an API key: send Authorization: Bearer <key> (create one: strata keys create <name>)",
+      );
+    const age = this.#now() - this.#readAt;
+    if (age > REFRESH_MS) await this.#refresh();
+    const hash = hashApiKey(key);
+    let record = this.#keys.get(hash);
+    if (!record && age > MISS_REFRESH_MS) {
+      await this.#refresh();
+      record = this.#keys.get(hash);
+    }
+    if (!record) throw new StrataError("AUTH_INVALID", "the API key is not valid (unknown or revoked; see strata keys list)");
+    if (!record.scopes.includes(scope))
+      throw new StrataError("AUTH_FORBIDDEN", `the API key "${record.name}" lacks the scope "${scope}" this route needs`, {
+        details: { key: record.name, scopes: record.scopes, needs: scope },
+      });
+    return record;
+  }
+}
+
+/** The key of a request: `Authorization: Bearer <key>`, or `x-api-key: <key>`. */
+export function keyOf(headers: Readonly<Record<string, string | string[] | undefined>>): string | undefined {
+  const auth = headers.authorization;
+  if (typeof auth === "string" && auth.startsWith("Bearer ")) return auth.slice(7).trim();
+  const key = headers["x-api-key"];
+  return typeof key === "string" ? key : undefined;
+}

@@ -1,0 +1,228 @@
+import { fastify as Fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { pino, type Logger } from "pino";
+import { isStrataError, StrataError } from "../errors/strata-error.js";
+import type { Workspace } from "../runtime/workspace.js";
+import { describeIssues, type FieldIssue } from "../serving/compiled-schema.js";
+import { EndpointCaller, type CallResult } from "../serving/endpoint-call.js";
+import { loadEndpoints, type EndpointSet, type LoadedEndpoint } from "../serving/load-endpoints.js";
+import { ServingData } from "../serving/serving-data.js";
+import { ServingMetrics } from "../serving/serving-metrics.js";
+import type { ApiScope } from "../storage/api-key-store.js";
+import type { StorageDefinition } from "../storage/storage-definition.js";
+import { ApiKeyCheck, keyOf } from "./api-key-check.js";
+import { DOCS_PAGE } from "./docs-page.js";
+import { openApiDocument } from "./openapi.js";
+
+export interface ModelsServerOptions {
+  /** The project folder: endpoints are discovered in its `endpoints/`. */
+  readonly projectDir: string;
+  readonly workspace: Workspace;
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  /** Service log (JSON lines); silent when left out. */
+  readonly log?: Logger;
+  readonly now?: () => number;
+}
+
+export interface ModelsServer {
+  /** `http://host:port` */
+  readonly url: string;
+  /** The endpoints served now. */
+  endpoints(): EndpointSet;
+  /** Loads the endpoints again and swaps them in whole; calls in flight finish on what they started with. */
+  reload(): Promise<EndpointSet>;
+  /** Stops taking requests, lets those in flight finish, and closes. */
+  close(): Promise<void>;
+}
+
+type Params = { type: string; impl?: string };
+
+/** The body of every error answer: a stable code, a message, details for machines; never a stack. */
+function errorBody(error: StrataError): string {
+  return JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } });
+}
+
+function inputError(issues: readonly FieldIssue[], prefix: string): StrataError {
+  return new StrataError("INPUT_INVALID", `the input does not match the endpoint's input schema: ${describeIssues(issues, prefix)}`, {
+    details: { issues: issues.map((i) => ({ ...i, field: prefix + i.field })) },
+  });
+}
+
+/**
+ * The models service (Fastify): endpoint types with routed and explicit calls, batches,
+ * discovery, storages, health, metrics, an OpenAPI document and a docs page. Every route but
+ * the health checks and the (data-free) docs page needs an API key.
+ */
+export async function startModelsServer(options: ModelsServerOptions): Promise<ModelsServer> {
+  const { workspace, projectDir } = options;
+  const now = options.now ?? Date.now;
+  const log = options.log ?? pino({ level: "silent" });
+  const data = new ServingData(workspace);
+  const metrics = new ServingMetrics(workspace.catalog, now);
+  const caller = new EndpointCaller(data, metrics, now);
+  const keys = new ApiKeyCheck(workspace.apiKeys, now);
+  let current = await loadEndpoints(projectDir, log, now());
+  metrics.reload("ok");
+  let closing = false;
+
+  const reload = async (): Promise<EndpointSet> => {
+    try {
+      const next = await loadEndpoints(projectDir, log, now());
+      data.forget();
+      current = next; // one assignment: a request sees the old set or the new one, whole
+      metrics.reload("ok");
+      log.info({ endpoints: [...next.endpoints.keys()] }, "endpoints reloaded");
+      return next;
+    } catch (error) {
+      metrics.reload("failed");
+      log.error({ err: error }, "reload failed; still serving the endpoints loaded before");
+      throw error;
+    }
+  };
+
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, return503OnClosing: true });
+
+  const fail = (reply: FastifyReply, error: StrataError): FastifyReply =>
+    reply.code(error.status).type("application/json").send(errorBody(error));
+
+  app.setErrorHandler((thrown, _request, reply) => {
+    if (isStrataError(thrown)) return fail(reply, thrown);
+    const err = thrown as { statusCode?: number; message?: string };
+    if (err.statusCode !== undefined && err.statusCode < 500)
+      return fail(reply, new StrataError("REQUEST_INVALID", `the request is not valid: ${err.message ?? "bad request"}`));
+    log.error({ err: thrown }, "request failed");
+    return fail(reply, new StrataError("IMPLEMENTATION_FAILED", "the service failed to answer; see its log"));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    fail(
+      reply,
+      new StrataError("REQUEST_INVALID", `no route ${request.method} ${request.url.split("?")[0]} (see GET /v1/openapi.json)`, {
+        details: { method: request.method, url: request.url },
+      }),
+    ),
+  );
+
+  const guard =
+    (scope: ApiScope) =>
+    async (request: FastifyRequest): Promise<void> => {
+      if (closing) throw new StrataError("SERVER_STOPPING", "the service is shutting down");
+      await keys.check(keyOf(request.headers), scope);
+    };
+  const invoke = { onRequest: guard("invoke") };
+  const manage = { onRequest: guard("manage") };
+
+  const endpointOf = (name: string): LoadedEndpoint => {
+    const endpoint = current.endpoints.get(name);
+    if (endpoint) return endpoint;
+    throw new StrataError(
+      "ENDPOINT_NOT_FOUND",
+      `no endpoint type "${name}" (there are: ${[...current.endpoints.keys()].join(", ") || "none"})`,
+      {
+        details: { endpoint: name, endpoints: [...current.endpoints.keys()] },
+      },
+    );
+  };
+
+  const describe = (e: LoadedEndpoint): Record<string, unknown> => ({
+    name: e.type.name,
+    description: e.type.description ?? null,
+    input: e.schemas.inputSchema,
+    output: e.schemas.outputSchema,
+    implementations: [...e.implementations.values()].map((i) => ({ name: i.name })),
+    routing: e.type.routing,
+  });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_request, reply) =>
+    closing
+      ? reply.code(503).send({ status: "stopping" })
+      : { status: "ready", endpoints: current.endpoints.size, loadedAt: new Date(current.loadedAt).toISOString() },
+  );
+  app.get("/docs", async (_request, reply) => reply.type("text/html; charset=utf-8").send(DOCS_PAGE));
+  app.get("/metrics", manage, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get("/v1/openapi.json", invoke, async () => openApiDocument(current, "1"));
+
+  app.get("/v1/endpoints", invoke, async () => ({ endpoints: [...current.endpoints.values()].map(describe) }));
+  app.get<{ Params: Params }>("/v1/endpoints/:type", invoke, async (request) => describe(endpointOf(request.params.type)));
+  app.get<{ Params: Params }>("/v1/endpoints/:type/shadow", invoke, async (request) =>
+    caller.shadows.summary(endpointOf(request.params.type).type.name),
+  );
+
+  // One call: the input is checked by the type's compiled validator, the answer written by its serializer.
+  const one = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<FastifyReply> => {
+    const endpoint = endpointOf(request.params.type);
+    const input = request.body;
+    const issues = endpoint.schemas.checkInput(input);
+    if (issues) throw inputError(issues, "");
+    const result = await caller.call(endpoint, input, caller.access(), request.params.impl);
+    reply.header("strata-implementation", result.implementation);
+    if (result.fallbackFrom) reply.header("strata-fallback-from", result.fallbackFrom);
+    return reply.type("application/json").send(result.json);
+  };
+
+  // Many inputs: all checked first (400 names the input's index), then run together, so that their
+  // storage reads go out as one mget and answer from one version. One result per input, in order.
+  const batch = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<FastifyReply> => {
+    const endpoint = endpointOf(request.params.type);
+    const inputs = (request.body as { inputs?: unknown } | null)?.inputs;
+    if (!Array.isArray(inputs)) throw new StrataError("REQUEST_INVALID", 'a batch body is {"inputs": [...]}, one input per element');
+    for (let i = 0; i < inputs.length; i++) {
+      const issues = endpoint.schemas.checkInput(inputs[i]);
+      if (issues) throw inputError(issues, `inputs.${i}.`);
+    }
+    const access = caller.access();
+    const settled = await Promise.allSettled(inputs.map((input) => caller.call(endpoint, input, access, request.params.impl)));
+    const parts = settled.map((s) => (s.status === "fulfilled" ? resultJson(s.value) : errorPart(s.reason)));
+    return reply.type("application/json").send(`{"results":[${parts.join(",")}]}`);
+  };
+  const resultJson = (r: CallResult): string => `{"implementation":${JSON.stringify(r.implementation)},"output":${r.json}}`;
+  const errorPart = (reason: unknown): string => {
+    if (isStrataError(reason)) return errorBody(reason);
+    log.error({ err: reason }, "batch input failed");
+    return errorBody(new StrataError("IMPLEMENTATION_FAILED", "the service failed to answer this input; see its log"));
+  };
+
+  app.post<{ Params: Params }>("/v1/endpoints/:type", invoke, one);
+  app.post<{ Params: Params }>("/v1/endpoints/:type/batch", invoke, batch);
+  app.post<{ Params: Params }>("/v1/endpoints/:type/:impl", invoke, one);
+  app.post<{ Params: Params }>("/v1/endpoints/:type/:impl/batch", invoke, batch);
+
+  app.get("/v1/storages", manage, async () => ({
+    storages: (await workspace.storages.status()).map((s) => ({
+      name: s.definition.name,
+      technology: s.definition.technology,
+      format: s.definition.format,
+      options: s.definition.options,
+      origin: s.origin,
+      location: s.location,
+      health: s.health,
+    })),
+  }));
+  // A storage added here is kept in the catalog: implementations can use it at once, and every
+  // other process sees it at its next lookup.
+  app.post("/v1/storages", manage, async (request, reply) => {
+    const body = request.body as Partial<StorageDefinition> | null;
+    const definition = { name: body?.name, technology: body?.technology, format: body?.format, options: body?.options ?? {} };
+    await workspace.storages.add(definition as StorageDefinition, now());
+    const status = (await workspace.storages.status()).find((s) => s.definition.name === definition.name)!;
+    return reply.code(201).send({ name: status.definition.name, location: status.location, health: status.health });
+  });
+  app.post("/v1/reload", manage, async () => {
+    const set = await reload();
+    return { endpoints: [...set.endpoints.keys()], loadedAt: new Date(set.loadedAt).toISOString() };
+  });
+
+  await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8080 });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : (options.port ?? 8080);
+  return {
+    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    endpoints: () => current,
+    reload,
+    async close() {
+      closing = true;
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,159 @@
+import DataLoader from "dataloader";
+import { isDataset } from "../pipeline/dataset.js";
+import { isSqlValue, type SqlLiteral, type SqlQuery } from "../pipeline/sql.js";
+import { aliasOf } from "../runtime/dataset-io.js";
+import type { Workspace } from "../runtime/workspace.js";
+import { StrataError } from "../errors/strata-error.js";
+import type { KvStore } from "../storage/kv-store.js";
+import type { ModelVersion } from "../storage/model-registry.js";
+import type { ResolvedQuery, TableEngine } from "../storage/table-engine.js";
+import type { KvReader, TableReader } from "./endpoint-context.js";
+
+/** How long a model looked up by alias is reused before the registry is asked again. */
+const MODEL_TTL_MS = 1000;
+
+/**
+ * The models service's view of the project's data: storages opened once and kept, which
+ * datasets each holds, models by alias. Shared by every request; `forRequest` gives the
+ * accessors one call's context hands to its implementation.
+ */
+export class ServingData {
+  readonly #workspace: Workspace;
+  #datasets: Promise<Map<string, string[]>> | undefined;
+  readonly #models = new Map<string, { at: number; model: Promise<ModelVersion> }>();
+
+  constructor(workspace: Workspace) {
+    this.#workspace = workspace;
+  }
+
+  async kvStore(storage: string): Promise<KvStore> {
+    const opened = await this.#workspace.storages.open(storage);
+    if (!opened.kv)
+      throw new StrataError(
+        "STORAGE_FORMAT_UNSUPPORTED",
+        `storage "${storage}" (${opened.definition.technology}) is not a key-value storage`,
+        {
+          details: { storage },
+        },
+      );
+    return opened.kv;
+  }
+
+  async tableEngine(storage: string): Promise<TableEngine> {
+    const opened = await this.#workspace.storages.open(storage);
+    if (!opened.tables)
+      throw new StrataError("STORAGE_FORMAT_UNSUPPORTED", `storage "${storage}" (${opened.definition.technology}) holds no tables`, {
+        details: { storage },
+      });
+    return opened.tables;
+  }
+
+  /** Datasets by storage, from the catalog; read again when a name is not found (a new dataset). */
+  async #datasetsByStorage(refresh: boolean): Promise<Map<string, string[]>> {
+    if (refresh || !this.#datasets) {
+      this.#datasets = (async () => {
+        const byStorage = new Map<string, string[]>();
+        for (const name of await this.#workspace.catalog.datasets()) {
+          const live = await this.#workspace.catalog.liveVersion(name);
+          if (!live) continue;
+          byStorage.set(live.storage, [...(byStorage.get(live.storage) ?? []), name]);
+        }
+        return byStorage;
+      })();
+      this.#datasets.catch(() => (this.#datasets = undefined));
+    }
+    return this.#datasets;
+  }
+
+  /** The one dataset a storage holds, when the caller did not name one. */
+  async soleDataset(storage: string): Promise<string> {
+    let names = (await this.#datasetsByStorage(false)).get(storage);
+    if (names?.length !== 1) names = (await this.#datasetsByStorage(true)).get(storage);
+    if (names?.length === 1) return names[0]!;
+    throw new StrataError(
+      "DATASET_AMBIGUOUS",
+      names?.length
+        ? `storage "${storage}" holds several datasets (${names.join(", ")}): name one, ctx.kv("${storage}", "<dataset>")`
+        : `storage "${storage}" holds no live dataset yet: publish one, or name it, ctx.kv("${storage}", "<dataset>")`,
+      { details: { storage, datasets: names ?? [] } },
+    );
+  }
+
+  /** A model by alias or version, reused for a second so that hot paths do not read the registry per call. */
+  model(name: string, aliasOrVersion: string | number, now: number): Promise<ModelVersion> {
+    const key = `${name}@${aliasOrVersion}`;
+    const cached = this.#models.get(key);
+    if (cached && now - cached.at < MODEL_TTL_MS) return cached.model;
+    const model = this.#workspace.models.get(name, aliasOrVersion);
+    this.#models.set(key, { at: now, model });
+    model.catch(() => this.#models.delete(key));
+    return model;
+  }
+
+  /** Forget what is cached (on reload): datasets and models are read again. */
+  forget(): void {
+    this.#datasets = undefined;
+    this.#models.clear();
+  }
+
+  /** The accessors of one request: `get` calls made in the same tick are sent as one `mget`. */
+  forRequest(): { kv: <Doc>(storage: string, dataset?: string) => KvReader<Doc>; table: (storage?: string) => TableReader } {
+    const loaders = new Map<string, DataLoader<string, string | undefined>>();
+    const loaderFor = (storage: string, dataset: string | undefined): DataLoader<string, string | undefined> => {
+      const id = `${storage}\u0000${dataset ?? ""}`;
+      let loader = loaders.get(id);
+      if (!loader) {
+        loader = new DataLoader(async (keys) => {
+          const [store, name] = await Promise.all([this.kvStore(storage), dataset ?? this.soleDataset(storage)]);
+          return store.mget(name, keys);
+        });
+        loaders.set(id, loader);
+      }
+      return loader;
+    };
+    const parse = <Doc>(json: string | undefined): Doc | undefined => (json === undefined ? undefined : (JSON.parse(json) as Doc));
+    return {
+      kv: <Doc>(storage: string, dataset?: string): KvReader<Doc> => {
+        const loader = loaderFor(storage, dataset);
+        return {
+          get: async (key) => parse<Doc>(await loader.load(key)),
+          mget: async (keys) => (await loader.loadMany(keys)).map((r) => parse<Doc>(throwIfError(r))),
+        };
+      },
+      table: (storage = "warehouse"): TableReader => ({
+        query: async <Row>(query: SqlQuery<Row>): Promise<Row[]> => {
+          const engine = await this.tableEngine(storage);
+          return (await engine.query(resolveServingQuery(query, engine, storage))) as Row[];
+        },
+      }),
+    };
+  }
+}
+
+function throwIfError<T>(value: T | Error): T {
+  if (value instanceof Error) throw value;
+  return value;
+}
+
+/**
+ * A `sql` template in an implementation: datasets read their live version; everything else,
+ * plain strings included (an implementation has no step inputs to name), is a bound value.
+ */
+function resolveServingQuery(query: SqlQuery<unknown>, engine: TableEngine, storage: string): ResolvedQuery {
+  return {
+    strings: query.strings,
+    parts: query.parts.map((part) => {
+      if (isDataset(part)) {
+        if (part.options.storage !== storage)
+          throw new StrataError(
+            "SQL_INPUT_INVALID",
+            `dataset "${part.name}" is in storage "${part.options.storage}": query it with ctx.table("${part.options.storage}")`,
+          );
+        return { table: aliasOf(engine, part.name) };
+      }
+      if (typeof part !== "string" && isSqlValue(part)) return { value: part.value };
+      if (typeof part === "string" || part instanceof Date || typeof part !== "object") return { value: part as SqlLiteral };
+      throw new StrataError("SQL_INPUT_INVALID", "an implementation's sql may name datasets and values, not step outputs or params");
+    }),
+  };
+}
