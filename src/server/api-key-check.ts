@@ -3,8 +3,6 @@ import { hashApiKey, type ApiKeyRecord, type ApiKeyStore, type ApiScope } from "
 
 /** How often the active keys are read again (a revoked key stops working within this). */
 const REFRESH_MS = 2000;
-/** A key not in the cache triggers a read at most this often: a new key works at once, guessing costs nothing. */
-const MISS_REFRESH_MS = 250;
 
 /**
  * Checks the API key of each request against the stored hashes, kept in memory: the hot path
@@ -44,7 +42,8 @@ export class ApiKeyCheck {
     if (age > REFRESH_MS) await this.#refresh();
     const hash = hashApiKey(key);
     let record = this.#keys.get(hash);
-    if (!record && age > MISS_REFRESH_MS) {
+    // A key not in the cache may be new: read again (one indexed read; concurrent misses share it).
+    if (!record) {
       await this.#refresh();
       record = this.#keys.get(hash);
     }

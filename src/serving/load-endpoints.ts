@@ -33,13 +33,21 @@ export interface EndpointSet {
   readonly loadedAt: number;
 }
 
+let loads = 0;
+
 /**
- * Imports a file afresh each time (tsx's tsImport keeps no module cache between calls), so a
- * reload sees edited files, and the files they import, without a restart.
+ * A fresh module namespace for one load: tsx's namespaced loader keeps its own module cache, so a
+ * reload sees edited files, and the files they import, without a restart; within one load, a file
+ * imported by several implementations (their endpoint.ts) is compiled once. Packages (`strata`,
+ * `zod`) resolve as usual and are shared.
  */
-async function importFresh(file: string): Promise<Record<string, unknown>> {
-  const { tsImport } = await import("tsx/esm/api");
-  return (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+async function freshImporter(): Promise<{ import: (file: string) => Promise<Record<string, unknown>>; done: () => Promise<void> }> {
+  const { register } = await import("tsx/esm/api");
+  const namespace = register({ namespace: `strata-endpoints-${process.pid}-${++loads}` });
+  return {
+    import: async (file) => (await namespace.import(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>,
+    done: () => namespace.unregister(),
+  };
 }
 
 function sourceFiles(folder: string): string[] {
@@ -48,7 +56,9 @@ function sourceFiles(folder: string): string[] {
     .sort();
 }
 
-async function loadOne(projectDir: string, folder: string, log: Logger): Promise<LoadedEndpoint> {
+type Importer = (file: string) => Promise<Record<string, unknown>>;
+
+async function loadOne(projectDir: string, folder: string, log: Logger, importFile: Importer): Promise<LoadedEndpoint> {
   const name = relative(join(projectDir, "endpoints"), folder);
   const files = sourceFiles(folder);
   const typeFile = files.find((f) => f.replace(SOURCE, "") === "endpoint");
@@ -58,7 +68,7 @@ async function loadOne(projectDir: string, folder: string, log: Logger): Promise
   };
   const load = async (file: string): Promise<unknown> => {
     try {
-      return (await importFresh(join(folder, file))).default;
+      return (await importFile(join(folder, file))).default;
     } catch (cause) {
       if (isStrataError(cause) && cause.code === "ENDPOINT_INVALID") throw cause;
       return fail(where(file), `cannot be loaded: ${(cause as Error).message}`, cause);
@@ -110,10 +120,15 @@ export async function loadEndpoints(projectDir: string, log: Logger, now: number
   const root = join(projectDir, "endpoints");
   const endpoints = new Map<string, LoadedEndpoint>();
   if (existsSync(root)) {
-    for (const entry of readdirSync(root).sort()) {
-      const folder = join(root, entry);
-      if (!statSync(folder).isDirectory()) continue;
-      endpoints.set(entry, await loadOne(projectDir, folder, log));
+    const importer = await freshImporter();
+    try {
+      for (const entry of readdirSync(root).sort()) {
+        const folder = join(root, entry);
+        if (!statSync(folder).isDirectory()) continue;
+        endpoints.set(entry, await loadOne(projectDir, folder, log, importer.import));
+      }
+    } finally {
+      await importer.done();
     }
   }
   return { endpoints, loadedAt: now };

@@ -1,6 +1,5 @@
 import { basename } from "node:path";
 import { execFileSync } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,6 +10,7 @@ import type { StorageDefinition } from "../../src/storage/storage-definition.js"
 import { rejection } from "../helpers/errors.js";
 import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
 import { redisUrl, uniqueName } from "../helpers/services.js";
+import { eventually, freePort } from "../helpers/waiting.js";
 
 const tempDir = tempDirEachTest("strata-redis-kv-");
 const storages = closeEachTest<OpenStorage>();
@@ -30,32 +30,11 @@ const open = async (def: StorageDefinition, env: Record<string, string> = {}): P
   storages.track(await redisAdapter.open(def, context(env)));
 
 /** A loopback port nothing listens on (free a moment ago). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
 async function publish(kv: KvStore, dataset: string, version: number, data: [string, string][]): Promise<void> {
   const writer = await kv.beginVersion(dataset, version);
   await writer.put(data);
   await writer.finish();
   await kv.activate(dataset, version);
-}
-
-async function eventually<T>(fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((done) => setTimeout(done, 100));
-    }
-  }
 }
 
 describe("redisAdapter", () => {

@@ -116,25 +116,31 @@ export default pipeline(
     );
 
     // The model, with its holdout metrics, as the next version of "customer-value" (alias candidate).
-    step("register", { inputs: { models, evaluation } }, async ({ models, evaluation }, ctx) => {
-      const registered = await ctx.registerModel(
-        "customer-value",
-        {
-          algorithm: "bg-nbd + gamma-gamma",
-          params: { bgNbd: models.bgNbd.params, gammaGamma: models.gammaGamma.params },
-          metrics: {
-            holdoutMaePerCustomer: evaluation.maePerCustomer,
-            holdoutActual: evaluation.actual,
-            holdoutPredicted: evaluation.predicted,
-            bgNbdLogLikelihood: models.bgNbd.logLikelihood,
-            gammaGammaLogLikelihood: models.gammaGamma.logLikelihood,
+    // The artifact carries how scores were computed, so the `live` implementation of the
+    // customer-value endpoint scores one customer exactly as the batch did.
+    step(
+      "register",
+      { inputs: { models, evaluation, unit: params.timeUnit, months: params.horizonMonths, discount: params.discountRate } },
+      async ({ models, evaluation, unit, months, discount }, ctx) => {
+        const registered = await ctx.registerModel(
+          "customer-value",
+          {
+            algorithm: "bg-nbd + gamma-gamma",
+            params: { bgNbd: models.bgNbd.params, gammaGamma: models.gammaGamma.params },
+            metrics: {
+              holdoutMaePerCustomer: evaluation.maePerCustomer,
+              holdoutActual: evaluation.actual,
+              holdoutPredicted: evaluation.predicted,
+              bgNbdLogLikelihood: models.bgNbd.logLikelihood,
+              gammaGammaLogLikelihood: models.gammaGamma.logLikelihood,
+            },
+            artifact: { ...models, scoring: { months, discountRate: discount, periodsPerMonth: PERIODS_PER_MONTH[unit] } },
           },
-          artifact: models,
-        },
-        { alias: "candidate" },
-      );
-      return { model: "customer-value", version: registered.version, alias: "candidate" };
-    });
+          { alias: "candidate" },
+        );
+        return { model: "customer-value", version: registered.version, alias: "candidate" };
+      },
+    );
 
     // Published for the models service: a new version, live atomically, in the `customer-value` storage.
     step("serve", { inputs: { scores }, output: customerValue }, sql`select * from ${"scores"}`);

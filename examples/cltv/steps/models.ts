@@ -9,6 +9,20 @@ export interface SummaryRow {
   readonly monetary_value: number;
 }
 
+/** How CLV is computed from expected purchases: horizon, discount rate, and periods of the summary's unit per month. */
+export interface ScoringOptions {
+  readonly months: number;
+  readonly discountRate: number;
+  readonly periodsPerMonth: number;
+}
+
+/** What the `register` step keeps as the model's artifact: both fits and the scoring options. */
+export interface ScoringModels {
+  readonly bgNbd: cltv.BgNbdFit;
+  readonly gammaGamma: cltv.GammaGammaFit;
+  readonly scoring: ScoringOptions;
+}
+
 /** BG/NBD for purchases and survival, Gamma-Gamma for spend, both by maximum likelihood. */
 export async function fitModels(rows: readonly SummaryRow[]): Promise<{ bgNbd: cltv.BgNbdFit; gammaGamma: cltv.GammaGammaFit }> {
   const data = cltv.summaryOf(rows);
@@ -20,7 +34,7 @@ export async function fitModels(rows: readonly SummaryRow[]): Promise<{ bgNbd: c
 export async function scoreCustomers(
   rows: readonly SummaryRow[],
   models: { bgNbd: cltv.BgNbdFit; gammaGamma: cltv.GammaGammaFit },
-  options: { months: number; discountRate: number; periodsPerMonth: number },
+  options: ScoringOptions,
 ): Promise<{ customer_id: string; expected_purchases: number; p_alive: number; expected_spend: number; clv: number }[]> {
   const purchases = await cltv.bgNbdPredictor(models.bgNbd.params);
   const horizon = options.months * options.periodsPerMonth;
