@@ -1,6 +1,7 @@
 import { fastify as Fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { pino, type Logger } from "pino";
 import { isStrataError, StrataError } from "../errors/strata-error.js";
+import { openProject } from "../project/load-project.js";
 import type { Workspace } from "../runtime/workspace.js";
 import { describeIssues, type FieldIssue } from "../serving/compiled-schema.js";
 import { EndpointCaller, type CallResult } from "../serving/endpoint-call.js";
@@ -16,7 +17,8 @@ import { openApiDocument } from "./openapi.js";
 export interface ModelsServerOptions {
   /** The project folder: endpoints are discovered in its `endpoints/`. */
   readonly projectDir: string;
-  readonly workspace: Workspace;
+  /** The project's workspace; when left out, the service opens it (storages from strata.config.ts) and closes it on close(). */
+  readonly workspace?: Workspace;
   readonly host?: string;
   /** 0 picks a free port. */
   readonly port?: number;
@@ -55,7 +57,8 @@ function inputError(issues: readonly FieldIssue[], prefix: string): StrataError 
  * the health checks and the (data-free) docs page needs an API key.
  */
 export async function startModelsServer(options: ModelsServerOptions): Promise<ModelsServer> {
-  const { workspace, projectDir } = options;
+  const { projectDir } = options;
+  const workspace = options.workspace ?? (await openProject(projectDir)).openWorkspace();
   const now = options.now ?? Date.now;
   const log = options.log ?? pino({ level: "silent" });
   const data = new ServingData(workspace);
@@ -223,6 +226,7 @@ export async function startModelsServer(options: ModelsServerOptions): Promise<M
     async close() {
       closing = true;
       await app.close();
+      if (!options.workspace) await workspace.close();
     },
   };
 }

@@ -1,0 +1,97 @@
+// The customer-value endpoint while new CLTV scores are published: a client calls it without
+// pause while the pipeline runs again in another process, and every answer is whole (one
+// version's scores, even across a batch) and none fails.
+import { execFile } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { openWorkspace, startModelsServer, type ModelsServer } from "strata";
+import { afterEach, describe, expect, it } from "vitest";
+
+const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), "..");
+const ROOT = join(EXAMPLE, "..", "..");
+const run = promisify(execFile);
+
+let dir: string | undefined;
+let server: ModelsServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = server = undefined;
+});
+
+/** The example in a temp folder, `strata` resolving to this repository. */
+function copyExample(): string {
+  const copy = mkdtempSync(join(tmpdir(), "cltv-serving-"));
+  for (const entry of ["strata.config.ts", "pipelines", "steps", "endpoints", "data"]) cpSync(join(EXAMPLE, entry), join(copy, entry), { recursive: true });
+  writeFileSync(join(copy, "package.json"), '{ "type": "module", "private": true }\n');
+  mkdirSync(join(copy, "node_modules"));
+  symlinkSync(ROOT, join(copy, "node_modules", "strata"), "dir");
+  return copy;
+}
+
+/** Runs the pipeline in its own process, as a scheduler would. */
+async function publish(project: string, horizonMonths: number): Promise<void> {
+  await run(process.execPath, [join(ROOT, "bin", "strata.js"), "run", "cltv", "--project", project, "--param", `horizonMonths=${horizonMonths}`, "--progress", "none"], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+}
+
+type Score = { customerId: string; clv: number; pAlive: number; expectedPurchases: number; expectedSpend: number };
+const CUSTOMERS = Array.from({ length: 40 }, (_, i) => String(1 + i * 587).padStart(5, "0"));
+
+describe("the customer-value endpoint while new scores are published", () => {
+  it("answers every call, each batch from one version, while the pipeline publishes again", { timeout: 240_000 }, async () => {
+    dir = copyExample();
+    await publish(dir, 12);
+    const keys = openWorkspace(join(dir, ".strata"), { projectDir: dir });
+    const key = (await keys.apiKeys.create("test", ["invoke"], Date.now())).key;
+    await keys.close();
+    server = await startModelsServer({ projectDir: dir, port: 0 });
+    const url = `${server.url}/v1/endpoints/customer-value/batch`;
+    const batch = async (): Promise<{ status: number; scores: Score[] }> => {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ inputs: CUSTOMERS.map((customerId) => ({ customerId })) }),
+      });
+      const body = (await response.json()) as { results: { output?: Score; error?: unknown }[] };
+      return { status: response.status, scores: body.results.map((r) => r.output ?? (r.error as Score)) };
+    };
+    const twelve = (await batch()).scores;
+    await publish(dir, 24);
+    const twentyFour = (await batch()).scores;
+    // The two versions differ for every customer asked about, so an answer says which it came from.
+    for (let i = 0; i < CUSTOMERS.length; i++) expect(twentyFour[i]!.clv).not.toBe(twelve[i]!.clv);
+    // A rerun with the same params gives the same scores up to floating-point noise (DuckDB sums
+    // in parallel), so each answer is matched to a version within 1e-6, and a batch must match one whole.
+    const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+    const versionOf = (scores: Score[]): string => {
+      const versions = new Set(scores.map((s, i) => (close(s.clv, twelve[i]!.clv) ? "12" : close(s.clv, twentyFour[i]!.clv) ? "24" : "other")));
+      return versions.size === 1 ? [...versions][0]! : "mixed";
+    };
+
+    let publishing = true;
+    const seen: string[] = [];
+    const statuses = new Set<number>();
+    const hammer = async (): Promise<void> => {
+      while (publishing) {
+        const answer = await batch();
+        statuses.add(answer.status);
+        seen.push(versionOf(answer.scores));
+      }
+    };
+    const clients = [hammer(), hammer(), hammer()];
+    await publish(dir, 12);
+    await publish(dir, 24);
+    publishing = false;
+    await Promise.all(clients);
+
+    expect([...statuses]).toEqual([200]);
+    expect(seen.filter((v) => v === "mixed" || v === "other")).toEqual([]);
+    expect(new Set(seen)).toEqual(new Set(["12", "24"]));
+    expect(seen.length).toBeGreaterThan(20);
+  });
+});
