@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { afterEach, beforeEach } from "vitest";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
-const BIN = join(ROOT, "bin", "strata.js");
+export const BIN = join(ROOT, "bin", "strata.js");
 
 /** A fixture project copied to a temp dir, with `strata` linked in as a project would install it. */
 export function makeProject(fixture: string): { dir: string; cleanup: () => void } {
