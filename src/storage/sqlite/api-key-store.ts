@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
-import { StoreError } from "../../errors/errors.js";
-import { isStrataError, StrataError } from "../../errors/strata-error.js";
+import { StrataError } from "../../errors/strata-error.js";
 import { newId } from "../../runtime/ids.js";
 import { API_SCOPES, hashApiKey, type ApiKeyRecord, type ApiKeyStore, type ApiScope } from "../api-key-store.js";
+import { storeCall } from "./metadata-db.js";
 
 interface ApiKeyRow {
   id: string;
@@ -60,12 +60,7 @@ export class SqliteApiKeyStore implements ApiKeyStore {
   }
 
   #run<T>(what: string, fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
-    } catch (cause) {
-      if (isStrataError(cause)) return Promise.reject(cause);
-      return Promise.reject(new StoreError("STORE_FAILED", `API key store: ${what} failed: ${(cause as Error).message}`, { cause }));
-    }
+    return storeCall("API key store", what, fn);
   }
 
   create(name: string, scopes: readonly ApiScope[], at: number): Promise<{ key: string; record: ApiKeyRecord }> {

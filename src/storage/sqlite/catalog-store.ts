@@ -1,8 +1,8 @@
 import type Database from "better-sqlite3";
-import { StoreError } from "../../errors/errors.js";
 import { StrataError } from "../../errors/strata-error.js";
 import type { CatalogStore, DatasetVersion, LineageRecord } from "../catalog-store.js";
 import type { StorageDefinition } from "../storage-definition.js";
+import { storeCall } from "./metadata-db.js";
 
 interface VersionRow {
   dataset: string;
@@ -73,14 +73,7 @@ export class SqliteCatalogStore implements CatalogStore {
   }
 
   #run<T>(what: string, fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
-    } catch (cause) {
-      if (cause instanceof StrataError) return Promise.reject(cause);
-      return Promise.reject(
-        new StoreError("STORE_FAILED", `catalog (${this.#db.name}): ${what} failed: ${(cause as Error).message}`, { cause }),
-      );
-    }
+    return storeCall(`catalog (${this.#db.name})`, what, fn);
   }
 
   addStorage(d: StorageDefinition, at: number): Promise<void> {

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { StoreError } from "../../errors/errors.js";
+import { isStrataError } from "../../errors/strata-error.js";
 import { MIGRATIONS } from "./schema.js";
 
 /**
@@ -28,5 +29,19 @@ export function openMetadataDb(path: string): Database.Database {
       cause,
       details: { path },
     });
+  }
+}
+
+/**
+ * Runs a synchronous better-sqlite3 call as a promise: Strata's own errors (a model or run not
+ * found) pass through; anything else is STORE_FAILED, named after the store (`label`) and the
+ * operation (`what`).
+ */
+export function storeCall<T>(label: string, what: string, fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (cause) {
+    if (isStrataError(cause)) return Promise.reject(cause);
+    return Promise.reject(new StoreError("STORE_FAILED", `${label}: ${what} failed: ${(cause as Error).message}`, { cause }));
   }
 }

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
-import { NotFoundError, StoreError } from "../../errors/errors.js";
+import { NotFoundError } from "../../errors/errors.js";
 import type { ModelRegistry, ModelVersion, NewModelVersion } from "../model-registry.js";
+import { storeCall } from "./metadata-db.js";
 
 interface ModelRow {
   name: string;
@@ -23,12 +24,7 @@ export class SqliteModelRegistry implements ModelRegistry {
   }
 
   #run<T>(what: string, fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
-    } catch (cause) {
-      if (cause instanceof NotFoundError) return Promise.reject(cause);
-      return Promise.reject(new StoreError("STORE_FAILED", `model registry: ${what} failed: ${(cause as Error).message}`, { cause }));
-    }
+    return storeCall("model registry", what, fn);
   }
 
   #aliases(name: string): Map<number, string[]> {

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { NotFoundError, StoreError } from "../../errors/errors.js";
+import { NotFoundError } from "../../errors/errors.js";
 import type {
   AttemptRecord,
   ErrorInfo,
@@ -13,6 +13,7 @@ import type {
   ValidationReport,
 } from "../run-store.js";
 import { openMetadataDb } from "./metadata-db.js";
+import { storeCall } from "./metadata-db.js";
 
 interface RunRow {
   id: string;
@@ -119,14 +120,7 @@ export class SqliteRunStore implements RunStore {
 
   // better-sqlite3 is synchronous; the interface is async so that a networked store fits it.
   #run<T>(what: string, fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
-    } catch (cause) {
-      if (cause instanceof NotFoundError) return Promise.reject(cause);
-      return Promise.reject(
-        new StoreError("STORE_FAILED", `metadata store (${this.path}): ${what} failed: ${(cause as Error).message}`, { cause }),
-      );
-    }
+    return storeCall(`metadata store (${this.path})`, what, fn);
   }
 
   createRun(run: RunRecord, steps: readonly string[]): Promise<void> {
