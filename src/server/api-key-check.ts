@@ -12,6 +12,8 @@ export class ApiKeyCheck {
   readonly #store: ApiKeyStore;
   readonly #now: () => number;
   #keys = new Map<string, ApiKeyRecord>();
+  /** Hashes of keys seen lately: a service sees the same few keys over and over. */
+  readonly #hashes = new Map<string, string>();
   #readAt = -Infinity;
   #reading: Promise<void> | undefined;
 
@@ -40,7 +42,12 @@ export class ApiKeyCheck {
       );
     const age = this.#now() - this.#readAt;
     if (age > REFRESH_MS) await this.#refresh();
-    const hash = hashApiKey(key);
+    let hash = this.#hashes.get(key);
+    if (hash === undefined) {
+      hash = hashApiKey(key);
+      if (this.#hashes.size >= 1000) this.#hashes.clear();
+      this.#hashes.set(key, hash);
+    }
     let record = this.#keys.get(hash);
     // A key not in the cache may be new: read again (one indexed read; concurrent misses share it).
     if (!record) {

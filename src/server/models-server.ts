@@ -225,7 +225,11 @@ export async function startModelsServer(options: ModelsServerOptions): Promise<M
     reload,
     async close() {
       closing = true;
+      // Calls in flight finish; a connection that never sent a request would keep close()
+      // waiting forever (Node 20), so whatever is still open after a grace period is cut.
+      const grace = setTimeout(() => app.server.closeAllConnections(), 5000);
       await app.close();
+      clearTimeout(grace);
       if (!options.workspace) await workspace.close();
     },
   };

@@ -21,12 +21,18 @@ export class ServingData {
   readonly #workspace: Workspace;
   #datasets: Promise<Map<string, string[]>> | undefined;
   readonly #models = new Map<string, { at: number; model: Promise<ModelVersion> }>();
+  /** Opened key-value stores, kept so the hot path does not await an open per request. */
+  readonly #kv = new Map<string, KvStore>();
+  /** The dataset of each storage whose caller named none, once found. */
+  readonly #sole = new Map<string, string>();
 
   constructor(workspace: Workspace) {
     this.#workspace = workspace;
   }
 
   async kvStore(storage: string): Promise<KvStore> {
+    const kept = this.#kv.get(storage);
+    if (kept) return kept;
     const opened = await this.#workspace.storages.open(storage);
     if (!opened.kv)
       throw new StrataError(
@@ -67,9 +73,14 @@ export class ServingData {
 
   /** The one dataset a storage holds, when the caller did not name one. */
   async soleDataset(storage: string): Promise<string> {
+    const known = this.#sole.get(storage);
+    if (known !== undefined) return known;
     let names = (await this.#datasetsByStorage(false)).get(storage);
     if (names?.length !== 1) names = (await this.#datasetsByStorage(true)).get(storage);
-    if (names?.length === 1) return names[0]!;
+    if (names?.length === 1) {
+      this.#sole.set(storage, names[0]!);
+      return names[0]!;
+    }
     throw new StrataError(
       "DATASET_AMBIGUOUS",
       names?.length
@@ -94,6 +105,7 @@ export class ServingData {
   forget(): void {
     this.#datasets = undefined;
     this.#models.clear();
+    this.#sole.clear();
   }
 
   /** The accessors of one request: `get` calls made in the same tick are sent as one `mget`. */
@@ -104,8 +116,10 @@ export class ServingData {
       let loader = loaders.get(id);
       if (!loader) {
         loader = new DataLoader(async (keys) => {
-          const [store, name] = await Promise.all([this.kvStore(storage), dataset ?? this.soleDataset(storage)]);
-          return store.mget(name, keys);
+          const store = this.#kv.get(storage) ?? (await this.kvStore(storage));
+          const name = dataset ?? this.#sole.get(storage) ?? (await this.soleDataset(storage));
+          // One key (the usual single call) takes the store's cheaper single-key read.
+          return keys.length === 1 ? [await store.get(name, keys[0]!)] : store.mget(name, keys);
         });
         loaders.set(id, loader);
       }

@@ -25,7 +25,8 @@ afterEach(async () => {
 /** The example in a temp folder, `strata` resolving to this repository. */
 function copyExample(): string {
   const copy = mkdtempSync(join(tmpdir(), "cltv-serving-"));
-  for (const entry of ["strata.config.ts", "pipelines", "steps", "endpoints", "data"]) cpSync(join(EXAMPLE, entry), join(copy, entry), { recursive: true });
+  for (const entry of ["strata.config.ts", "pipelines", "steps", "endpoints", "data"])
+    cpSync(join(EXAMPLE, entry), join(copy, entry), { recursive: true });
   writeFileSync(join(copy, "package.json"), '{ "type": "module", "private": true }\n');
   mkdirSync(join(copy, "node_modules"));
   symlinkSync(ROOT, join(copy, "node_modules", "strata"), "dir");
@@ -34,9 +35,23 @@ function copyExample(): string {
 
 /** Runs the pipeline in its own process, as a scheduler would. */
 async function publish(project: string, horizonMonths: number): Promise<void> {
-  await run(process.execPath, [join(ROOT, "bin", "strata.js"), "run", "cltv", "--project", project, "--param", `horizonMonths=${horizonMonths}`, "--progress", "none"], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  await run(
+    process.execPath,
+    [
+      join(ROOT, "bin", "strata.js"),
+      "run",
+      "cltv",
+      "--project",
+      project,
+      "--param",
+      `horizonMonths=${horizonMonths}`,
+      "--progress",
+      "none",
+    ],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
 }
 
 type Score = { customerId: string; clv: number; pAlive: number; expectedPurchases: number; expectedSpend: number };
@@ -69,7 +84,9 @@ describe("the customer-value endpoint while new scores are published", () => {
     // in parallel), so each answer is matched to a version within 1e-6, and a batch must match one whole.
     const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
     const versionOf = (scores: Score[]): string => {
-      const versions = new Set(scores.map((s, i) => (close(s.clv, twelve[i]!.clv) ? "12" : close(s.clv, twentyFour[i]!.clv) ? "24" : "other")));
+      const versions = new Set(
+        scores.map((s, i) => (close(s.clv, twelve[i]!.clv) ? "12" : close(s.clv, twentyFour[i]!.clv) ? "24" : "other")),
+      );
       return versions.size === 1 ? [...versions][0]! : "mixed";
     };
 

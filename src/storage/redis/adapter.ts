@@ -93,6 +93,8 @@ export const redisAdapter: StorageAdapter = {
       lazyConnect: true,
       connectTimeout: CONNECT_TIMEOUT_MS,
       commandTimeout: COMMAND_TIMEOUT_MS,
+      // Commands issued in the same tick (many requests at once) go out in one write.
+      enableAutoPipelining: true,
       // No queue while disconnected and one retry at most: callers get an answer now, not a hang.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
