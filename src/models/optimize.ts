@@ -50,6 +50,26 @@ export interface FitResult {
   readonly standardErrors: number[] | null;
 }
 
+/** What a model's fit reports, its parameters named by `toParams`. */
+export interface NamedFit<P> {
+  readonly params: P;
+  readonly logLikelihood: number;
+  readonly iterations: number;
+  readonly converged: boolean;
+  readonly standardErrors: P | null;
+}
+
+/** A `FitResult` with its parameters (and their standard errors) named. */
+export function namedFit<P>(fit: FitResult, toParams: (values: readonly number[]) => P): NamedFit<P> {
+  return {
+    params: toParams(fit.params),
+    logLikelihood: fit.logLikelihood,
+    iterations: fit.iterations,
+    converged: fit.converged,
+    standardErrors: fit.standardErrors ? toParams(fit.standardErrors) : null,
+  };
+}
+
 /**
  * Maximum likelihood over positive parameters: BFGS with line search (numeric.uncmin) on their
  * logs, scaled per observation so the tolerance means the same at any data size. Standard errors

@@ -1,4 +1,4 @@
-import { maximize, penalizedObjective, type Objective } from "../optimize.js";
+import { maximize, namedFit, penalizedObjective, type NamedFit, type Objective } from "../optimize.js";
 import { specialFunctions, type SpecialFunctions } from "../special.js";
 import type { CustomerSummary } from "./summary.js";
 
@@ -10,13 +10,7 @@ export interface BgNbdParams {
   readonly b: number;
 }
 
-export interface BgNbdFit {
-  readonly params: BgNbdParams;
-  readonly logLikelihood: number;
-  readonly iterations: number;
-  readonly converged: boolean;
-  readonly standardErrors: BgNbdParams | null;
-}
+export type BgNbdFit = NamedFit<BgNbdParams>;
 
 const toParams = ([r, alpha, a, b]: readonly number[]): BgNbdParams => ({ r: r!, alpha: alpha!, a: a!, b: b! });
 
@@ -98,14 +92,7 @@ export async function fitBgNbd(data: CustomerSummary, options: { penalizer?: num
   const penalizer = options.penalizer ?? 0;
   const start = options.start ?? (await warmStart(data, penalizer)) ?? { r: 1, alpha: Math.max(1, mean(data.T)), a: 1, b: 1 };
   const fit = maximize(objective(s, data, penalizer), [start.r, start.alpha, start.a, start.b], { n: data.frequency.length });
-  const params = toParams(fit.params);
-  return {
-    params,
-    logLikelihood: fit.logLikelihood,
-    iterations: fit.iterations,
-    converged: fit.converged,
-    standardErrors: fit.standardErrors ? toParams(fit.standardErrors) : null,
-  };
+  return namedFit(fit, toParams);
 }
 
 /** Past this many customers, a fit on an evenly spaced sample of them gives the start. */

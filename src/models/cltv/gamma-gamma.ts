@@ -1,4 +1,4 @@
-import { maximize, penalizedObjective, type Objective } from "../optimize.js";
+import { maximize, namedFit, penalizedObjective, type NamedFit, type Objective } from "../optimize.js";
 import { specialFunctions, type SpecialFunctions } from "../special.js";
 import type { CustomerSummary } from "./summary.js";
 
@@ -9,12 +9,7 @@ export interface GammaGammaParams {
   readonly v: number;
 }
 
-export interface GammaGammaFit {
-  readonly params: GammaGammaParams;
-  readonly logLikelihood: number;
-  readonly iterations: number;
-  readonly converged: boolean;
-  readonly standardErrors: GammaGammaParams | null;
+export interface GammaGammaFit extends NamedFit<GammaGammaParams> {
   /** Customers the fit used (x > 0). */
   readonly customers: number;
 }
@@ -96,15 +91,7 @@ export async function fitGammaGamma(
   const { x, m } = repeatBuyers(data);
   const start = options.start ?? { p: 1, q: 1, v: 1 };
   const fit = maximize(objective(s, x, m, options.penalizer ?? 0), [start.p, start.q, start.v], { n: x.length });
-  const params = toParams(fit.params);
-  return {
-    params,
-    logLikelihood: fit.logLikelihood,
-    iterations: fit.iterations,
-    converged: fit.converged,
-    standardErrors: fit.standardErrors ? toParams(fit.standardErrors) : null,
-    customers: x.length,
-  };
+  return { ...namedFit(fit, toParams), customers: x.length };
 }
 
 /** E[M | x, m̄]: the expected mean spend per purchase of a customer (the population mean pv/(q−1) when x = 0). */

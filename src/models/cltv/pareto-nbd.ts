@@ -1,4 +1,4 @@
-import { maximize, type Objective } from "../optimize.js";
+import { maximize, namedFit, penalizedObjective, type NamedFit } from "../optimize.js";
 import { specialFunctions, type SpecialFunctions } from "../special.js";
 import type { CustomerSummary } from "./summary.js";
 
@@ -37,15 +37,8 @@ export interface ParetoNbdParams {
   readonly beta: number;
 }
 
-export interface ParetoNbdFit {
-  readonly params: ParetoNbdParams;
-  /** The log-likelihood at `params`, without the penalty. */
-  readonly logLikelihood: number;
-  readonly iterations: number;
-  readonly converged: boolean;
-  /** From the observed information of the (penalised) objective; null when it is not positive definite. */
-  readonly standardErrors: ParetoNbdParams | null;
-}
+/** A Pareto/NBD fit; `logLikelihood` is without the penalty, standard errors from the penalised objective. */
+export type ParetoNbdFit = NamedFit<ParetoNbdParams>;
 
 export interface ParetoNbdPredictor {
   /** E[X(t)]: expected purchases in (0, t] of a new customer. */
@@ -74,26 +67,12 @@ export async function fitParetoNbd(
   const start = options.start ?? defaultStart(data);
   checkParams(start);
 
-  const objective: Objective = {
-    value(phi) {
-      const theta = phi.map(Math.exp);
-      const value = -totalLogLikelihood(sf, theta, data) + penalizer * theta.reduce((sum, v) => sum + v * v, 0);
-      return Number.isFinite(value) ? value : Infinity;
-    },
-    gradient(phi) {
-      const theta = phi.map(Math.exp);
-      // ∂/∂φ = θ·∂/∂θ; the penalty's is 2·penalizer·θ².
-      return totalGradient(sf, theta, data).map((g, i) => -g * theta[i]! + 2 * penalizer * theta[i]! * theta[i]!);
-    },
-  };
-  const fit = maximize(objective, [start.r, start.alpha, start.s, start.beta], { n: data.n });
-  return {
-    params: toParams(fit.params),
-    logLikelihood: totalLogLikelihood(sf, fit.params, data),
-    iterations: fit.iterations,
-    converged: fit.converged,
-    standardErrors: fit.standardErrors ? toParams(fit.standardErrors) : null,
-  };
+  // An infinite or undefined LL (far outside the data) is just a very bad point to the optimizer.
+  const objective = penalizedObjective((theta, withGradient) => {
+    const ll = totalLogLikelihood(sf, theta, data);
+    return { ll: Number.isFinite(ll) ? ll : -Infinity, gradient: withGradient ? totalGradient(sf, theta, data) : [] };
+  }, penalizer);
+  return namedFit(maximize(objective, [start.r, start.alpha, start.s, start.beta], { n: data.n }), toParams);
 }
 
 /** The total log-likelihood of the summary at `params`. */
