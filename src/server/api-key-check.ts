@@ -33,34 +33,45 @@ export class ApiKeyCheck {
     return this.#reading;
   }
 
-  /** The key's record if it is valid and has `scope`; throws AUTH_REQUIRED, AUTH_INVALID or AUTH_FORBIDDEN. */
-  async check(key: string | undefined, scope: ApiScope): Promise<ApiKeyRecord> {
+  /**
+   * The key's record if it is valid and has `scope`; throws AUTH_REQUIRED, AUTH_INVALID or
+   * AUTH_FORBIDDEN. Answers without awaiting when the kept keys are fresh and know this one (the
+   * hot path); otherwise reads them again first.
+   */
+  check(key: string | undefined, scope: ApiScope): ApiKeyRecord | Promise<ApiKeyRecord> {
     if (!key)
       throw new StrataError(
         "AUTH_REQUIRED",
         "this route needs an API key: send Authorization: Bearer <key> (create one: strata keys create <name>)",
       );
-    const age = this.#now() - this.#readAt;
-    if (age > REFRESH_MS) await this.#refresh();
+    const hash = this.#hashOf(key);
+    const kept = this.#now() - this.#readAt <= REFRESH_MS ? this.#keys.get(hash) : undefined;
+    if (kept) return allows(kept, scope);
+    // Stale, or a key not kept that may be new: read again (one indexed read; concurrent misses share it).
+    return this.#refresh().then(() => {
+      const record = this.#keys.get(hash);
+      if (!record) throw new StrataError("AUTH_INVALID", "the API key is not valid (unknown or revoked; see strata keys list)");
+      return allows(record, scope);
+    });
+  }
+
+  #hashOf(key: string): string {
     let hash = this.#hashes.get(key);
     if (hash === undefined) {
       hash = hashApiKey(key);
       if (this.#hashes.size >= 1000) this.#hashes.clear();
       this.#hashes.set(key, hash);
     }
-    let record = this.#keys.get(hash);
-    // A key not in the cache may be new: read again (one indexed read; concurrent misses share it).
-    if (!record) {
-      await this.#refresh();
-      record = this.#keys.get(hash);
-    }
-    if (!record) throw new StrataError("AUTH_INVALID", "the API key is not valid (unknown or revoked; see strata keys list)");
-    if (!record.scopes.includes(scope))
-      throw new StrataError("AUTH_FORBIDDEN", `the API key "${record.name}" lacks the scope "${scope}" this route needs`, {
-        details: { key: record.name, scopes: record.scopes, needs: scope },
-      });
-    return record;
+    return hash;
   }
+}
+
+function allows(record: ApiKeyRecord, scope: ApiScope): ApiKeyRecord {
+  if (!record.scopes.includes(scope))
+    throw new StrataError("AUTH_FORBIDDEN", `the API key "${record.name}" lacks the scope "${scope}" this route needs`, {
+      details: { key: record.name, scopes: record.scopes, needs: scope },
+    });
+  return record;
 }
 
 /** The key of a request: `Authorization: Bearer <key>`, or `x-api-key: <key>`. */

@@ -1,16 +1,17 @@
+import { createServer } from "node:http";
 import { fastify as Fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { pino, type Logger } from "pino";
 import { isStrataError, StrataError } from "../errors/strata-error.js";
 import { openProject } from "../project/load-project.js";
 import type { Workspace } from "../runtime/workspace.js";
-import { describeIssues, type FieldIssue } from "../serving/compiled-schema.js";
-import { EndpointCaller, type CallResult } from "../serving/endpoint-call.js";
+import { EndpointCaller } from "../serving/endpoint-call.js";
 import { loadEndpoints, type EndpointSet, type LoadedEndpoint } from "../serving/load-endpoints.js";
 import { ServingData } from "../serving/serving-data.js";
 import { ServingMetrics } from "../serving/serving-metrics.js";
 import type { ApiScope } from "../storage/api-key-store.js";
 import type { StorageDefinition } from "../storage/storage-definition.js";
 import { ApiKeyCheck, keyOf } from "./api-key-check.js";
+import { callRoutes, endpointNotFound, errorBody } from "./call-routes.js";
 import { DOCS_PAGE } from "./docs-page.js";
 import { openApiDocument } from "./openapi.js";
 
@@ -40,16 +41,9 @@ export interface ModelsServer {
 
 type Params = { type: string; impl?: string };
 
-/** The body of every error answer: a stable code, a message, details for machines; never a stack. */
-function errorBody(error: StrataError): string {
-  return JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } });
-}
-
-function inputError(issues: readonly FieldIssue[], prefix: string): StrataError {
-  return new StrataError("INPUT_INVALID", `the input does not match the endpoint's input schema: ${describeIssues(issues, prefix)}`, {
-    details: { issues: issues.map((i) => ({ ...i, field: prefix + i.field })) },
-  });
-}
+const BODY_LIMIT = 16 * 1024 * 1024;
+/** Fastify's own default: longer than the usual load balancer's idle timeout, so it closes first. */
+const KEEP_ALIVE_MS = 72_000;
 
 /**
  * The models service (Fastify): endpoint types with routed and explicit calls, batches,
@@ -84,7 +78,20 @@ export async function startModelsServer(options: ModelsServerOptions): Promise<M
     }
   };
 
-  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, return503OnClosing: true });
+  // The endpoint calls go to their own node:http handler (call-routes.ts); the rest to Fastify.
+  const calls = callRoutes({ caller, keys, endpoints: () => current, closing: () => closing, log, bodyLimit: BODY_LIMIT });
+  const app: FastifyInstance = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    serverFactory: (fastifyHandler) => {
+      const server = createServer((request, response) => {
+        if (!calls(request, response)) fastifyHandler(request, response);
+      });
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      return server;
+    },
+  });
 
   const fail = (reply: FastifyReply, error: StrataError): FastifyReply =>
     reply.code(error.status).type("application/json").send(errorBody(error));
@@ -118,13 +125,7 @@ export async function startModelsServer(options: ModelsServerOptions): Promise<M
   const endpointOf = (name: string): LoadedEndpoint => {
     const endpoint = current.endpoints.get(name);
     if (endpoint) return endpoint;
-    throw new StrataError(
-      "ENDPOINT_NOT_FOUND",
-      `no endpoint type "${name}" (there are: ${[...current.endpoints.keys()].join(", ") || "none"})`,
-      {
-        details: { endpoint: name, endpoints: [...current.endpoints.keys()] },
-      },
-    );
+    throw endpointNotFound(name, current);
   };
 
   const describe = (e: LoadedEndpoint): Record<string, unknown> => ({
@@ -151,45 +152,6 @@ export async function startModelsServer(options: ModelsServerOptions): Promise<M
   app.get<{ Params: Params }>("/v1/endpoints/:type/shadow", invoke, async (request) =>
     caller.shadows.summary(endpointOf(request.params.type).type.name),
   );
-
-  // One call: the input is checked by the type's compiled validator, the answer written by its serializer.
-  const one = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<FastifyReply> => {
-    const endpoint = endpointOf(request.params.type);
-    const input = request.body;
-    const issues = endpoint.schemas.checkInput(input);
-    if (issues) throw inputError(issues, "");
-    const result = await caller.call(endpoint, input, caller.access(), request.params.impl);
-    reply.header("strata-implementation", result.implementation);
-    if (result.fallbackFrom) reply.header("strata-fallback-from", result.fallbackFrom);
-    return reply.type("application/json").send(result.json);
-  };
-
-  // Many inputs: all checked first (400 names the input's index), then run together, so that their
-  // storage reads go out as one mget and answer from one version. One result per input, in order.
-  const batch = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<FastifyReply> => {
-    const endpoint = endpointOf(request.params.type);
-    const inputs = (request.body as { inputs?: unknown } | null)?.inputs;
-    if (!Array.isArray(inputs)) throw new StrataError("REQUEST_INVALID", 'a batch body is {"inputs": [...]}, one input per element');
-    for (let i = 0; i < inputs.length; i++) {
-      const issues = endpoint.schemas.checkInput(inputs[i]);
-      if (issues) throw inputError(issues, `inputs.${i}.`);
-    }
-    const access = caller.access();
-    const settled = await Promise.allSettled(inputs.map((input) => caller.call(endpoint, input, access, request.params.impl)));
-    const parts = settled.map((s) => (s.status === "fulfilled" ? resultJson(s.value) : errorPart(s.reason)));
-    return reply.type("application/json").send(`{"results":[${parts.join(",")}]}`);
-  };
-  const resultJson = (r: CallResult): string => `{"implementation":${JSON.stringify(r.implementation)},"output":${r.json}}`;
-  const errorPart = (reason: unknown): string => {
-    if (isStrataError(reason)) return errorBody(reason);
-    log.error({ err: reason }, "batch input failed");
-    return errorBody(new StrataError("IMPLEMENTATION_FAILED", "the service failed to answer this input; see its log"));
-  };
-
-  app.post<{ Params: Params }>("/v1/endpoints/:type", invoke, one);
-  app.post<{ Params: Params }>("/v1/endpoints/:type/batch", invoke, batch);
-  app.post<{ Params: Params }>("/v1/endpoints/:type/:impl", invoke, one);
-  app.post<{ Params: Params }>("/v1/endpoints/:type/:impl/batch", invoke, batch);
 
   app.get("/v1/storages", manage, async () => ({
     storages: (await workspace.storages.status()).map((s) => ({

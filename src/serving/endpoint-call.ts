@@ -1,7 +1,10 @@
 import { performance } from "node:perf_hooks";
 import { isStrataError, StrataError } from "../errors/strata-error.js";
 import { describeIssues } from "./compiled-schema.js";
-import type { EndpointContext } from "./endpoint-context.js";
+import { Deadlines } from "./deadlines.js";
+import type { Logger } from "pino";
+import type { ModelVersion } from "../storage/model-registry.js";
+import type { EndpointContext, KvReader, TableReader } from "./endpoint-context.js";
 import type { LoadedEndpoint, LoadedImplementation } from "./load-endpoints.js";
 import { route } from "./router.js";
 import type { ServingData } from "./serving-data.js";
@@ -16,8 +19,6 @@ export interface CallResult {
   readonly fallbackFrom?: string;
 }
 
-type RequestAccess = ReturnType<ServingData["forRequest"]>;
-
 /**
  * Calls implementations: the time budget, the output check, errors turned into codes (never a
  * stack trace to the caller), routing with fallback, and shadow calls. Knows nothing of HTTP.
@@ -27,6 +28,7 @@ export class EndpointCaller {
   readonly #data: ServingData;
   readonly #metrics: ServingMetrics;
   readonly #now: () => number;
+  readonly #deadlines = new Deadlines();
 
   constructor(data: ServingData, metrics: ServingMetrics, now: () => number) {
     this.#data = data;
@@ -34,25 +36,20 @@ export class EndpointCaller {
     this.#now = now;
   }
 
-  /** The accessors of one request (one per HTTP request, shared by the inputs of a batch). */
-  access(): RequestAccess {
-    return this.#data.forRequest();
-  }
-
   /**
    * A call to a checked input. With `implementation`, that one answers and nothing else runs;
    * without, the type's routing picks one, falls back on failure, and shadows.
    */
-  async call(endpoint: LoadedEndpoint, input: unknown, access: RequestAccess, implementation?: string): Promise<CallResult> {
+  async call(endpoint: LoadedEndpoint, input: unknown, implementation?: string): Promise<CallResult> {
     if (implementation !== undefined)
-      return { implementation, json: await this.#run(endpoint, this.#implementation(endpoint, implementation), input, access) };
+      return { implementation, json: await this.#run(endpoint, this.#implementation(endpoint, implementation), input) };
     const { routing } = endpoint;
     const chosen = route(routing, input);
     // The shadow gets its own copy: an implementation may change its input.
     const shadowInput = routing.shadow !== undefined && routing.shadow !== chosen ? structuredClone(input) : undefined;
     let result: CallResult;
     try {
-      result = { implementation: chosen, json: await this.#run(endpoint, endpoint.implementations.get(chosen)!, input, access) };
+      result = { implementation: chosen, json: await this.#run(endpoint, endpoint.implementations.get(chosen)!, input) };
     } catch (error) {
       const fallback = routing.fallback;
       // Only failures fall back: a 4xx (a key not found, a bad query) is the answer.
@@ -61,7 +58,7 @@ export class EndpointCaller {
       endpoint.implementations.get(chosen)!.log.warn({ err: error, fallback }, "implementation failed; the fallback answers");
       result = {
         implementation: fallback,
-        json: await this.#run(endpoint, endpoint.implementations.get(fallback)!, input, access),
+        json: await this.#run(endpoint, endpoint.implementations.get(fallback)!, input),
         fallbackFrom: chosen,
       };
     }
@@ -80,24 +77,13 @@ export class EndpointCaller {
   }
 
   /** Runs one implementation within the type's time budget; returns its checked output as JSON. */
-  async #run(endpoint: LoadedEndpoint, impl: LoadedImplementation, input: unknown, access: RequestAccess): Promise<string> {
+  async #run(endpoint: LoadedEndpoint, impl: LoadedImplementation, input: unknown): Promise<string> {
     const started = performance.now();
     const name = endpoint.type.name;
     const budget = endpoint.routing.timeoutMs;
-    const abort = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const ctx = this.#context(name, impl, access, abort.signal);
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const error = new StrataError("IMPLEMENTATION_TIMEOUT", `${name}/${impl.name} did not answer within ${budget} ms`, {
-            details: { endpoint: name, implementation: impl.name, timeoutMs: budget },
-          });
-          abort.abort(error);
-          reject(error);
-        }, budget);
-      });
-      const output = await Promise.race([impl.run(input as never, ctx), timeout]);
+      const ctx = new CallContext(name, impl, this.#data, this.#now);
+      const output = await this.#withinBudget(name, budget, impl, ctx, input);
       const issues = endpoint.schemas.checkOutput(output);
       if (issues) {
         impl.log.error({ issues }, "the implementation's output does not match the output schema");
@@ -116,9 +102,38 @@ export class EndpointCaller {
       const error = this.#asStrataError(name, impl, thrown);
       this.#metrics.observe(name, impl.name, (performance.now() - started) / 1000, error.code);
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
+  }
+
+  /** The implementation's output, or IMPLEMENTATION_TIMEOUT (and `ctx.signal` aborted) once its budget has passed. */
+  #withinBudget(name: string, budget: number, impl: LoadedImplementation, ctx: CallContext, input: unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const deadline = this.#deadlines.watch(budget, () => {
+        const error = new StrataError("IMPLEMENTATION_TIMEOUT", `${name}/${impl.name} did not answer within ${budget} ms`, {
+          details: { endpoint: name, implementation: impl.name, timeoutMs: budget },
+        });
+        ctx.abort(error);
+        reject(error);
+      });
+      let pending: unknown;
+      try {
+        pending = impl.run(input as never, ctx);
+      } catch (error) {
+        deadline.cancel();
+        reject(error);
+        return;
+      }
+      Promise.resolve(pending).then(
+        (output) => {
+          deadline.cancel();
+          resolve(output);
+        },
+        (error: unknown) => {
+          deadline.cancel();
+          reject(error);
+        },
+      );
+    });
   }
 
   #asStrataError(endpoint: string, impl: LoadedImplementation, thrown: unknown): StrataError {
@@ -134,29 +149,12 @@ export class EndpointCaller {
     );
   }
 
-  #context(endpoint: string, impl: LoadedImplementation, access: RequestAccess, signal: AbortSignal): EndpointContext {
-    return {
-      endpoint,
-      implementation: impl.name,
-      kv: access.kv,
-      table: access.table,
-      model: (name, aliasOrVersion = "live") => this.#data.model(name, aliasOrVersion, this.#now()),
-      log: impl.log,
-      signal,
-      notFound(message?: string): never {
-        throw new StrataError("KEY_NOT_FOUND", message ?? `${endpoint}/${impl.name}: not found`, {
-          details: { endpoint, implementation: impl.name },
-        });
-      },
-    };
-  }
-
   /** Calls the shadow after the answer is sent and records how its output compares. Never throws. */
   async #shadow(endpoint: LoadedEndpoint, primary: CallResult, input: unknown): Promise<void> {
     const shadow = endpoint.routing.shadow!;
     const name = endpoint.type.name;
     try {
-      const json = await this.#run(endpoint, endpoint.implementations.get(shadow)!, input, this.access());
+      const json = await this.#run(endpoint, endpoint.implementations.get(shadow)!, input);
       const result = json === primary.json ? "match" : "mismatch";
       this.#metrics.shadow(name, primary.implementation, shadow, result);
       this.shadows.record(name, {
@@ -181,5 +179,59 @@ export class EndpointCaller {
         error: code,
       });
     }
+  }
+}
+
+/**
+ * What one call's implementation gets. A class, not a literal of closures: the hot path makes one
+ * per call. The AbortController is made only when the implementation asks for the signal.
+ */
+class CallContext implements EndpointContext {
+  readonly endpoint: string;
+  readonly implementation: string;
+  readonly log: Logger;
+  readonly #data: ServingData;
+  readonly #now: () => number;
+  #abort: AbortController | undefined;
+  #reason: unknown;
+
+  constructor(endpoint: string, impl: LoadedImplementation, data: ServingData, now: () => number) {
+    this.endpoint = endpoint;
+    this.implementation = impl.name;
+    this.log = impl.log;
+    this.#data = data;
+    this.#now = now;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#abort) {
+      this.#abort = new AbortController();
+      if (this.#reason !== undefined) this.#abort.abort(this.#reason);
+    }
+    return this.#abort.signal;
+  }
+
+  /** Out of time: the signal, if anyone holds it, is aborted with `reason`. */
+  abort(reason: unknown): void {
+    this.#reason = reason;
+    this.#abort?.abort(reason);
+  }
+
+  kv<Doc = Record<string, unknown>>(storage: string, dataset?: string): KvReader<Doc> {
+    return this.#data.kv<Doc>(storage, dataset);
+  }
+
+  table(storage = "warehouse"): TableReader {
+    return this.#data.table(storage);
+  }
+
+  model(name: string, aliasOrVersion: string | number = "live"): Promise<ModelVersion> {
+    return this.#data.model(name, aliasOrVersion, this.#now());
+  }
+
+  notFound(message?: string): never {
+    throw new StrataError("KEY_NOT_FOUND", message ?? `${this.endpoint}/${this.implementation}: not found`, {
+      details: { endpoint: this.endpoint, implementation: this.implementation },
+    });
   }
 }

@@ -22,7 +22,7 @@ export interface EndpointContext {
   readonly implementation: string;
   /**
    * A key-value storage by name. `dataset` may be left out when the storage holds one dataset.
-   * In one request, `get` calls made together go to the storage as one `mget`: one round trip,
+   * `get` calls made together (in one tick) go to the storage as one `mget`: one round trip,
    * and, in a batch call, answers all from the same version.
    */
   kv<Doc = Record<string, unknown>>(storage: string, dataset?: string): KvReader<Doc>;
@@ -31,7 +31,7 @@ export interface EndpointContext {
   /** A registered model by alias (`live` when left out) or version number. */
   model(name: string, aliasOrVersion?: string | number): Promise<ModelVersion>;
   readonly log: Logger;
-  /** Aborted when the call runs out of its time budget or the client goes away. */
+  /** Aborted when the call runs out of its time budget. */
   readonly signal: AbortSignal;
   /** Ends the call with 404 KEY_NOT_FOUND. */
   notFound(message?: string): never;

@@ -14,8 +14,7 @@ const MODEL_TTL_MS = 1000;
 
 /**
  * The models service's view of the project's data: storages opened once and kept, which
- * datasets each holds, models by alias. Shared by every request; `forRequest` gives the
- * accessors one call's context hands to its implementation.
+ * datasets each holds, models by alias, and the readers calls use. Shared by every request.
  */
 export class ServingData {
   readonly #workspace: Workspace;
@@ -25,6 +24,8 @@ export class ServingData {
   readonly #kv = new Map<string, KvStore>();
   /** The dataset of each storage whose caller named none, once found. */
   readonly #sole = new Map<string, string>();
+  /** Readers by storage and dataset. */
+  readonly #readers = new Map<string, KvReader<unknown>>();
 
   constructor(workspace: Workspace) {
     this.#workspace = workspace;
@@ -42,6 +43,7 @@ export class ServingData {
           details: { storage },
         },
       );
+    this.#kv.set(storage, opened.kv);
     return opened.kv;
   }
 
@@ -108,40 +110,61 @@ export class ServingData {
     this.#sole.clear();
   }
 
-  /** The accessors of one request: `get` calls made in the same tick are sent as one `mget`. */
-  forRequest(): { kv: <Doc>(storage: string, dataset?: string) => KvReader<Doc>; table: (storage?: string) => TableReader } {
-    const loaders = new Map<string, DataLoader<string, string | undefined>>();
-    const loaderFor = (storage: string, dataset: string | undefined): DataLoader<string, string | undefined> => {
-      const id = `${storage}\u0000${dataset ?? ""}`;
-      let loader = loaders.get(id);
-      if (!loader) {
-        loader = new DataLoader(async (keys) => {
-          const store = this.#kv.get(storage) ?? (await this.kvStore(storage));
-          const name = dataset ?? this.#sole.get(storage) ?? (await this.soleDataset(storage));
-          // One key (the usual single call) takes the store's cheaper single-key read.
+  /**
+   * A reader of a key-value dataset, shared by every call. The reads of one turn of the event
+   * loop see one version, so the inputs of a batch never mix two: a store that reads one
+   * snapshot per turn (SQLite) is called directly; for the others (Redis), the `get` calls made
+   * in one turn, by one request or by many, go out as one `mget`, which also saves round trips.
+   */
+  kv<Doc>(storage: string, dataset?: string): KvReader<Doc> {
+    const id = `${storage}\u0000${dataset ?? ""}`;
+    let reader = this.#readers.get(id);
+    if (!reader) {
+      const storeAndName = async (): Promise<[KvStore, string]> => [
+        this.#kv.get(storage) ?? (await this.kvStore(storage)),
+        dataset ?? this.#sole.get(storage) ?? (await this.soleDataset(storage)),
+      ];
+      // No cache: a key is read again by the next turn's batch, so a new version shows at once.
+      const loader = new DataLoader<string, string | undefined>(
+        async (keys) => {
+          const [store, name] = await storeAndName();
+          // One key takes the store's cheaper single-key read.
           return keys.length === 1 ? [await store.get(name, keys[0]!)] : store.mget(name, keys);
-        });
-        loaders.set(id, loader);
-      }
-      return loader;
-    };
-    const parse = <Doc>(json: string | undefined): Doc | undefined => (json === undefined ? undefined : (JSON.parse(json) as Doc));
-    return {
-      kv: <Doc>(storage: string, dataset?: string): KvReader<Doc> => {
-        const loader = loaderFor(storage, dataset);
-        return {
-          get: async (key) => parse<Doc>(await loader.load(key)),
-          mget: async (keys) => (await loader.loadMany(keys)).map((r) => parse<Doc>(throwIfError(r))),
-        };
-      },
-      table: (storage = "warehouse"): TableReader => ({
-        query: async <Row>(query: SqlQuery<Row>): Promise<Row[]> => {
-          const engine = await this.tableEngine(storage);
-          return (await engine.query(resolveServingQuery(query, engine, storage))) as Row[];
         },
-      }),
+        { cache: false, maxBatchSize: 1000 },
+      );
+      const read = (store: KvStore, name: string, key: string): Promise<string | undefined> =>
+        store.snapshotPerTurn ? store.get(name, key) : loader.load(key);
+      reader = {
+        get: async (key) => {
+          // Known store and dataset (every call but the first): no await before the read.
+          const store = this.#kv.get(storage);
+          const name = dataset ?? this.#sole.get(storage);
+          return parse(store && name !== undefined ? await read(store, name, key) : await storeAndName().then(([s, n]) => read(s, n, key)));
+        },
+        mget: async (keys) => {
+          const [store, name] = await storeAndName();
+          return (store.snapshotPerTurn ? await store.mget(name, keys) : (await loader.loadMany(keys)).map(throwIfError)).map(parse);
+        },
+      };
+      this.#readers.set(id, reader);
+    }
+    return reader as KvReader<Doc>;
+  }
+
+  /** Queries on a table storage's live datasets. */
+  table(storage: string): TableReader {
+    return {
+      query: async <Row>(query: SqlQuery<Row>): Promise<Row[]> => {
+        const engine = await this.tableEngine(storage);
+        return (await engine.query(resolveServingQuery(query, engine, storage))) as Row[];
+      },
     };
   }
+}
+
+function parse(json: string | undefined): unknown {
+  return json === undefined ? undefined : JSON.parse(json);
 }
 
 function throwIfError<T>(value: T | Error): T {

@@ -21,6 +21,11 @@ export interface KvStore {
   get(dataset: string, key: string): Promise<string | undefined>;
   /** Several documents of the live version, in the order of `keys`, all from the same version. */
   mget(dataset: string, keys: readonly string[]): Promise<(string | undefined)[]>;
+  /**
+   * True when every read made in one turn of the event loop sees the same version (one snapshot
+   * per turn), so readers need not gather their gets into an mget to stay consistent.
+   */
+  readonly snapshotPerTurn?: boolean;
 }
 
 export interface KvVersionWriter {

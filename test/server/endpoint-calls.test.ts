@@ -79,6 +79,22 @@ describe("the models service: calls", () => {
     expect([notJson.status, notJson.body.error!.code]).toEqual([400, "REQUEST_INVALID"]);
     const notBatch = await call("POST", "/v1/endpoints/scores/batch", [{ customerId: "c1" }]);
     expect([notBatch.status, notBatch.body.error!.code]).toEqual([400, "REQUEST_INVALID"]);
+    const poisoned = await call("POST", "/v1/endpoints/scores", '{"customerId":"c1","__proto__":{"admin":true}}');
+    expect([poisoned.status, poisoned.body.error!.code]).toEqual([400, "REQUEST_INVALID"]);
+  });
+
+  it("refuses a body that is not JSON by its type, or larger than the limit, before running anything", async () => {
+    const { server, keys } = await serve();
+    const post = (headers: Record<string, string>, body: string): Promise<Response> =>
+      fetch(`${server.url}/v1/endpoints/scores`, { method: "POST", headers: { authorization: `Bearer ${keys.invoke}`, ...headers }, body });
+    const text = await post({ "content-type": "text/plain" }, '{"customerId":"c1"}');
+    expect([text.status, ((await text.json()) as { error: { code: string } }).error.code]).toEqual([400, "REQUEST_INVALID"]);
+    const huge = await post({ "content-type": "application/json" }, `{"customerId":"${"x".repeat(17 * 1024 * 1024)}"}`);
+    const hugeBody = (await huge.json()) as { error: { code: string; message: string } };
+    expect([huge.status, hugeBody.error.code]).toEqual([400, "REQUEST_INVALID"]);
+    expect(hugeBody.error.message).toContain("larger than the service's limit");
+    // The connection is still usable after a refused body.
+    expect((await post({ "content-type": "application/json" }, '{"customerId":"c1"}')).status).toBe(200);
   });
 
   it("answers an implementation's failure with 500 and a code, never a stack; unknown names with 404", async () => {

@@ -139,4 +139,27 @@ describe("sqliteAdapter", () => {
     expect(seen.size).toBeGreaterThan(1);
     expect(await store.liveVersion("hot")).toBe(8);
   });
+
+  it("reads of one turn share a snapshot: another connection's flip shows from the next turn, its own at once", async () => {
+    const path = join(tempDir(), "turns.kv.sqlite");
+    const reader = stores.track(new SqliteKvStore(path));
+    const other = stores.track(new SqliteKvStore(path)); // another connection, as another process has
+    for (const version of [1, 2]) {
+      const writer = await other.beginVersion("d", version);
+      await writer.put([["k", JSON.stringify({ version })]]);
+      await writer.finish();
+    }
+    await other.activate("d", 1);
+    await new Promise((done) => setImmediate(done));
+
+    const before = reader.get("d", "k");
+    await other.activate("d", 2); // committed by the other connection within the reader's turn
+    const sameTurn = reader.get("d", "k");
+    expect([await before, await sameTurn]).toEqual(['{"version":1}', '{"version":1}']);
+    await new Promise((done) => setImmediate(done));
+    expect(await reader.get("d", "k")).toBe('{"version":2}');
+
+    await reader.activate("d", 1); // the reader's own write ends its snapshot: the next read sees it
+    expect(await reader.get("d", "k")).toBe('{"version":1}');
+  });
 });

@@ -33,9 +33,19 @@ function copyExample(): string {
   return copy;
 }
 
+/** A failed command's error carries what it printed, so that the test report says why. */
+async function runShowingOutput(...args: Parameters<typeof run>): Promise<void> {
+  try {
+    await run(...args);
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${(error as Error).message}\n${stdout ?? ""}\n${stderr ?? ""}`);
+  }
+}
+
 /** Runs the pipeline in its own process, as a scheduler would. */
 async function publish(project: string, horizonMonths: number): Promise<void> {
-  await run(
+  await runShowingOutput(
     process.execPath,
     [
       join(ROOT, "bin", "strata.js"),

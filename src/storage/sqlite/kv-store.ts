@@ -67,11 +67,15 @@ export interface SqliteKvStoreOptions {
  * served meanwhile from the read connection, which never sees uncommitted rows.
  */
 export class SqliteKvStore implements KvStore {
+  /** Reads of one turn share a read transaction (see #shareSnapshot). */
+  readonly snapshotPerTurn = true;
   readonly #label: string;
   readonly #read: Database.Database;
   readonly #write: Database.Database;
   readonly #r;
   readonly #w;
+  /** Whether the read connection holds the snapshot this turn of the event loop shares. */
+  #snapshot = false;
   /** The tail of the queue of write transactions of this process. */
   #writing: Promise<unknown> = Promise.resolve();
 
@@ -117,6 +121,8 @@ export class SqliteKvStore implements KvStore {
       finished: r
         .prepare<[string], number>(`select version from kv_versions where dataset = ? and state = 'finished' order by version`)
         .pluck(),
+      begin: r.prepare(`begin`),
+      commit: r.prepare(`commit`),
       sqliteVersion: r.prepare<[], string>(`select sqlite_version()`).pluck(),
       datasets: r.prepare<[], number>(`select count(distinct dataset) from kv_versions`).pluck(),
     };
@@ -141,11 +147,32 @@ export class SqliteKvStore implements KvStore {
   // better-sqlite3 is synchronous; the interface is async so that networked stores fit it.
   #query<T>(what: string, fn: () => T): Promise<T> {
     try {
+      this.#shareSnapshot();
       return Promise.resolve(fn());
     } catch (cause) {
+      this.#endSnapshot();
       return Promise.reject(this.#fail(what, cause));
     }
   }
+
+  /**
+   * Reads of one turn of the event loop share one read transaction, ended by a setImmediate:
+   * starting a transaction costs file-lock system calls that take longer than the lookup itself,
+   * and a service answering many requests per turn pays them once. Another process' commits show
+   * from the next turn; this process' own writes end the shared snapshot first, so they show at once.
+   */
+  #shareSnapshot(): void {
+    if (this.#snapshot || this.#read === this.#write) return;
+    this.#r.begin.run();
+    this.#snapshot = true;
+    setImmediate(this.#endSnapshot);
+  }
+
+  readonly #endSnapshot = (): void => {
+    if (!this.#snapshot) return;
+    this.#snapshot = false;
+    if (this.#read.open && this.#read.inTransaction) this.#r.commit.run();
+  };
 
   /**
    * Runs `fn` as the next write transaction of this process (BEGIN IMMEDIATE ... COMMIT). Queued
@@ -159,6 +186,7 @@ export class SqliteKvStore implements KvStore {
         db.exec("begin immediate");
         const result = await fn();
         db.exec("commit");
+        this.#endSnapshot();
         return result;
       } catch (cause) {
         if (db.open && db.inTransaction) db.exec("rollback");
@@ -306,6 +334,7 @@ export class SqliteKvStore implements KvStore {
 
   /** Closes both connections; a write transaction in progress is rolled back. */
   close(): void {
+    this.#endSnapshot();
     if (this.#read.open) this.#read.close();
     if (this.#write.open) this.#write.close();
   }
