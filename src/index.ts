@@ -43,7 +43,15 @@ export type { StepRef, ParamRef, Inputs, InputValues } from "./pipeline/refs.js"
 export type { Table, Batch } from "./pipeline/table.js";
 export type { StepContext } from "./pipeline/step-context.js";
 export type { RetryOptions } from "./pipeline/retry-policy.js";
-export { notify, type Hook, type WebhookHook, type CommandHook } from "./pipeline/hooks.js";
+export {
+  notify,
+  type Hook,
+  type WebhookHook,
+  type CommandHook,
+  type EmailHook,
+  type HookOptions,
+  type HookRetry,
+} from "./pipeline/hooks.js";
 export { parseParamArgs, validateParams } from "./pipeline/params.js";
 export { runPipeline, type RunOptions, type RunResult, type StepSummary } from "./runtime/run-pipeline.js";
 export { openWorkspace, type Workspace } from "./runtime/workspace.js";
@@ -104,4 +112,7 @@ export {
 } from "./serving/endpoint.js";
 export type { EndpointContext, KvReader, TableReader } from "./serving/endpoint-context.js";
 export { startModelsServer, type ModelsServer, type ModelsServerOptions } from "./server/models-server.js";
+export { cron, type CronSchedule, type CronOptions, type CatchUp } from "./schedule/cron.js";
+export { on, type EventTrigger, type DatasetTrigger, type StreamTrigger, type OverlapPolicy } from "./schedule/triggers.js";
+export { startControlServer, type ControlServer, type ControlServerOptions } from "./server/control-server.js";
 export type { ApiKeyStore, ApiKeyRecord, ApiScope } from "./storage/api-key-store.js";

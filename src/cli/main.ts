@@ -441,16 +441,19 @@ Example:
     });
 
   for (const dev of [false, true]) {
-    cli
+    const command = cli
       .command(dev ? "dev" : "serve")
       .description(
         dev
-          ? "the models service for development: like serve, and every change under endpoints/ reloads the implementations"
+          ? "development: the models service (every change under endpoints/ reloads the implementations) and the control plane, in one process"
           : "the models service: endpoint types and their implementations over HTTP, with routing, auth, metrics and OpenAPI",
       )
       .option("--port <port>", "port to listen on (0: any free port)", nonNegative, 8080)
       .option("--host <host>", "address to listen on", "127.0.0.1")
-      .addOption(projectOption())
+      .addOption(projectOption());
+    if (dev)
+      command.option("--control-port <port>", "port of the control plane (strata server), run in the same process", nonNegative, 8070);
+    command
       .addHelpText(
         "after",
         `
@@ -470,11 +473,42 @@ Example:
   strata keys create my-app && strata ${dev ? "dev" : "serve"} --port 8080
   curl -s localhost:8080/v1/endpoints/customer-value -H "authorization: Bearer $KEY" -d '{"customerId":"00001"}' -H 'content-type: application/json'`,
       )
-      .action(async (opts: { port: number; host: string; project?: string }) => {
+      .action(async (opts: { port: number; host: string; project?: string; controlPort?: number }) => {
         const { serveCommand } = await import("./commands/serve.js");
         process.exitCode = await serveCommand({ ...opts, watch: dev });
       });
   }
+  cli
+    .command("server")
+    .description("the control plane: cron schedules, dataset and stream triggers, and the runs API (start, list, logs, cancel, retry)")
+    .option("--port <port>", "port to listen on (0: any free port)", nonNegative, 8070)
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .addOption(projectOption())
+    .addHelpText(
+      "after",
+      `
+Pipelines declare when they run: schedules: [cron("0 3 * * *", { timezone: "Europe/Paris" })],
+triggers: [on.dataset("transactions"), on.stream("orders")], and overlap: "allow" | "skip" | "queue".
+Every route but /healthz and /readyz needs an API key with the run scope (strata keys create <name> --scope run).
+
+Routes:
+  POST /v1/pipelines/<name>/runs       start a run: {"params": {...}} (400 names a bad param; 409 PIPELINE_BUSY when overlap is skip)
+  GET  /v1/pipelines                   pipelines with their schedules, triggers and runs in flight
+  GET  /v1/runs[?pipeline=&status=&limit=] · GET /v1/runs/<id> · GET /v1/runs/<id>/logs[?step=]
+  POST /v1/runs/<id>/cancel · POST /v1/runs/<id>/retry
+  POST /v1/streams/<name>/events       {"payload": ..., "id"?: "..."}: kept durably, starts the pipelines the stream triggers
+
+Missed schedules: when the server was down, each schedule's catchUp decides: "latest" (default: one run
+for the latest missed time), "all" (one per missed time, at most 1,000) or "none".
+
+Example:
+  strata keys create scheduler --scope run && strata server --port 8070
+  curl -s localhost:8070/v1/pipelines/cltv/runs -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"params": {"horizonMonths": 6}}'`,
+    )
+    .action(async (opts: { port: number; host: string; project?: string }) => {
+      const { serverCommand } = await import("./commands/server.js");
+      process.exitCode = await serverCommand(opts);
+    });
   const keys = cli
     .command("keys")
     .description("API keys of the models service: create (shown once), list, revoke")

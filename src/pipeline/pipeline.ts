@@ -8,6 +8,8 @@ import { buildDag, type Dag } from "./dag.js";
 import type { Hook } from "./hooks.js";
 import { paramRef, type ParamRef } from "./refs.js";
 import type { StepDefinition } from "./step.js";
+import type { CronSchedule } from "../schedule/cron.js";
+import type { EventTrigger, OverlapPolicy } from "../schedule/triggers.js";
 
 const PIPELINE = Symbol.for("strata.pipeline");
 
@@ -23,6 +25,12 @@ export interface PipelineOptions<S extends ParamsSchema> {
   /** Run when the run fails: the seeds' global fallback. A failing hook never hides the result. */
   onFailure?: readonly Hook[];
   onSuccess?: readonly Hook[];
+  /** When `strata server` starts it on its own: `[cron("0 3 * * *", { timezone: "Europe/Paris" })]`. */
+  schedules?: readonly CronSchedule[];
+  /** Events that start it: `[on.dataset("transactions"), on.stream("orders")]`. */
+  triggers?: readonly EventTrigger[];
+  /** A trigger while a run is in flight: start another (`allow`, the default), `skip` it, or `queue` it. */
+  overlap?: OverlapPolicy;
 }
 
 /** Symbolic params handed to the build function: each one can be a step input or a SQL value. */
@@ -36,6 +44,9 @@ export interface PipelineDefinition<P extends object = Record<string, unknown>> 
   readonly concurrency: number | undefined;
   readonly onFailure: readonly Hook[];
   readonly onSuccess: readonly Hook[];
+  readonly schedules: readonly CronSchedule[];
+  readonly triggers: readonly EventTrigger[];
+  readonly overlap: OverlapPolicy;
   readonly dag: Dag;
   readonly steps: readonly StepDefinition[];
   /** Phantom: the parsed params type. */
@@ -102,9 +113,24 @@ export function pipeline(name: string, optionsOrBuild: PipelineOptions<ParamsSch
     concurrency: options.concurrency,
     onFailure: options.onFailure ?? [],
     onSuccess: options.onSuccess ?? [],
+    schedules: options.schedules ?? [],
+    triggers: options.triggers ?? [],
+    overlap: checkOverlap(name, options.overlap),
     dag,
     steps: dag.steps,
   };
+}
+
+function checkOverlap(pipeline: string, overlap: OverlapPolicy | undefined): OverlapPolicy {
+  if (overlap === undefined) return "allow";
+  if (overlap === "allow" || overlap === "skip" || overlap === "queue") return overlap;
+  throw new DagError(
+    "DSL_INVALID_STEP",
+    `pipeline "${pipeline}": overlap must be "allow", "skip" or "queue" (got ${JSON.stringify(overlap)})`,
+    {
+      details: { pipeline },
+    },
+  );
 }
 
 export function isPipeline(value: unknown): value is AnyPipeline {

@@ -1,13 +1,15 @@
 import { createHash } from "node:crypto";
 
 /**
- * API keys of the models service. Each key has a name (unique among keys not revoked) and scopes:
- * `invoke` to list and call endpoints, `manage` for the operator routes. Only a hash of each key is
- * kept; the plain key is shown once, when it is created. Kept in the metadata store.
+ * API keys of the models service and the control plane. Each key has a name (unique among keys
+ * not revoked) and scopes: `invoke` to list and call endpoints, `manage` for the models service's
+ * operator routes, `run` for the control plane (start, cancel and retry runs, read them and their
+ * logs, post stream events). Only a hash of each key is kept; the plain key is shown once, when it
+ * is created. Kept in the metadata store.
  */
-export type ApiScope = "invoke" | "manage";
+export type ApiScope = "invoke" | "manage" | "run";
 
-export const API_SCOPES: readonly ApiScope[] = ["invoke", "manage"];
+export const API_SCOPES: readonly ApiScope[] = ["invoke", "manage", "run"];
 
 export interface ApiKeyRecord {
   readonly id: string;

@@ -5,11 +5,14 @@ import { openProject } from "../../project/load-project.js";
 import { startModelsServer } from "../../server/models-server.js";
 import type { EndpointSet } from "../../serving/load-endpoints.js";
 import { EXIT } from "../exit-codes.js";
+import { startControlPlane } from "./server.js";
 
 export interface ServeOptions {
   project?: string;
   host: string;
   port: number;
+  /** `strata dev` only: the control plane runs in the same process, on this port. */
+  controlPort?: number;
 }
 
 function describeSet(set: EndpointSet): string {
@@ -45,6 +48,12 @@ export async function serveCommand(options: ServeOptions & { watch?: boolean }):
     ].join("\n"),
   );
 
+  // `strata dev` is the whole platform on the embedded defaults: the control plane runs here too.
+  const control =
+    options.controlPort === undefined
+      ? undefined
+      : await startControlPlane(project.dir, workspace, { host: options.host, port: options.controlPort });
+
   const reload = (): void => {
     started.reload().then(
       (set) => process.stderr.write(`reloaded:\n${describeSet(set)}\n`),
@@ -73,6 +82,7 @@ export async function serveCommand(options: ServeOptions & { watch?: boolean }):
   watcher?.close();
   clearTimeout(timer);
   process.off("SIGHUP", reload);
+  await control?.close();
   await started.close();
   await workspace.close();
   return EXIT.OK;

@@ -1,0 +1,234 @@
+import type { Logger } from "pino";
+import type { Clock } from "../clock/clock.js";
+import { describeError, StrataError } from "../errors/strata-error.js";
+import type { AnyPipeline } from "../pipeline/pipeline.js";
+import { newId } from "../runtime/ids.js";
+import type { Workspace } from "../runtime/workspace.js";
+import type { RunRecord, Trigger } from "../storage/run-store.js";
+import type { StreamEvent, StreamStore } from "../storage/stream-store.js";
+import { dueFireTimes, nextFireTime, type CronSchedule } from "./cron.js";
+import type { Launch, RunLauncher } from "./run-launcher.js";
+import type { DatasetTrigger, StreamTrigger } from "./triggers.js";
+
+export interface ControlPlaneOptions {
+  readonly pipelines: ReadonlyMap<string, AnyPipeline>;
+  readonly workspace: Workspace;
+  readonly streams: StreamStore;
+  readonly launcher: RunLauncher;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** How often datasets and streams are looked at (default 1 s); schedules wake on time. */
+  readonly pollMs?: number;
+}
+
+/** How many recent runs of a pipeline are read to find where a trigger left off. */
+const HISTORY = 500;
+const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+interface CronEntry {
+  readonly pipeline: AnyPipeline;
+  readonly schedule: CronSchedule;
+  /** `cron:<pipeline>#<index>`: the prefix of its runs' trigger ids. */
+  readonly key: string;
+  /** Fire times up to here are done. */
+  cursor: number;
+}
+
+interface DatasetEntry {
+  readonly pipeline: AnyPipeline;
+  readonly trigger: DatasetTrigger;
+  lastVersion: number;
+}
+
+/**
+ * The control plane's triggers: cron schedules (with time zones and catch-up), new dataset
+ * versions and stream events, each turned into a run through the launcher. Where each trigger
+ * left off is read back from the runs it started, so a restart neither repeats nor loses one.
+ * `tick()` does one pass; `start()` keeps ticking on timers (tests call `tick` with a TestClock).
+ */
+export class ControlPlane {
+  readonly #o: ControlPlaneOptions;
+  #crons: CronEntry[] = [];
+  #datasets: DatasetEntry[] = [];
+  #streams: { pipeline: AnyPipeline; trigger: StreamTrigger }[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(options: ControlPlaneOptions) {
+    this.#o = options;
+  }
+
+  /** Reads where every trigger left off; then runs what was missed (per catch-up policy) at the first tick. */
+  async load(): Promise<void> {
+    const now = this.#o.clock.now();
+    for (const pipeline of this.#o.pipelines.values()) {
+      const recent = pipeline.schedules.length || pipeline.triggers.length ? await this.#recentRuns(pipeline.name) : [];
+      pipeline.schedules.forEach((schedule, i) => {
+        const key = `cron:${pipeline.name}#${i}`;
+        this.#crons.push({ pipeline, schedule, key, cursor: lastFire(recent, key) ?? now });
+      });
+      for (const trigger of pipeline.triggers) {
+        if (trigger.kind === "stream") this.#streams.push({ pipeline, trigger });
+        else {
+          const seen = lastDatasetVersion(recent, trigger.dataset);
+          const live = seen ?? (await this.#o.workspace.catalog.liveVersion(trigger.dataset))?.version ?? 0;
+          this.#datasets.push({ pipeline, trigger, lastVersion: live });
+        }
+      }
+    }
+  }
+
+  /** What it watches, for `strata server` to print. */
+  describe(): { schedules: { pipeline: string; expression: string; timezone: string; next: number | null }[]; triggers: string[] } {
+    return {
+      schedules: this.#crons.map((c) => ({
+        pipeline: c.pipeline.name,
+        expression: c.schedule.expression,
+        timezone: c.schedule.timezone,
+        next: nextFireTime(c.schedule, c.cursor),
+      })),
+      triggers: [
+        ...this.#datasets.map((d) => `${d.pipeline.name} <- dataset ${d.trigger.dataset}`),
+        ...this.#streams.map((s) => `${s.pipeline.name} <- stream ${s.trigger.stream}`),
+      ],
+    };
+  }
+
+  /** One pass over every trigger. Concurrent calls share the pass in progress. */
+  tick(): Promise<void> {
+    this.#ticking ??= this.#pass().finally(() => (this.#ticking = undefined));
+    return this.#ticking;
+  }
+
+  /** Ticks on timers: at each schedule's next fire time, and every `pollMs` for datasets and streams. */
+  start(): void {
+    const poll = this.#o.pollMs ?? 1000;
+    const loop = (): void => {
+      if (this.#stopped) return;
+      void this.tick()
+        .catch((error: unknown) => this.#o.log.error({ err: error }, "trigger pass failed"))
+        .finally(() => {
+          if (this.#stopped) return;
+          const now = this.#o.clock.now();
+          const nextCron = Math.min(...this.#crons.map((c) => nextFireTime(c.schedule, c.cursor) ?? Infinity));
+          this.#timer = setTimeout(loop, Math.max(0, Math.min(poll, nextCron - now)));
+        });
+    };
+    loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#ticking;
+  }
+
+  /** Starts a run by hand or through the API. */
+  trigger(pipelineName: string, params: Record<string, unknown>, kind: "api" | "manual" = "api"): Promise<Launch> {
+    const pipeline = this.pipeline(pipelineName);
+    return this.#o.launcher.launch({ pipeline, params, trigger: { kind, id: newId("t", this.#o.clock.now()) } });
+  }
+
+  pipeline(name: string): AnyPipeline {
+    const pipeline = this.#o.pipelines.get(name);
+    if (pipeline) return pipeline;
+    throw new StrataError(
+      "PIPELINE_NOT_FOUND",
+      `no pipeline "${name}" (there are: ${[...this.#o.pipelines.keys()].join(", ") || "none"})`,
+      {
+        details: { pipeline: name, pipelines: [...this.#o.pipelines.keys()] },
+      },
+    );
+  }
+
+  /** Keeps an event durably, then starts the pipelines it triggers. */
+  async postEvent(stream: string, id: string | undefined, payload: unknown): Promise<{ event: StreamEvent; duplicate: boolean }> {
+    if (!STREAM_NAME.test(stream))
+      throw new StrataError("STREAM_INVALID", `"${stream}" is not a stream name (letters, digits, ".", "_", "-"; at most 128)`, {
+        details: { stream },
+      });
+    const kept = await this.#o.streams.append(stream, id ?? newId("e", this.#o.clock.now()), payload, this.#o.clock.now());
+    // A pass already under way may have read the stream before this event: wait, then pass again.
+    await this.#ticking?.catch(() => undefined);
+    await this.tick();
+    return kept;
+  }
+
+  async #pass(): Promise<void> {
+    const now = this.#o.clock.now();
+    for (const entry of this.#crons) {
+      for (const at of dueFireTimes(entry.schedule, entry.cursor, now)) {
+        await this.#launch(
+          entry.pipeline,
+          { ...entry.schedule.params },
+          { kind: "cron", id: `${entry.key}@${new Date(at).toISOString()}` },
+        );
+      }
+      entry.cursor = Math.max(entry.cursor, now);
+    }
+    for (const entry of this.#datasets) {
+      const live = await this.#o.workspace.catalog.liveVersion(entry.trigger.dataset);
+      if (!live || live.version <= entry.lastVersion) continue;
+      entry.lastVersion = live.version;
+      const params = entry.trigger.params({ dataset: live.dataset, version: live.version });
+      await this.#launch(entry.pipeline, params, { kind: "event", id: `dataset:${live.dataset}@v${live.version}` });
+    }
+    for (const { pipeline, trigger } of this.#streams) await this.#consume(pipeline, trigger);
+  }
+
+  async #consume(pipeline: AnyPipeline, trigger: StreamTrigger): Promise<void> {
+    const { streams } = this.#o;
+    for (;;) {
+      const events = await streams.read(trigger.stream, await streams.offset(trigger.stream, pipeline.name), 100);
+      if (!events.length) return;
+      // A run already started for an event (a crash before the commit) is not started twice.
+      const started = new Set((await this.#recentRuns(pipeline.name)).map((r) => r.trigger.id));
+      for (const event of events) {
+        const id = `stream:${event.stream}#${event.seq}`;
+        if (!started.has(id)) {
+          let params: Record<string, unknown>;
+          try {
+            params = trigger.params({ stream: event.stream, id: event.id, payload: event.payload });
+          } catch (error) {
+            this.#o.log.error(
+              { err: error, pipeline: pipeline.name, event: id },
+              "the stream trigger's params function failed; event skipped",
+            );
+            await streams.commit(trigger.stream, pipeline.name, event.seq);
+            continue;
+          }
+          await this.#launch(pipeline, params, { kind: "event", id });
+        }
+        await streams.commit(trigger.stream, pipeline.name, event.seq);
+      }
+    }
+  }
+
+  /** A trigger that cannot start (bad params) is logged and dropped: it must not stop the others. */
+  async #launch(pipeline: AnyPipeline, params: Record<string, unknown>, trigger: Trigger): Promise<void> {
+    try {
+      const launch = await this.#o.launcher.launch({ pipeline, params, trigger });
+      this.#o.log.info({ pipeline: pipeline.name, trigger, status: launch.status }, `trigger ${launch.status}`);
+    } catch (error) {
+      const { code, message } = describeError(error);
+      this.#o.log.error({ pipeline: pipeline.name, trigger, code, message }, "trigger could not start a run");
+    }
+  }
+
+  #recentRuns(pipeline: string): Promise<RunRecord[]> {
+    return this.#o.workspace.store.listRuns({ pipeline, limit: HISTORY });
+  }
+}
+
+/** The fire time of the latest run a schedule started (runs come newest first). */
+function lastFire(runs: readonly RunRecord[], key: string): number | undefined {
+  const run = runs.find((r) => r.trigger.kind === "cron" && r.trigger.id.startsWith(`${key}@`));
+  return run ? Date.parse(run.trigger.id.slice(key.length + 1)) : undefined;
+}
+
+function lastDatasetVersion(runs: readonly RunRecord[], dataset: string): number | undefined {
+  const prefix = `dataset:${dataset}@v`;
+  const run = runs.find((r) => r.trigger.kind === "event" && r.trigger.id.startsWith(prefix));
+  return run ? Number(run.trigger.id.slice(prefix.length)) : undefined;
+}

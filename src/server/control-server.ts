@@ -1,0 +1,209 @@
+import { join } from "node:path";
+import { fastify as Fastify, type FastifyInstance, type FastifyReply } from "fastify";
+import { pino, type Logger } from "pino";
+import { systemClock, type Clock } from "../clock/clock.js";
+import { isStrataError, StrataError } from "../errors/strata-error.js";
+import { loadProject } from "../project/load-project.js";
+import type { Workspace } from "../runtime/workspace.js";
+import { ControlPlane } from "../schedule/control-plane.js";
+import { RunLauncher, type Launch } from "../schedule/run-launcher.js";
+import type { RunStatus } from "../storage/run-store.js";
+import { SqliteStreamStore } from "../storage/sqlite/stream-store.js";
+import { ApiKeyCheck, keyOf } from "./api-key-check.js";
+import { errorBody } from "./call-routes.js";
+
+export interface ControlServerOptions {
+  readonly projectDir: string;
+  /** The project's workspace; when left out, the server opens it and closes it on close(). */
+  readonly workspace?: Workspace;
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  readonly log?: Logger;
+  readonly clock?: Clock;
+  /** How often datasets and streams are looked at (default 1 s). */
+  readonly pollMs?: number;
+  /** False: no timers, triggers fire only when `plane.tick()` is called (tests with a TestClock). */
+  readonly autoTick?: boolean;
+}
+
+export interface ControlServer {
+  readonly url: string;
+  readonly plane: ControlPlane;
+  readonly launcher: RunLauncher;
+  /** Stops the triggers, lets runs in flight finish (cancelling them after `graceMs`), and closes. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const RUN_STATUSES: readonly RunStatus[] = ["running", "succeeded", "failed", "cancelled"];
+
+function launchBody(launch: Launch): Record<string, unknown> {
+  if (launch.status === "started") return { status: "started", runId: launch.runId, trigger: launch.trigger };
+  if (launch.status === "queued") return { status: "queued", position: launch.position, trigger: launch.trigger };
+  return { status: "skipped", reason: launch.reason, trigger: launch.trigger };
+}
+
+/**
+ * `strata server`, the control plane: runs schedules and event triggers, and serves the runs API
+ * (start with params, list, show, logs, cancel, retry) and stream events. Every route but the
+ * health checks needs an API key with the `run` scope.
+ */
+export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
+  const project = await loadProject(options.projectDir);
+  const workspace = options.workspace ?? project.openWorkspace();
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? pino({ level: "silent" });
+  const pipelines = new Map([...project.pipelines].map(([name, p]) => [name, p.pipeline]));
+  const streams = new SqliteStreamStore(join(project.stateDir, "streams.sqlite"));
+  const launcher = new RunLauncher({
+    workspace,
+    clock,
+    log,
+    ...(project.config.interpreters ? { interpreters: project.config.interpreters } : {}),
+  });
+  const plane = new ControlPlane({
+    pipelines,
+    workspace,
+    streams,
+    launcher,
+    clock,
+    log,
+    ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+  });
+  await plane.load();
+  const keys = new ApiKeyCheck(workspace.apiKeys, () => clock.now());
+  let closing = false;
+
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, return503OnClosing: true });
+  const fail = (reply: FastifyReply, error: StrataError): FastifyReply =>
+    reply.code(error.status).type("application/json").send(errorBody(error));
+  app.setErrorHandler((thrown, _request, reply) => {
+    if (isStrataError(thrown)) return fail(reply, thrown);
+    const err = thrown as { statusCode?: number; message?: string };
+    if (err.statusCode !== undefined && err.statusCode < 500)
+      return fail(reply, new StrataError("REQUEST_INVALID", `the request is not valid: ${err.message ?? "bad request"}`));
+    log.error({ err: thrown }, "request failed");
+    return fail(reply, new StrataError("STORE_FAILED", "the control plane failed to answer; see its log"));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    fail(
+      reply,
+      new StrataError("REQUEST_INVALID", `no route ${request.method} ${request.url.split("?")[0]}`, {
+        details: { method: request.method },
+      }),
+    ),
+  );
+  app.addHook("onRequest", async (request) => {
+    if (request.url === "/healthz" || request.url === "/readyz") return;
+    if (closing) throw new StrataError("SERVER_STOPPING", "the control plane is shutting down");
+    await keys.check(keyOf(request.headers), "run");
+  });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_request, reply) => (closing ? reply.code(503).send({ status: "stopping" }) : { status: "ready" }));
+
+  app.get("/v1/pipelines", async () => ({
+    pipelines: [...pipelines.values()].map((p) => ({
+      name: p.name,
+      description: p.description ?? null,
+      overlap: p.overlap,
+      schedules: p.schedules.map((s) => ({ expression: s.expression, timezone: s.timezone, catchUp: s.catchUp })),
+      triggers: p.triggers.map((t) => (t.kind === "dataset" ? { kind: t.kind, dataset: t.dataset } : { kind: t.kind, stream: t.stream })),
+      running: launcher.inFlight(p.name),
+      queued: launcher.queued(p.name),
+    })),
+  }));
+
+  app.post<{ Params: { name: string } }>("/v1/pipelines/:name/runs", async (request, reply) => {
+    const body = (request.body ?? {}) as { params?: unknown };
+    if (body.params !== undefined && (typeof body.params !== "object" || body.params === null || Array.isArray(body.params)))
+      throw new StrataError("PARAM_INVALID", 'params are a JSON object: {"params": {"name": value}}', { details: { field: "params" } });
+    const launch = await plane.trigger(request.params.name, (body.params ?? {}) as Record<string, unknown>);
+    if (launch.status === "skipped")
+      throw new StrataError("PIPELINE_BUSY", launch.reason, { details: { pipeline: request.params.name, trigger: launch.trigger } });
+    return reply.code(launch.status === "started" ? 201 : 202).send(launchBody(launch));
+  });
+
+  app.get<{ Querystring: { pipeline?: string; status?: string; limit?: string } }>("/v1/runs", async (request) => {
+    const { pipeline, status, limit } = request.query;
+    if (status !== undefined && !RUN_STATUSES.includes(status as RunStatus))
+      throw new StrataError("REQUEST_INVALID", `status must be one of ${RUN_STATUSES.join(", ")}`, { details: { field: "status" } });
+    const n = limit === undefined ? 50 : Number(limit);
+    if (!Number.isInteger(n) || n < 1 || n > 1000)
+      throw new StrataError("REQUEST_INVALID", "limit must be a whole number from 1 to 1000", { details: { field: "limit" } });
+    const runs = await workspace.store.listRuns({
+      limit: n,
+      ...(pipeline ? { pipeline } : {}),
+      ...(status ? { status: status as RunStatus } : {}),
+    });
+    return { runs };
+  });
+
+  app.get<{ Params: { id: string } }>("/v1/runs/:id", async (request) => {
+    const run = await workspace.store.getRun(request.params.id);
+    const [steps, attempts] = await Promise.all([workspace.store.getSteps(run.id), workspace.store.getAttempts(run.id)]);
+    return { ...run, steps, attempts };
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { step?: string } }>("/v1/runs/:id/logs", async (request) => {
+    const run = await workspace.store.getRun(request.params.id);
+    const lines = await workspace.store.getLogs(run.id, request.query.step ? { step: request.query.step } : {});
+    return { runId: run.id, lines: lines.map((l) => JSON.parse(l.line) as unknown) };
+  });
+
+  app.post<{ Params: { id: string } }>("/v1/runs/:id/cancel", async (request, reply) => {
+    const run = await workspace.store.getRun(request.params.id);
+    if (run.status !== "running")
+      throw new StrataError("RUN_FINISHED", `run ${run.id} has already ended (${run.status})`, {
+        details: { runId: run.id, status: run.status },
+      });
+    if (!launcher.cancel(run.id))
+      throw new StrataError("RUN_NOT_HERE", `run ${run.id} is not running in this control plane (${run.owner ?? "owner unknown"})`, {
+        details: { runId: run.id, owner: run.owner },
+      });
+    await launcher.finished(run.id);
+    return reply.code(202).send({ runId: run.id, status: (await workspace.store.getRun(run.id)).status });
+  });
+
+  app.post<{ Params: { id: string } }>("/v1/runs/:id/retry", async (request, reply) => {
+    const run = await workspace.store.getRun(request.params.id);
+    const launch = await launcher.launch({
+      pipeline: plane.pipeline(run.pipeline),
+      params: {},
+      resume: run.id,
+      trigger: { kind: "api", id: `retry:${run.id}` },
+    });
+    if (launch.status === "skipped") throw new StrataError("PIPELINE_BUSY", launch.reason, { details: { pipeline: run.pipeline } });
+    return reply.code(launch.status === "started" ? 201 : 202).send({ ...launchBody(launch), retryOf: run.id });
+  });
+
+  app.post<{ Params: { name: string } }>("/v1/streams/:name/events", async (request, reply) => {
+    const body = request.body as { id?: unknown; payload?: unknown } | null;
+    if (!body || typeof body !== "object" || !("payload" in body))
+      throw new StrataError("STREAM_INVALID", 'an event is {"payload": ..., "id"?: "<unique id>"}', { details: { field: "payload" } });
+    if (body.id !== undefined && (typeof body.id !== "string" || !body.id))
+      throw new StrataError("STREAM_INVALID", "an event's id, when given, is a non-empty string", { details: { field: "id" } });
+    const { event, duplicate } = await plane.postEvent(request.params.name, body.id, body.payload);
+    return reply.code(duplicate ? 200 : 202).send({ stream: event.stream, seq: event.seq, id: event.id, duplicate });
+  });
+
+  if (options.autoTick !== false) plane.start();
+  await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8070 });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : (options.port ?? 8070);
+  return {
+    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    plane,
+    launcher,
+    async close(graceMs = 10_000) {
+      closing = true;
+      await plane.stop();
+      await launcher.close(graceMs);
+      const cut = setTimeout(() => app.server.closeAllConnections(), 5000);
+      await app.close();
+      clearTimeout(cut);
+      await streams.close();
+      if (!options.workspace) await workspace.close();
+    },
+  };
+}
