@@ -43,15 +43,7 @@ export type { StepRef, ParamRef, Inputs, InputValues } from "./pipeline/refs.js"
 export type { Table, Batch } from "./pipeline/table.js";
 export type { StepContext } from "./pipeline/step-context.js";
 export type { RetryOptions } from "./pipeline/retry-policy.js";
-export {
-  notify,
-  type Hook,
-  type WebhookHook,
-  type CommandHook,
-  type EmailHook,
-  type HookOptions,
-  type HookRetry,
-} from "./pipeline/hooks.js";
+export { notify, type Hook, type WebhookHook, type CommandHook } from "./pipeline/hooks.js";
 export { parseParamArgs, validateParams } from "./pipeline/params.js";
 export { runPipeline, type RunOptions, type RunResult, type StepSummary } from "./runtime/run-pipeline.js";
 export { openWorkspace, type Workspace } from "./runtime/workspace.js";
