@@ -96,7 +96,7 @@ describe("strata keys", () => {
   it("bad input exits 2 with the error code: unknown scope, name taken, unknown key", SLOW, async () => {
     const scope = await cli("keys", "create", "x", "--scope", "admin");
     expect(scope.code).toBe(2);
-    expect(scope.stderr).toContain(`error API_KEY_INVALID: unknown scope "admin" (valid scopes: invoke, manage)`);
+    expect(scope.stderr).toContain(`error API_KEY_INVALID: unknown scope "admin" (valid scopes: invoke, manage, run)`);
 
     expect((await cli("keys", "create", "x")).code).toBe(0);
     const taken = await cli("keys", "create", "x", "--json");

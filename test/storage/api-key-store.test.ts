@@ -88,11 +88,11 @@ describe("SqliteApiKeyStore", () => {
     const { keys } = open();
     const unknown = await rejection(keys.create("x", ["invoke", "admin" as ApiScope], 1));
     expect(unknown.code).toBe("API_KEY_INVALID");
-    expect(unknown.message).toBe(`unknown scope "admin" (valid scopes: invoke, manage)`);
+    expect(unknown.message).toBe(`unknown scope "admin" (valid scopes: invoke, manage, run)`);
     expect(unknown.details).toMatchObject({ validScopes: [...API_SCOPES] });
     const none = await rejection(keys.create("x", [], 1));
     expect(none.code).toBe("API_KEY_INVALID");
-    expect(none.message).toContain("at least one scope (valid scopes: invoke, manage)");
+    expect(none.message).toContain("at least one scope (valid scopes: invoke, manage, run)");
     const noName = await rejection(keys.create("  ", ["invoke"], 1));
     expect(noName.code).toBe("API_KEY_INVALID");
     expect(noName.message).toContain("needs a name");
