@@ -43,10 +43,19 @@ export type { StepRef, ParamRef, Inputs, InputValues } from "./pipeline/refs.js"
 export type { Table, Batch } from "./pipeline/table.js";
 export type { StepContext } from "./pipeline/step-context.js";
 export type { RetryOptions } from "./pipeline/retry-policy.js";
-export { notify, type Hook, type WebhookHook, type CommandHook } from "./pipeline/hooks.js";
+export {
+  notify,
+  type Hook,
+  type WebhookHook,
+  type CommandHook,
+  type EmailHook,
+  type HookOptions,
+  type HookRetry,
+} from "./pipeline/hooks.js";
 export { parseParamArgs, validateParams } from "./pipeline/params.js";
 export { runPipeline, type RunOptions, type RunResult, type StepSummary } from "./runtime/run-pipeline.js";
-export { openWorkspace, type Workspace } from "./runtime/workspace.js";
+export { openWorkspace, type Workspace, type WorkspaceOptions } from "./runtime/workspace.js";
+export type { MetadataChoice } from "./storage/metadata-stores.js";
 export type { RunEvent, RunEventListener } from "./runtime/events.js";
 export type { HookPayload } from "./runtime/hook-runner.js";
 export type {
@@ -85,6 +94,7 @@ export {
   ValidationError,
 } from "./errors/errors.js";
 export { defineProject, type ProjectConfig } from "./project/define-project.js";
+export type { MetadataConfig } from "./project/metadata-config.js";
 export { addStorage } from "./project/add-storage.js";
 export { StorageSet, type StorageStatus } from "./data/storage-set.js";
 export type { Health, OpenStorage, StorageAdapter } from "./storage/adapter.js";

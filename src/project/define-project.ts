@@ -1,4 +1,5 @@
 import type { StorageDefinition } from "../storage/storage-definition.js";
+import type { MetadataConfig } from "./metadata-config.js";
 
 /** A project's `strata.config.ts`. */
 export interface ProjectConfig {
@@ -21,6 +22,12 @@ export interface ProjectConfig {
    * step runs the executable named here (the STRATA_PYTHON variable, when set, is the default for python).
    */
   readonly interpreters?: Readonly<Record<string, string>>;
+  /**
+   * Where runs, the catalog, models and API keys are kept. Default: SQLite in the state folder.
+   * `{ technology: "postgres", urlEnv: "STRATA_METADATA_URL", schema: "strata" }` keeps them on a
+   * Postgres server that several processes share; the URL comes from the environment variable.
+   */
+  readonly metadata?: MetadataConfig;
 }
 
 const PROJECT = Symbol.for("strata.project");

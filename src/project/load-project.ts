@@ -5,6 +5,7 @@ import { isStrataError } from "../errors/strata-error.js";
 import { isPipeline, type AnyPipeline } from "../pipeline/pipeline.js";
 import { openWorkspace, type Workspace } from "../runtime/workspace.js";
 import { isDefinedProject, type ProjectConfig } from "./define-project.js";
+import { checkMetadataConfig, resolveMetadata } from "./metadata-config.js";
 import { importTs } from "./ts-loader.js";
 
 export const CONFIG_FILE = "strata.config.ts";
@@ -91,13 +92,17 @@ export async function openProject(start?: string): Promise<ProjectInfo> {
       details: { file: join(dir, CONFIG_FILE) },
     });
   }
+  const metadata = checkMetadataConfig(config.metadata, CONFIG_FILE);
   const stateDir = resolve(dir, config.stateDir ?? ".strata");
   return {
     dir,
     name: config.name ?? basename(dir),
     config,
     stateDir,
-    openWorkspace: () => openWorkspace(stateDir, { projectDir: dir, storages: config.storages ?? [] }),
+    openWorkspace: () => {
+      const choice = resolveMetadata(metadata, process.env);
+      return openWorkspace(stateDir, { projectDir: dir, storages: config.storages ?? [], ...(choice ? { metadata: choice } : {}) });
+    },
   };
 }
 

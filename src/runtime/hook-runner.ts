@@ -1,22 +1,10 @@
 import { spawn } from "node:child_process";
 import { HookError } from "../errors/errors.js";
 import type { Hook } from "../pipeline/hooks.js";
+import { describeEmail, sendEmail } from "./hook-email.js";
+import type { HookPayload } from "./hook-payload.js";
 
-/** What every hook receives: enough to page someone and point them at the logs. */
-export interface HookPayload {
-  readonly runId: string;
-  readonly pipeline: string;
-  readonly status: string;
-  readonly triggerKind: string;
-  readonly triggerId: string;
-  readonly failedStep: string | null;
-  readonly errorCode: string | null;
-  readonly message: string | null;
-  readonly startedAt: string;
-  readonly endedAt: string;
-  /** How to read this run's logs. */
-  readonly logs: string;
-}
+export type { HookPayload } from "./hook-payload.js";
 
 /** Where a webhook goes, without path or query (they may hold tokens). */
 function safeHost(url: string | undefined): string {
@@ -29,6 +17,7 @@ function safeHost(url: string | undefined): string {
 
 export function describeHook(hook: Hook): string {
   if (hook.kind === "command") return `command "${hook.command}"`;
+  if (hook.kind === "email") return describeEmail(hook);
   const url = hook.url ?? (hook.urlEnv ? process.env[hook.urlEnv] : undefined);
   return `webhook ${hook.urlEnv ? `$${hook.urlEnv}` : "url"}${url ? ` (${safeHost(url)})` : ""}`;
 }
@@ -37,6 +26,7 @@ async function postWebhook(hook: Extract<Hook, { kind: "webhook" }>, payload: Ho
   const url = hook.url ?? (hook.urlEnv ? process.env[hook.urlEnv] : undefined);
   if (!url)
     throw new HookError("HOOK_FAILED", `webhook: environment variable ${hook.urlEnv ?? "(none)"} is not set`, {
+      retryable: false,
       details: { env: hook.urlEnv },
     });
   let response: Response;
@@ -55,6 +45,8 @@ async function postWebhook(hook: Extract<Hook, { kind: "webhook" }>, payload: Ho
   }
   if (!response.ok)
     throw new HookError("HOOK_FAILED", `webhook answered ${response.status} ${response.statusText}`, {
+      // A 4xx says the request itself is wrong (bad token, bad path): sending it again will not help.
+      retryable: response.status >= 500 || response.status === 408 || response.status === 429,
       details: { status: response.status },
     });
 }
@@ -70,10 +62,13 @@ function runCommand(hook: Extract<Hook, { kind: "command" }>, payload: HookPaylo
         STRATA_RUN_ID: payload.runId,
         STRATA_PIPELINE: payload.pipeline,
         STRATA_STATUS: payload.status,
+        STRATA_TRIGGER_KIND: payload.triggerKind,
         STRATA_TRIGGER_ID: payload.triggerId,
         STRATA_FAILED_STEP: payload.failedStep ?? "",
         STRATA_ERROR_CODE: payload.errorCode ?? "",
         STRATA_ERROR_MESSAGE: payload.message ?? "",
+        STRATA_LOGS: payload.logs,
+        STRATA_LOGS_URL: payload.logsUrl ?? "",
       },
     });
     let stderr = "";
@@ -95,7 +90,14 @@ function runCommand(hook: Extract<Hook, { kind: "command" }>, payload: HookPaylo
   });
 }
 
-/** Delivers one hook; throws HookError when it cannot. */
+/** Delivers one hook, one try (hook-retry.ts retries); throws HookError when it cannot. */
 export function deliverHook(hook: Hook, payload: HookPayload): Promise<void> {
-  return hook.kind === "webhook" ? postWebhook(hook, payload) : runCommand(hook, payload);
+  switch (hook.kind) {
+    case "webhook":
+      return postWebhook(hook, payload);
+    case "command":
+      return runCommand(hook, payload);
+    case "email":
+      return sendEmail(hook, payload);
+  }
 }

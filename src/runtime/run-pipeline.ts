@@ -16,7 +16,9 @@ import type {
 } from "../storage/run-store.js";
 import { settleAbandoned, thisProcess } from "./abandoned-runs.js";
 import type { RunEvent, RunEventListener } from "./events.js";
-import { deliverHook, describeHook, type HookPayload } from "./hook-runner.js";
+import { hookPayload } from "./hook-payload.js";
+import { deliverWithRetry } from "./hook-retry.js";
+import { describeHook } from "./hook-runner.js";
 import { newId } from "./ids.js";
 import { decodeOutput } from "./output-codec.js";
 import { RunLogger } from "./run-logger.js";
@@ -337,30 +339,22 @@ async function runHooks(
 ): Promise<void> {
   const hooks = run.status === "succeeded" ? pipeline.onSuccess : run.status === "failed" ? pipeline.onFailure : [];
   if (!hooks.length) return;
-  const payload: HookPayload = {
-    runId: run.id,
-    pipeline: run.pipeline,
-    status: run.status,
-    triggerKind: run.trigger.kind,
-    triggerId: run.trigger.id,
-    failedStep,
-    errorCode: run.error?.code ?? null,
-    message: run.error?.message ?? null,
-    startedAt: new Date(run.startedAt).toISOString(),
-    endedAt: new Date(run.endedAt ?? run.startedAt).toISOString(),
-    logs: `strata runs logs ${run.id}`,
-  };
+  const payload = hookPayload(run, failedStep);
   await Promise.all(
     hooks.map(async (hook) => {
-      try {
-        await deliverHook(hook, payload);
-        logger.root.info({ hook: describeHook(hook) }, "hook delivered");
-      } catch (thrown) {
-        // A hook that fails is logged and reported; it never changes the run's own result.
-        const info = describeError(thrown);
-        logger.root.warn({ hook: describeHook(hook), code: "HOOK_FAILED", err: thrown }, "hook failed");
-        emit({ type: "hook-failed", hook: describeHook(hook), error: { code: "HOOK_FAILED", message: info.message } });
+      const described = describeHook(hook);
+      const outcome = await deliverWithRetry(hook, payload, {
+        onRetry: ({ attempt, delayMs, error }) =>
+          logger.root.info({ hook: described, attempt, delayMs, reason: describeError(error).message }, "hook attempt failed, retrying"),
+      });
+      if (outcome.ok) {
+        logger.root.info({ hook: described, attempts: outcome.attempts }, "hook delivered");
+        return;
       }
+      // A hook that fails is logged and reported; it never changes the run's own result.
+      const info = describeError(outcome.error);
+      logger.root.warn({ hook: described, code: "HOOK_FAILED", attempts: outcome.attempts, err: outcome.error }, "hook failed");
+      emit({ type: "hook-failed", hook: described, error: { code: "HOOK_FAILED", message: info.message } });
     }),
   );
 }

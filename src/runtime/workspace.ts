@@ -1,24 +1,21 @@
 import { join } from "node:path";
-import type Database from "better-sqlite3";
 import { builtinStorages, StorageSet } from "../data/storage-set.js";
 import { StrataError } from "../errors/strata-error.js";
+import type { ApiKeyStore } from "../storage/api-key-store.js";
 import type { CatalogStore } from "../storage/catalog-store.js";
+import { openMetadataStores } from "../storage/metadata-registry.js";
+import type { MetadataChoice } from "../storage/metadata-stores.js";
+import type { ModelRegistry } from "../storage/model-registry.js";
 import type { QuarantineStore } from "../storage/quarantine-store.js";
 import type { RunStore } from "../storage/run-store.js";
 import type { StorageDefinition } from "../storage/storage-definition.js";
 import type { TableEngine } from "../storage/table-engine.js";
-import { SqliteCatalogStore } from "../storage/sqlite/catalog-store.js";
-import { openMetadataDb } from "../storage/sqlite/metadata-db.js";
-import { SqliteRunStore } from "../storage/sqlite/run-store.js";
-import { SqliteModelRegistry } from "../storage/sqlite/model-registry.js";
-import type { ModelRegistry } from "../storage/model-registry.js";
-import { SqliteApiKeyStore } from "../storage/sqlite/api-key-store.js";
-import type { ApiKeyStore } from "../storage/api-key-store.js";
 
 /**
  * Where runs are recorded, datasets catalogued, and SQL steps executed. The embedded defaults
  * live in a project's `.strata/` folder: metadata (runs and catalog) in SQLite, run tables in the
- * `warehouse` storage (DuckDB unless the project says otherwise), opened only when needed.
+ * `warehouse` storage (DuckDB unless the project says otherwise), opened only when needed. The
+ * metadata can live in Postgres instead (`metadata` option), for processes sharing it.
  */
 export interface Workspace {
   readonly store: RunStore;
@@ -40,13 +37,21 @@ export interface WorkspaceOptions {
   /** Storages from strata.config.ts. */
   storages?: readonly StorageDefinition[];
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Where runs, the catalog, models and API keys are kept: `{ technology: "sqlite" }` (the
+   * default: `metadata.sqlite` in the state folder) or `{ technology: "postgres", url, schema }`
+   * (schema default `strata`), for several processes on one metadata store.
+   */
+  metadata?: MetadataChoice;
 }
 
 export function openWorkspace(stateDir: string | ":memory:", options: WorkspaceOptions = {}): Workspace {
   const memory = stateDir === ":memory:";
-  const db: Database.Database = openMetadataDb(memory ? ":memory:" : join(stateDir, "metadata.sqlite"));
-  const store = new SqliteRunStore(db);
-  const catalog = new SqliteCatalogStore(db);
+  const metadata = openMetadataStores(
+    options.metadata ?? { technology: "sqlite" },
+    memory ? ":memory:" : join(stateDir, "metadata.sqlite"),
+  );
+  const { runs: store, catalog } = metadata;
   const declared = [
     ...builtinStorages(stateDir).map((definition) => ({ definition, origin: "builtin" as const })),
     ...(options.storages ?? []).map((definition) => ({ definition, origin: "config" as const })),
@@ -59,8 +64,8 @@ export function openWorkspace(stateDir: string | ":memory:", options: WorkspaceO
   return {
     store,
     catalog,
-    models: new SqliteModelRegistry(db),
-    apiKeys: new SqliteApiKeyStore(db),
+    models: metadata.models,
+    apiKeys: metadata.apiKeys,
     storages,
     async engine() {
       const warehouse = await storages.open("warehouse");
@@ -78,8 +83,11 @@ export function openWorkspace(stateDir: string | ":memory:", options: WorkspaceO
       return warehouse.quarantine;
     },
     async close() {
-      await storages.close();
-      if (db.open) db.close();
+      try {
+        await storages.close();
+      } finally {
+        await metadata.close();
+      }
     },
   };
 }

@@ -1,4 +1,5 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { StrataError } from "../errors/strata-error.js";
 
 /**
  * API keys of the models service and the control plane. Each key has a name (unique among keys
@@ -40,4 +41,44 @@ export interface ApiKeyStore {
  */
 export function hashApiKey(key: string): string {
   return createHash("sha256").update(key, "utf8").digest("hex");
+}
+
+const KEY_PREFIX = "strata_";
+/** Characters of the key kept in clear to recognise it: the prefix and 5 random characters (30 of its 256 bits). */
+const HINT_LENGTH = 12;
+
+/** A new plain key (`strata_` + 32 random bytes in base64url, 43 characters) with its hash and hint, which is all a store keeps. */
+export function newApiKey(): { key: string; hash: string; hint: string } {
+  const key = `${KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
+  return { key, hash: hashApiKey(key), hint: key.slice(0, HINT_LENGTH) };
+}
+
+export function apiKeyInvalid(message: string, details: Record<string, unknown>): StrataError {
+  return new StrataError("API_KEY_INVALID", message, { details: { ...details, validScopes: [...API_SCOPES] } });
+}
+
+/** A new key's name, trimmed, and its scopes checked, without repeats, in the order of API_SCOPES: what `create` checks before storing. */
+export function checkNewApiKey(name: string, scopes: readonly string[]): { name: string; scopes: ApiScope[] } {
+  const valid = `valid scopes: ${API_SCOPES.join(", ")}`;
+  const trimmed = name.trim();
+  if (!trimmed) throw apiKeyInvalid(`an API key needs a name (${valid})`, { name });
+  if (!scopes.length) throw apiKeyInvalid(`an API key needs at least one scope (${valid})`, { scopes });
+  const unknown = scopes.filter((s) => !(API_SCOPES as readonly string[]).includes(s));
+  if (unknown.length)
+    throw apiKeyInvalid(`unknown scope${unknown.length > 1 ? "s" : ""} ${unknown.map((s) => JSON.stringify(s)).join(", ")} (${valid})`, {
+      scopes,
+    });
+  return { name: trimmed, scopes: API_SCOPES.filter((s) => scopes.includes(s)) };
+}
+
+/** What `create` throws when a key not revoked already has the name. */
+export function apiKeyNameTaken(name: string, id: string): StrataError {
+  return apiKeyInvalid(`an API key named "${name}" already exists (${id}): revoke it first or choose another name`, { name, id });
+}
+
+/** What `revoke` throws when neither an id nor a name matches. */
+export function apiKeyNotFound(idOrName: string): StrataError {
+  return new StrataError("API_KEY_NOT_FOUND", `no API key has the id or name "${idOrName}" (see: strata keys list)`, {
+    details: { idOrName },
+  });
 }

@@ -1,3 +1,4 @@
+import { StrataError } from "../errors/strata-error.js";
 import type { StorageDefinition } from "./storage-definition.js";
 
 export type VersionStatus = "writing" | "ready" | "failed" | "dropped";
@@ -62,4 +63,9 @@ export interface CatalogStore {
 
   recordLineage(records: readonly LineageRecord[]): Promise<void>;
   lineageOfRun(runId: string): Promise<LineageRecord[]>;
+}
+
+/** What `addStorage` throws when the name is taken. */
+export function storageExists(name: string): StrataError {
+  return new StrataError("STORAGE_EXISTS", `a storage named "${name}" exists already`, { details: { storage: name } });
 }

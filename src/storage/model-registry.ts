@@ -1,3 +1,5 @@
+import { NotFoundError } from "../errors/errors.js";
+
 /**
  * The model registry: each registered model is a name with numbered versions, each with its
  * algorithm, parameters, metrics, the run and step that trained it, an artifact (JSON), and
@@ -39,4 +41,15 @@ export interface ModelRegistry {
   setAlias(name: string, alias: string, version: number, at: number): Promise<void>;
   /** Registered model names. */
   names(): Promise<string[]>;
+}
+
+/** MODEL_NOT_FOUND for `get`, naming the versions there are (`known`, oldest first). */
+export function modelNotFound(name: string, versionOrAlias: number | string, known: readonly number[]): NotFoundError {
+  return new NotFoundError(
+    "MODEL_NOT_FOUND",
+    known.length
+      ? `model "${name}" has no version or alias ${JSON.stringify(versionOrAlias)} (versions: ${known.join(", ")})`
+      : `no model named "${name}" is registered`,
+    { details: { name, version: versionOrAlias } },
+  );
 }

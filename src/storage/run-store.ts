@@ -1,3 +1,4 @@
+import { NotFoundError } from "../errors/errors.js";
 import type { ExpectationResult } from "../validation/expectations.js";
 
 /**
@@ -136,4 +137,21 @@ export interface RunStore {
   /** A run's reports in the order they were saved. */
   getValidations(runId: string): Promise<ValidationReport[]>;
   close(): Promise<void>;
+}
+
+/**
+ * What `getRun` throws when `idOrPrefix` is no run's id: RUN_NOT_FOUND when no id starts with it,
+ * RUN_AMBIGUOUS_ID naming the first matches otherwise (`matches`: up to 6 ids, newest first).
+ */
+export function runLookupError(idOrPrefix: string, matches: readonly string[]): NotFoundError {
+  if (matches.length === 0)
+    return new NotFoundError("RUN_NOT_FOUND", `no run has the id "${idOrPrefix}" (see: strata runs list)`, {
+      details: { runId: idOrPrefix },
+    });
+  const ids = matches.slice(0, 5);
+  return new NotFoundError(
+    "RUN_AMBIGUOUS_ID",
+    `"${idOrPrefix}" is the start of several run ids (${ids.join(", ")}${matches.length > 5 ? ", ..." : ""}); give more of it`,
+    { details: { runId: idOrPrefix, matches: ids } },
+  );
 }

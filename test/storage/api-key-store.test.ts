@@ -2,9 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { rejection } from "../helpers/errors.js";
 import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
-import { API_SCOPES, hashApiKey, type ApiScope } from "../../src/storage/api-key-store.js";
+import { hashApiKey } from "../../src/storage/api-key-store.js";
 import { SqliteApiKeyStore } from "../../src/storage/sqlite/api-key-store.js";
 import { openMetadataDb } from "../../src/storage/sqlite/metadata-db.js";
 
@@ -52,73 +51,8 @@ describe("SqliteApiKeyStore", () => {
     expect(await keys.list()).toEqual([record, second.record]);
   });
 
-  it("activeByHash maps the hash of every key not revoked to its record", async () => {
-    const { keys } = open();
-    const a = await keys.create("a", ["invoke"], 1);
-    const b = await keys.create("b", ["invoke", "manage"], 2);
-    expect(await keys.activeByHash()).toEqual(
-      new Map([
-        [hashApiKey(a.key), a.record],
-        [hashApiKey(b.key), b.record],
-      ]),
-    );
-    await keys.revoke("a", 3);
-    const active = await keys.activeByHash();
-    expect([...active.keys()]).toEqual([hashApiKey(b.key)]);
-    expect(active.get(hashApiKey(a.key))).toBeUndefined();
-  });
-
-  it("refuses a name already taken by a key not revoked, and accepts it again once that key is revoked", async () => {
-    const { keys } = open();
-    const first = await keys.create("ops", ["manage"], 1);
-    const error = await rejection(keys.create("ops", ["invoke"], 2));
-    expect(error.code).toBe("API_KEY_INVALID");
-    expect(error.status).toBe(400);
-    expect(error.message).toContain(`an API key named "ops" already exists (${first.record.id})`);
-    await keys.revoke(first.record.id, 3);
-    const again = await keys.create("ops", ["invoke"], 4);
-    expect(again.record.id).not.toBe(first.record.id);
-    expect((await keys.list()).map((k) => [k.name, k.revokedAt])).toEqual([
-      ["ops", 3],
-      ["ops", null],
-    ]);
-  });
-
-  it("refuses an unknown scope, no scope, and an empty name, naming the valid scopes", async () => {
-    const { keys } = open();
-    const unknown = await rejection(keys.create("x", ["invoke", "admin" as ApiScope], 1));
-    expect(unknown.code).toBe("API_KEY_INVALID");
-    expect(unknown.message).toBe(`unknown scope "admin" (valid scopes: invoke, manage, run)`);
-    expect(unknown.details).toMatchObject({ validScopes: [...API_SCOPES] });
-    const none = await rejection(keys.create("x", [], 1));
-    expect(none.code).toBe("API_KEY_INVALID");
-    expect(none.message).toContain("at least one scope (valid scopes: invoke, manage, run)");
-    const noName = await rejection(keys.create("  ", ["invoke"], 1));
-    expect(noName.code).toBe("API_KEY_INVALID");
-    expect(noName.message).toContain("needs a name");
-    expect(await keys.list()).toEqual([]);
-  });
-
-  it("revokes by id and by name, and returns the record; revoking again changes nothing", async () => {
-    const { keys } = open();
-    const a = await keys.create("a", ["invoke"], 1);
-    const b = await keys.create("b", ["invoke"], 2);
-    expect(await keys.revoke(a.record.id, 10)).toEqual({ ...a.record, revokedAt: 10 });
-    expect(await keys.revoke("b", 11)).toEqual({ ...b.record, revokedAt: 11 });
-    expect(await keys.revoke("b", 12)).toEqual({ ...b.record, revokedAt: 11 });
-    expect((await keys.list()).map((k) => k.revokedAt)).toEqual([10, 11]);
-    expect((await keys.activeByHash()).size).toBe(0);
-  });
-
-  it("revoking an unknown id or name is API_KEY_NOT_FOUND", async () => {
-    const { keys } = open();
-    await keys.create("a", ["invoke"], 1);
-    const error = await rejection(keys.revoke("nope", 2));
-    expect(error.code).toBe("API_KEY_NOT_FOUND");
-    expect(error.status).toBe(404);
-    expect(error.message).toContain(`no API key has the id or name "nope"`);
-    expect((await keys.list())[0]!.revokedAt).toBeNull();
-  });
+  // The ApiKeyStore contract (lookups by hash, names, scopes, revoking) is test/conformance/metadata-store.suite.ts,
+  // run on SQLite and Postgres; these are the SQLite file's own.
 
   it("keeps keys across reopening the metadata file", async () => {
     const path = join(tempDir(), "metadata.sqlite");

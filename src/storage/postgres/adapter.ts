@@ -2,6 +2,7 @@ import { assertUsable } from "../definition-check.js";
 import { StrataError } from "../../errors/strata-error.js";
 import type { Health, StorageAdapter } from "../adapter.js";
 import type { Format, StorageDefinition } from "../storage-definition.js";
+import { SCHEMA_NAME } from "./connection.js";
 import { PostgresTableEngine } from "./table-engine.js";
 
 const OPTIONS = ["urlEnv", "schema", "poolSize"] as const;
@@ -19,7 +20,7 @@ function check(definition: StorageDefinition): string[] {
   } else if (typeof urlEnv !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(urlEnv)) {
     problems.push(`${at}: option "urlEnv" must be the name of an environment variable (letters, digits and _), not the URL itself`);
   }
-  if (schema !== undefined && (typeof schema !== "string" || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))) {
+  if (schema !== undefined && (typeof schema !== "string" || !SCHEMA_NAME.test(schema))) {
     problems.push(`${at}: option "schema" must be a lower-case name (letters, digits and _, starting with a letter or _)`);
   }
   if (poolSize !== undefined && (typeof poolSize !== "number" || !Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000)) {

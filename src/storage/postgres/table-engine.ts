@@ -5,9 +5,9 @@ import { from as copyFrom } from "pg-copy-streams";
 import { SqlError } from "../../errors/errors.js";
 import { StrataError, isStrataError } from "../../errors/strata-error.js";
 import type { SqlLiteral } from "../../pipeline/sql.js";
+import { isConnectionError, quoteIdent as quote, serverOf } from "./connection.js";
 import type { ColumnBatch, ColumnDef, ResolvedQuery, SqlDialect, TableEngine, TableName } from "../table-engine.js";
 
-const quote = (ident: string): string => `"${ident.replace(/"/g, '""')}"`;
 const literal = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
 const DEFAULT_BATCH_SIZE = 10_000;
@@ -143,30 +143,6 @@ function copyValue(value: unknown, type: string): string {
   return copyText(String(value as string | number | bigint));
 }
 
-const CONNECTION_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EPIPE",
-  "EAI_AGAIN",
-]);
-
-/** Whether an error means the server is out of reach (down, refusing, rejecting us) rather than the SQL is wrong. */
-function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string") {
-    if (CONNECTION_CODES.has(code)) return true;
-    // 08: connection exception; 28: authorization; 57P01-3: shutdown, crash, starting up; 3D000: no such database; 53300: too many connections.
-    if (/^(08...|28...|57P0[123]|3D000|53300)$/.test(code)) return true;
-  }
-  return /Connection terminated|timeout exceeded when trying to connect|connection error|Client was closed/i.test(
-    (error as Error).message ?? "",
-  );
-}
-
 export interface PostgresTableEngineOptions {
   /** postgres://user:password@host:port/database. Never appears in a message. */
   readonly url: string;
@@ -198,16 +174,7 @@ export class PostgresTableEngine implements TableEngine {
 
   constructor(options: PostgresTableEngineOptions) {
     this.schema = options.schema ?? "public";
-    let url: URL;
-    try {
-      url = new URL(options.url);
-    } catch {
-      throw new StrataError(
-        "STORAGE_INVALID",
-        `${options.storage === undefined ? "postgres" : `storage "${options.storage}"`}: the URL is not valid`,
-      );
-    }
-    this.#server = `${decodeURIComponent(url.hostname) || "localhost"}:${url.port || "5432"}${url.pathname.length > 1 ? url.pathname : ""}`;
+    this.#server = serverOf(options.url, options.storage === undefined ? "postgres" : `storage "${options.storage}"`);
     this.#label = options.storage === undefined ? `postgres ${this.#server}` : `storage "${options.storage}" (postgres ${this.#server})`;
     this.#config = {
       connectionString: options.url,

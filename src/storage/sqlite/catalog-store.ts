@@ -1,38 +1,8 @@
 import type Database from "better-sqlite3";
-import { StrataError } from "../../errors/strata-error.js";
-import type { CatalogStore, DatasetVersion, LineageRecord } from "../catalog-store.js";
+import { storageExists, type CatalogStore, type DatasetVersion, type LineageRecord } from "../catalog-store.js";
 import type { StorageDefinition } from "../storage-definition.js";
+import { toDatasetVersion, toLineage, toStorageDefinition, type LineageRow, type StorageRow, type VersionRow } from "../metadata-rows.js";
 import { storeCall } from "./metadata-db.js";
-
-interface VersionRow {
-  dataset: string;
-  version: number;
-  storage: string;
-  status: DatasetVersion["status"];
-  rows: number | null;
-  run_id: string | null;
-  step: string | null;
-  partition: string | null;
-  created_at: number;
-  finished_at: number | null;
-  error: string | null;
-  live: number;
-}
-
-const toVersion = (r: VersionRow): DatasetVersion => ({
-  dataset: r.dataset,
-  version: r.version,
-  storage: r.storage,
-  status: r.status,
-  rows: r.rows,
-  runId: r.run_id,
-  step: r.step,
-  partition: r.partition,
-  createdAt: r.created_at,
-  finishedAt: r.finished_at,
-  error: r.error,
-  live: r.live === 1,
-});
 
 const VERSION_COLUMNS = `v.*, (select count(*) from dataset_live l where l.dataset = v.dataset and l.version = v.version) as live`;
 
@@ -82,7 +52,7 @@ export class SqliteCatalogStore implements CatalogStore {
         this.#stmt.addStorage.run(d.name, d.technology, d.format, JSON.stringify(d.options), at);
       } catch (cause) {
         if ((cause as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-          throw new StrataError("STORAGE_EXISTS", `a storage named "${d.name}" exists already`, { details: { storage: d.name } });
+          throw storageExists(d.name);
         }
         throw cause;
       }
@@ -94,14 +64,7 @@ export class SqliteCatalogStore implements CatalogStore {
   }
 
   listStorages(): Promise<StorageDefinition[]> {
-    return this.#run("list storages", () =>
-      (this.#stmt.storages.all() as { name: string; technology: string; format: string; options: string }[]).map((r) => ({
-        name: r.name,
-        technology: r.technology as StorageDefinition["technology"],
-        format: r.format as StorageDefinition["format"],
-        options: JSON.parse(r.options) as StorageDefinition["options"],
-      })),
-    );
+    return this.#run("list storages", () => (this.#stmt.storages.all() as StorageRow[]).map(toStorageDefinition));
   }
 
   beginVersion(e: {
@@ -141,17 +104,17 @@ export class SqliteCatalogStore implements CatalogStore {
   }
 
   versions(dataset: string): Promise<DatasetVersion[]> {
-    return this.#run("list versions", () => (this.#stmt.versions.all(dataset) as VersionRow[]).map(toVersion));
+    return this.#run("list versions", () => (this.#stmt.versions.all(dataset) as VersionRow[]).map(toDatasetVersion));
   }
 
   versionsOfRun(runId: string): Promise<DatasetVersion[]> {
-    return this.#run("versions of run", () => (this.#stmt.versionsOfRun.all(runId) as VersionRow[]).map(toVersion));
+    return this.#run("versions of run", () => (this.#stmt.versionsOfRun.all(runId) as VersionRow[]).map(toDatasetVersion));
   }
 
   liveVersion(dataset: string): Promise<DatasetVersion | null> {
     return this.#run("live version", () => {
       const row = this.#stmt.live.get(dataset) as VersionRow | undefined;
-      return row ? toVersion(row) : null;
+      return row ? toDatasetVersion(row) : null;
     });
   }
 
@@ -169,17 +132,6 @@ export class SqliteCatalogStore implements CatalogStore {
   }
 
   lineageOfRun(runId: string): Promise<LineageRecord[]> {
-    return this.#run("lineage of run", () =>
-      (
-        this.#stmt.lineageOfRun.all(runId) as {
-          run_id: string;
-          step: string;
-          dataset: string;
-          version: number;
-          direction: "read" | "write";
-          at: number;
-        }[]
-      ).map((r) => ({ runId: r.run_id, step: r.step, dataset: r.dataset, version: r.version, direction: r.direction, at: r.at })),
-    );
+    return this.#run("lineage of run", () => (this.#stmt.lineageOfRun.all(runId) as LineageRow[]).map(toLineage));
   }
 }

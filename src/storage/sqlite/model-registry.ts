@@ -1,19 +1,10 @@
 import type Database from "better-sqlite3";
-import { NotFoundError } from "../../errors/errors.js";
-import type { ModelRegistry, ModelVersion, NewModelVersion } from "../model-registry.js";
+import { modelNotFound, type ModelRegistry, type ModelVersion, type NewModelVersion } from "../model-registry.js";
+import { toModelVersion, type ModelRow } from "../metadata-rows.js";
 import { storeCall } from "./metadata-db.js";
 
-interface ModelRow {
-  name: string;
-  version: number;
-  algorithm: string;
-  params: string;
-  metrics: string;
-  artifact: string | null;
-  run_id: string | null;
-  step: string | null;
-  created_at: number;
-}
+const toVersionWithAliases = (row: ModelRow, aliases: Map<number, string[]>): ModelVersion =>
+  toModelVersion(row, aliases.get(row.version) ?? []);
 
 /** The model registry in the metadata SQLite file (tables `models`, `model_aliases`). */
 export class SqliteModelRegistry implements ModelRegistry {
@@ -35,21 +26,6 @@ export class SqliteModelRegistry implements ModelRegistry {
     const byVersion = new Map<number, string[]>();
     for (const r of rows) byVersion.set(r.version, [...(byVersion.get(r.version) ?? []), r.alias]);
     return byVersion;
-  }
-
-  #toVersion(row: ModelRow, aliases: Map<number, string[]>): ModelVersion {
-    return {
-      name: row.name,
-      version: row.version,
-      algorithm: row.algorithm,
-      params: JSON.parse(row.params) as Record<string, unknown>,
-      metrics: JSON.parse(row.metrics) as Record<string, number>,
-      runId: row.run_id,
-      step: row.step,
-      createdAt: row.created_at,
-      artifact: row.artifact === null ? null : (JSON.parse(row.artifact) as unknown),
-      aliases: aliases.get(row.version) ?? [],
-    };
   }
 
   register(entry: NewModelVersion): Promise<ModelVersion> {
@@ -74,7 +50,7 @@ export class SqliteModelRegistry implements ModelRegistry {
             entry.at,
           );
         const row = this.#db.prepare(`select * from models where name = ? and version = ?`).get(entry.name, v) as ModelRow;
-        return this.#toVersion(row, new Map());
+        return toVersionWithAliases(row, new Map());
       })(),
     );
   }
@@ -83,7 +59,7 @@ export class SqliteModelRegistry implements ModelRegistry {
     return this.#run("list versions", () => {
       const aliases = this.#aliases(name);
       return (this.#db.prepare(`select * from models where name = ? order by version`).all(name) as ModelRow[]).map((r) =>
-        this.#toVersion(r, aliases),
+        toVersionWithAliases(r, aliases),
       );
     });
   }
@@ -105,15 +81,9 @@ export class SqliteModelRegistry implements ModelRegistry {
         const known = (
           this.#db.prepare(`select version from models where name = ? order by version`).all(name) as { version: number }[]
         ).map((r) => r.version);
-        throw new NotFoundError(
-          "MODEL_NOT_FOUND",
-          known.length
-            ? `model "${name}" has no version or alias ${JSON.stringify(versionOrAlias)} (versions: ${known.join(", ")})`
-            : `no model named "${name}" is registered`,
-          { details: { name, version: versionOrAlias } },
-        );
+        throw modelNotFound(name, versionOrAlias, known);
       }
-      return this.#toVersion(row, this.#aliases(name));
+      return toVersionWithAliases(row, this.#aliases(name));
     });
   }
 

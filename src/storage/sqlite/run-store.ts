@@ -1,5 +1,4 @@
 import type Database from "better-sqlite3";
-import { NotFoundError } from "../../errors/errors.js";
 import type {
   AttemptRecord,
   ErrorInfo,
@@ -9,69 +8,12 @@ import type {
   RunStatus,
   RunStore,
   StepRecord,
-  StoredOutput,
   ValidationReport,
 } from "../run-store.js";
+import { runLookupError } from "../run-store.js";
+import { toAttempt, toLog, toRun, toStep, type AttemptRow, type LogRow, type RunRow, type StepRow } from "../metadata-rows.js";
 import { openMetadataDb } from "./metadata-db.js";
 import { storeCall } from "./metadata-db.js";
-
-interface RunRow {
-  id: string;
-  pipeline: string;
-  status: RunStatus;
-  trigger_kind: RunRecord["trigger"]["kind"];
-  trigger_id: string;
-  params: string;
-  input_params: string | null;
-  owner: string | null;
-  resumed_from: string | null;
-  started_at: number;
-  ended_at: number | null;
-  error_code: string | null;
-  error_message: string | null;
-}
-
-interface StepRow {
-  run_id: string;
-  step: string;
-  status: StepRecord["status"];
-  attempts: number;
-  started_at: number | null;
-  ended_at: number | null;
-  error_code: string | null;
-  error_message: string | null;
-  output: string | null;
-  reused_from: string | null;
-}
-
-interface AttemptRow {
-  run_id: string;
-  step: string;
-  attempt: number;
-  status: AttemptRecord["status"];
-  started_at: number;
-  ended_at: number | null;
-  error_code: string | null;
-  error_message: string | null;
-  retryable: number | null;
-}
-
-const errorOf = (code: string | null, message: string | null): ErrorInfo | null =>
-  code === null ? null : { code, message: message ?? "" };
-
-const toRun = (r: RunRow): RunRecord => ({
-  id: r.id,
-  pipeline: r.pipeline,
-  status: r.status,
-  trigger: { kind: r.trigger_kind, id: r.trigger_id },
-  params: JSON.parse(r.params) as Record<string, unknown>,
-  inputParams: JSON.parse(r.input_params ?? r.params) as Record<string, unknown>,
-  owner: r.owner,
-  resumedFrom: r.resumed_from,
-  startedAt: r.started_at,
-  endedAt: r.ended_at,
-  error: errorOf(r.error_code, r.error_message),
-});
 
 /** The embedded metadata store: one SQLite file (WAL), prepared statements, a transaction per event. */
 export class SqliteRunStore implements RunStore {
@@ -223,62 +165,25 @@ export class SqliteRunStore implements RunStore {
       const like = `${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       const rows = this.#stmt.runsByPrefix.all(like) as RunRow[];
       if (rows.length === 1) return toRun(rows[0]!);
-      if (rows.length === 0)
-        throw new NotFoundError("RUN_NOT_FOUND", `no run has the id "${idOrPrefix}" (see: strata runs list)`, {
-          details: { runId: idOrPrefix },
-        });
-      const ids = rows.slice(0, 5).map((r) => r.id);
-      throw new NotFoundError(
-        "RUN_AMBIGUOUS_ID",
-        `"${idOrPrefix}" is the start of several run ids (${ids.join(", ")}${rows.length > 5 ? ", ..." : ""}); give more of it`,
-        {
-          details: { runId: idOrPrefix, matches: ids },
-        },
+      throw runLookupError(
+        idOrPrefix,
+        rows.map((r) => r.id),
       );
     });
   }
 
   getSteps(runId: string): Promise<StepRecord[]> {
-    return this.#run("get steps", () =>
-      (this.#stmt.steps.all(runId) as StepRow[]).map((r) => ({
-        runId: r.run_id,
-        step: r.step,
-        status: r.status,
-        attempts: r.attempts,
-        startedAt: r.started_at,
-        endedAt: r.ended_at,
-        error: errorOf(r.error_code, r.error_message),
-        output: r.output === null ? null : (JSON.parse(r.output) as StoredOutput),
-        reusedFrom: r.reused_from,
-      })),
-    );
+    return this.#run("get steps", () => (this.#stmt.steps.all(runId) as StepRow[]).map(toStep));
   }
 
   getAttempts(runId: string): Promise<AttemptRecord[]> {
-    return this.#run("get attempts", () =>
-      (this.#stmt.attempts.all(runId) as AttemptRow[]).map((r) => ({
-        runId: r.run_id,
-        step: r.step,
-        attempt: r.attempt,
-        status: r.status,
-        startedAt: r.started_at,
-        endedAt: r.ended_at,
-        error: r.error_code === null ? null : { code: r.error_code, message: r.error_message ?? "", retryable: r.retryable === 1 },
-      })),
-    );
+    return this.#run("get attempts", () => (this.#stmt.attempts.all(runId) as AttemptRow[]).map(toAttempt));
   }
 
   getLogs(runId: string, filter: { step?: string } = {}): Promise<LogRecord[]> {
     return this.#run("get logs", () => {
-      const rows = (filter.step ? this.#stmt.logsOfStep.all(runId, filter.step) : this.#stmt.logs.all(runId)) as {
-        run_id: string;
-        step: string | null;
-        attempt: number | null;
-        time: number;
-        level: number;
-        line: string;
-      }[];
-      return rows.map((r) => ({ runId: r.run_id, step: r.step, attempt: r.attempt, time: r.time, level: r.level, line: r.line }));
+      const rows = (filter.step ? this.#stmt.logsOfStep.all(runId, filter.step) : this.#stmt.logs.all(runId)) as LogRow[];
+      return rows.map(toLog);
     });
   }
 

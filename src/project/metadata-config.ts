@@ -1,0 +1,95 @@
+import { ProjectError } from "../errors/errors.js";
+import { StrataError } from "../errors/strata-error.js";
+import type { MetadataChoice } from "../storage/metadata-stores.js";
+import { SCHEMA_NAME } from "../storage/postgres/connection.js";
+
+/**
+ * The `metadata` field of strata.config.ts: where runs, the catalog, models and API keys are
+ * kept. SQLite in the state folder by default; Postgres when several processes share them. Like
+ * storages, it names the environment variable holding the URL, never the URL.
+ */
+export type MetadataConfig =
+  | { readonly technology: "sqlite" }
+  | {
+      readonly technology: "postgres";
+      /** The environment variable holding the postgres:// URL, e.g. "STRATA_METADATA_URL". */
+      readonly urlEnv: string;
+      /** The schema of the metadata tables (plain names: runs, logs...), created when missing; give it one of its own. Default "strata". */
+      readonly schema?: string;
+      /** Connections at most, per process. Default 10. */
+      readonly poolSize?: number;
+    };
+
+const KNOWN: Record<MetadataConfig["technology"], readonly string[]> = {
+  sqlite: ["technology"],
+  postgres: ["technology", "urlEnv", "schema", "poolSize"],
+};
+
+/** Each problem of a `metadata` value, naming its field. */
+function problemsOf(value: unknown): string[] {
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return [`metadata must be an object such as { technology: "postgres", urlEnv: "STRATA_METADATA_URL" }`];
+  const fields = value as Record<string, unknown>;
+  const { technology } = fields;
+  if (technology !== "sqlite" && technology !== "postgres")
+    return [`metadata.technology must be "sqlite" or "postgres" (got ${JSON.stringify(technology) ?? "nothing"})`];
+  const problems: string[] = [];
+  for (const name of Object.keys(fields)) {
+    if (name === "url")
+      problems.push(`metadata.url is not allowed: a URL holds a password; put it in an environment variable named by metadata.urlEnv`);
+    else if (!KNOWN[technology].includes(name))
+      problems.push(`metadata.${name} is not an option of ${technology} metadata (known: ${KNOWN[technology].join(", ")})`);
+  }
+  if (technology === "postgres") {
+    const { urlEnv, schema, poolSize } = fields;
+    if (urlEnv === undefined)
+      problems.push(`metadata.urlEnv is required: the name of the environment variable holding the postgres:// URL`);
+    else if (typeof urlEnv !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(urlEnv))
+      problems.push(`metadata.urlEnv must be the name of an environment variable (letters, digits and _), not the URL itself`);
+    if (schema !== undefined && (typeof schema !== "string" || !SCHEMA_NAME.test(schema)))
+      problems.push(`metadata.schema must be a lower-case name (letters, digits and _, starting with a letter or _)`);
+    if (poolSize !== undefined && (typeof poolSize !== "number" || !Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000))
+      problems.push(`metadata.poolSize must be a whole number from 1 to 1000`);
+  }
+  return problems;
+}
+
+/** Checks the config's `metadata` field when the project loads: PROJECT_LOAD_FAILED naming the file and each bad field. */
+export function checkMetadataConfig(value: unknown, file: string): MetadataConfig | undefined {
+  if (value === undefined) return undefined;
+  const problems = problemsOf(value);
+  if (problems.length) {
+    throw new ProjectError("PROJECT_LOAD_FAILED", `${file}: ${problems.join("; ")}`, { details: { file, field: "metadata", problems } });
+  }
+  return value as MetadataConfig;
+}
+
+/** What the workspace opens, with the URL read from the environment now (when the workspace opens, not when the config loads). */
+export function resolveMetadata(
+  config: MetadataConfig | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): MetadataChoice | undefined {
+  if (config === undefined || config.technology === "sqlite") return config;
+  const url = env[config.urlEnv];
+  // The value is a secret: messages name the variable, never what it holds.
+  if (url === undefined || url.trim() === "") {
+    throw new StrataError(
+      "STORAGE_UNAVAILABLE",
+      `metadata store (postgres): the environment variable ${config.urlEnv} is not set (metadata.urlEnv)`,
+      {
+        details: { urlEnv: config.urlEnv },
+      },
+    );
+  }
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new StrataError("STORAGE_INVALID", `metadata store (postgres): ${config.urlEnv} must hold a postgres:// or postgresql:// URL`, {
+      details: { urlEnv: config.urlEnv },
+    });
+  }
+  return {
+    technology: "postgres",
+    url,
+    ...(config.schema === undefined ? {} : { schema: config.schema }),
+    ...(config.poolSize === undefined ? {} : { poolSize: config.poolSize }),
+  };
+}

@@ -1,0 +1,37 @@
+import { systemClock } from "../clock/clock.js";
+import { isStrataError } from "../errors/strata-error.js";
+import type { Hook } from "../pipeline/hooks.js";
+import { deliverHook } from "./hook-runner.js";
+import type { HookPayload } from "./hook-payload.js";
+
+export interface HookRetryOptions {
+  /** How a wait between tries is spent; inject one that returns at once to keep tests fast. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Told of each failed try that will be tried again. */
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+}
+
+export type HookOutcome =
+  { readonly ok: true; readonly attempts: number } | { readonly ok: false; readonly attempts: number; readonly error: unknown };
+
+/**
+ * Tries a hook up to `hook.retry.attempts` times, waiting `delayMs * factor^(n-1)` between tries.
+ * Never throws: an alert that cannot be delivered is the caller's to log, not the run's to fail.
+ */
+export async function deliverWithRetry(hook: Hook, payload: HookPayload, options: HookRetryOptions = {}): Promise<HookOutcome> {
+  const { sleep = (ms: number) => systemClock.sleep(ms), onRetry } = options;
+  const { attempts, delayMs, factor } = hook.retry;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deliverHook(hook, payload);
+      return { ok: true, attempts: attempt };
+    } catch (error) {
+      // A missing variable or a refused address fails the same way every time.
+      const retryable = !isStrataError(error) || error.retryable;
+      if (attempt >= attempts || !retryable) return { ok: false, attempts: attempt, error };
+      const wait = Math.round(delayMs * factor ** (attempt - 1));
+      onRetry?.({ attempt, delayMs: wait, error });
+      await sleep(wait);
+    }
+  }
+}

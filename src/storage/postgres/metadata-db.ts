@@ -1,0 +1,196 @@
+import type pg from "pg";
+import { StoreError } from "../../errors/errors.js";
+import { StrataError, isStrataError } from "../../errors/strata-error.js";
+import { isConnectionError, quoteIdent, SCHEMA_NAME, serverOf } from "./connection.js";
+import { METADATA_MIGRATIONS } from "./metadata-schema.js";
+
+export interface PostgresMetadataOptions {
+  /** postgres://user:password@host:port/database. Never appears in a message. */
+  readonly url: string;
+  /** The schema holding the metadata tables, created when missing. Default "strata". */
+  readonly schema?: string;
+  /** Connections at most. Default 10. */
+  readonly poolSize?: number;
+}
+
+/** Runs one statement and returns its rows: on the pool, or on a transaction's own connection. */
+export type Query = <R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values?: readonly unknown[]) => Promise<R[]>;
+
+/**
+ * The metadata database on a Postgres server: one pool shared by the run store, the catalog, the
+ * model registry and the API keys, with every table in one schema (`strata` by default). Nothing
+ * connects until the first call, which also brings the schema up to date, so opening a workspace
+ * stays synchronous and a server that is down at start is retried at the next call.
+ */
+export class PostgresMetadataDb {
+  readonly schema: string;
+  /** host:port/database, without user or password. */
+  readonly server: string;
+  readonly #config: pg.PoolConfig;
+  #opened: Promise<pg.Pool> | undefined;
+  #ready: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: PostgresMetadataOptions) {
+    this.schema = options.schema ?? "strata";
+    if (!SCHEMA_NAME.test(this.schema)) {
+      throw new StrataError(
+        "STORAGE_INVALID",
+        `metadata store (postgres): schema ${JSON.stringify(this.schema)} must be a lower-case name (letters, digits and _, starting with a letter or _)`,
+        { details: { schema: this.schema } },
+      );
+    }
+    this.server = serverOf(options.url, "metadata store (postgres)");
+    this.#config = {
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      // Idle connections do not keep a command that forgot to close its workspace from exiting.
+      allowExitOnIdle: true,
+      application_name: "strata metadata",
+      // Unqualified table names are the metadata schema's (the name needs no quoting: SCHEMA_NAME).
+      options: `-c search_path=${this.schema}`,
+    };
+  }
+
+  // The driver is imported at the first call, not with this module: the workspace imports the
+  // Postgres stores whatever its metadata technology, and most commands never reach a server.
+  #pool(): Promise<pg.Pool> {
+    this.#opened ??= import("pg").then(({ default: driver }) => {
+      const pool = new driver.Pool({
+        ...this.#config,
+        // bigint columns (times in ms, row counts, count(*)) are read as numbers: they stay far below 2^53.
+        types: {
+          getTypeParser: ((oid: number, format?: string) =>
+            oid === 20 ? Number : driver.types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"],
+        },
+      });
+      // An idle connection that breaks (server restart) is dropped by the pool; without a listener
+      // its error would crash the process.
+      pool.on("error", () => undefined);
+      return pool;
+    });
+    return this.#opened;
+  }
+
+  /** What messages name: server and schema, never the password. */
+  get location(): string {
+    return `postgres ${this.server}, schema ${this.schema}`;
+  }
+
+  /** Migrates once per process; a failure (server down) is forgotten, so the next call tries again. */
+  ready(): Promise<void> {
+    if (!this.#ready) {
+      this.#ready = this.#transaction("metadata store", "bring the schema up to date", (query) => this.#migrate(query));
+      this.#ready.catch(() => (this.#ready = undefined));
+    }
+    return this.#ready;
+  }
+
+  // Under an advisory lock: a second process starting at once waits, then finds the work done.
+  async #migrate(query: Query): Promise<void> {
+    await query(`select pg_advisory_xact_lock(hashtext('strata.metadata'), hashtext($1))`, [this.schema]);
+    await query(`create schema if not exists ${quoteIdent(this.schema)}`);
+    await query(`create table if not exists migrations (version integer primary key, applied_at timestamptz not null default now())`);
+    const [{ done } = { done: 0 }] = await query<{ done: number }>(`select coalesce(max(version), 0) as done from migrations`);
+    for (let i = done; i < METADATA_MIGRATIONS.length; i++) {
+      await query(METADATA_MIGRATIONS[i]!);
+      await query(`insert into migrations (version) values ($1)`, [i + 1]);
+    }
+  }
+
+  /** One statement on the pool; `label` (the store) and `what` (the operation) name a failure. */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    label: string,
+    what: string,
+    sql: string,
+    values: readonly unknown[] = [],
+  ): Promise<R[]> {
+    await this.ready();
+    return this.#with(label, what, async (client) => (await client.query<R>(sql, values as unknown[])).rows);
+  }
+
+  /** `use` inside one transaction on one connection: committed when it resolves, rolled back when it throws. */
+  async transaction<T>(label: string, what: string, use: (query: Query) => Promise<T>): Promise<T> {
+    await this.ready();
+    return this.#transaction(label, what, use);
+  }
+
+  #transaction<T>(label: string, what: string, use: (query: Query) => Promise<T>): Promise<T> {
+    return this.#with(label, what, async (client) => {
+      const query: Query = async <R extends pg.QueryResultRow>(sql: string, values: readonly unknown[] = []) =>
+        (await client.query<R>(sql, values as unknown[])).rows;
+      await client.query("begin");
+      try {
+        const result = await use(query);
+        await client.query("commit");
+        return result;
+      } catch (error) {
+        await client.query("rollback").catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /** Runs `use` on a pooled connection (dropped, not reused, if it broke) and names any failure. */
+  async #with<T>(label: string, what: string, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StrataError("STORAGE_UNAVAILABLE", `${label} (${this.location}) is closed`, { retryable: false });
+    let client: pg.PoolClient;
+    try {
+      client = await (await this.#pool()).connect();
+    } catch (cause) {
+      throw this.#failed(label, what, cause);
+    }
+    let broken: Error | undefined;
+    try {
+      return await use(client);
+    } catch (cause) {
+      if (isConnectionError(cause)) broken = cause as Error;
+      throw this.#failed(label, what, cause);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Strata's own errors pass; an unreachable server is STORAGE_UNAVAILABLE, anything else STORE_FAILED. */
+  #failed(label: string, what: string, cause: unknown): StrataError {
+    if (isStrataError(cause)) return cause;
+    const details = { server: this.server, schema: this.schema };
+    if (isConnectionError(cause)) {
+      return new StrataError("STORAGE_UNAVAILABLE", `${label} (${this.location}) is unavailable: ${(cause as Error).message}`, {
+        cause,
+        details,
+      });
+    }
+    const sqlState = (cause as { code?: unknown }).code;
+    return new StoreError("STORE_FAILED", `${label} (${this.location}): ${what} failed: ${(cause as Error).message}`, {
+      cause,
+      details: { ...details, ...(typeof sqlState === "string" ? { sqlState } : {}) },
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#opened) await (await this.#opened).end();
+  }
+}
+
+/** Postgres text cannot hold NUL characters; free text (error messages) gets them replaced rather than failing the write. */
+export const pgText = (text: string | null | undefined): string | null => (text == null ? null : text.replace(/\0/g, "\uFFFD"));
+
+/**
+ * The next version number of a dataset or a model, inside the caller's transaction. The counter's
+ * row lock is held to the commit: a writer in another process waits, then gets the next number;
+ * a transaction rolled back gives its number back.
+ */
+export async function nextVersion(query: Query, kind: "dataset" | "model", name: string): Promise<number> {
+  const [row] = await query<{ last: number }>(
+    `insert into version_counters (kind, name, last) values ($1, $2, 1)
+     on conflict (kind, name) do update set last = version_counters.last + 1 returning last`,
+    [kind, name],
+  );
+  return row!.last;
+}

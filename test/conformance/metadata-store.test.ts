@@ -1,0 +1,265 @@
+import { spawn } from "node:child_process";
+import { connect, createServer, type Socket } from "node:net";
+import { join, resolve } from "node:path";
+import pg from "pg";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { isStrataError } from "../../src/errors/strata-error.js";
+import { openWorkspace } from "../../src/runtime/workspace.js";
+import type { MetadataStores } from "../../src/storage/metadata-stores.js";
+import { PostgresMetadataDb } from "../../src/storage/postgres/metadata-db.js";
+import { openPostgresMetadata } from "../../src/storage/postgres/metadata-stores.js";
+import { openSqliteMetadata } from "../../src/storage/sqlite/metadata-stores.js";
+import { rejection } from "../helpers/errors.js";
+import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
+import { postgresUrl, uniqueName } from "../helpers/services.js";
+import { freePort } from "../helpers/waiting.js";
+import { metadataStoreSuite } from "./metadata-store.suite.js";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+const tempDir = tempDirEachTest("strata-metadata-");
+const closing = closeEachTest<{ close(): Promise<void> }>();
+/** Closes whatever it is given after the test, and hands it back with its own type. */
+const track = <T extends { close(): Promise<void> }>(resource: T): T => (closing.track(resource), resource);
+
+/** Runs SQL on the test server from a connection of its own. */
+async function onServer<T>(use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: postgresUrl() });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  await onServer((c) => c.query(`drop schema if exists "${schema}" cascade`));
+}
+
+metadataStoreSuite("sqlite", () => {
+  const path = join(tempDir(), ".strata", "metadata.sqlite");
+  return { open: () => openSqliteMetadata(path) };
+});
+
+metadataStoreSuite("postgres", () => {
+  const schema = uniqueName("meta");
+  return { open: () => openPostgresMetadata({ url: postgresUrl(), schema, poolSize: 4 }), remove: () => dropSchema(schema) };
+});
+
+/**
+ * Writers in processes of their own, started together on one metadata database: each allocates
+ * versions of one dataset and registers versions of one model, then prints the numbers it got.
+ */
+async function writeFromProcesses(target: object, processes: number, each: number): Promise<{ versions: number[]; models: number[] }> {
+  const script = join(ROOT, "test", "helpers", "metadata-writer.ts");
+  const children = Array.from({ length: processes }, () => {
+    const child = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify({ ...target, each })], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    return new Promise<{ versions: number[]; models: number[] }>((done, fail) =>
+      child.on("exit", (code) => (code === 0 ? done(JSON.parse(stdout) as never) : fail(new Error(`writer exited ${code}: ${stderr}`)))),
+    );
+  });
+  const results = await Promise.all(children);
+  return { versions: results.flatMap((r) => r.versions), models: results.flatMap((r) => r.models) };
+}
+
+const sorted = (numbers: readonly number[]): number[] => [...numbers].sort((a, b) => a - b);
+const oneTo = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+
+describe("metadata store: writers in several processes", () => {
+  let schema: string;
+  beforeEach(() => {
+    schema = uniqueName("meta");
+  });
+  afterEach(() => dropSchema(schema));
+
+  it("sqlite: processes writing one file at once get distinct version numbers", async () => {
+    const path = join(tempDir(), "metadata.sqlite");
+    track(openSqliteMetadata(path)); // created before, as `strata` does on first use
+    const { versions, models } = await writeFromProcesses({ technology: "sqlite", path }, 3, 20);
+    expect(sorted(versions)).toEqual(oneTo(60));
+    expect(sorted(models)).toEqual(oneTo(60));
+  });
+
+  it("postgres: processes starting together on a new schema migrate it once and get distinct version numbers", async () => {
+    const { versions, models } = await writeFromProcesses({ technology: "postgres", url: postgresUrl(), schema }, 3, 20);
+    expect(sorted(versions)).toEqual(oneTo(60));
+    expect(sorted(models)).toEqual(oneTo(60));
+    const migrations = await onServer((c) => c.query<{ version: number }>(`select version from "${schema}".migrations order by version`));
+    expect(migrations.rows.map((r) => r.version)).toEqual([1]);
+  });
+});
+
+describe("postgres metadata store", () => {
+  let schema: string;
+  beforeEach(() => {
+    schema = uniqueName("meta");
+  });
+  afterEach(() => dropSchema(schema));
+  const open = (options: { url?: string; schema?: string } = {}): MetadataStores =>
+    track(openPostgresMetadata({ url: options.url ?? postgresUrl(), schema: options.schema ?? schema }));
+
+  it("creates its schema and tables at the first call, not when opened", async () => {
+    const stores = open();
+    const exists = async (): Promise<boolean> =>
+      (await onServer((c) => c.query(`select 1 from information_schema.schemata where schema_name = $1`, [schema]))).rowCount === 1;
+    expect(await exists()).toBe(false);
+    expect(await stores.runs.listRuns()).toEqual([]);
+    expect(await exists()).toBe(true);
+    const tables = await onServer((c) =>
+      c.query<{ table_name: string }>(`select table_name from information_schema.tables where table_schema = $1 order by 1`, [schema]),
+    );
+    expect(tables.rows.map((r) => r.table_name)).toEqual([
+      "api_keys",
+      "attempts",
+      "dataset_live",
+      "dataset_versions",
+      "lineage",
+      "logs",
+      "migrations",
+      "model_aliases",
+      "models",
+      "run_steps",
+      "runs",
+      "storages",
+      "validation_reports",
+      "version_counters",
+    ]);
+    expect(stores.location).toMatch(new RegExp(`^postgres 127\\.0\\.0\\.1:\\d+/postgres, schema ${schema}$`));
+  });
+
+  it("keeps everything across a reopen, and a second open does not migrate again", async () => {
+    const first = open();
+    await first.runs.createRun(
+      {
+        id: "r1",
+        pipeline: "p",
+        status: "running",
+        trigger: { kind: "manual", id: "t" },
+        params: {},
+        inputParams: {},
+        owner: null,
+        resumedFrom: null,
+        startedAt: 1,
+        endedAt: null,
+        error: null,
+      },
+      ["a"],
+    );
+    await first.catalog.beginVersion({ dataset: "d", storage: "warehouse", runId: "r1", step: "a", partition: null, at: 1 });
+    await first.close();
+    const second = open();
+    expect((await second.runs.getRun("r1")).pipeline).toBe("p");
+    expect(await second.catalog.beginVersion({ dataset: "d", storage: "warehouse", runId: null, step: null, partition: null, at: 2 })).toBe(
+      2,
+    );
+    const migrations = await onServer((c) => c.query(`select version from "${schema}".migrations`));
+    expect(migrations.rowCount).toBe(1);
+  });
+
+  it("keeps schemas apart: two projects on one database do not see each other's runs", async () => {
+    const other = uniqueName("meta");
+    try {
+      const a = open();
+      const b = open({ schema: other });
+      await a.catalog.beginVersion({ dataset: "d", storage: "warehouse", runId: null, step: null, partition: null, at: 1 });
+      expect(await b.catalog.datasets()).toEqual([]);
+      expect(await b.catalog.beginVersion({ dataset: "d", storage: "warehouse", runId: null, step: null, partition: null, at: 1 })).toBe(1);
+    } finally {
+      await closing.closeAll();
+      await dropSchema(other);
+    }
+  });
+
+  it("defaults to the schema strata, and refuses a schema name that would need quoting", () => {
+    expect(new PostgresMetadataDb({ url: postgresUrl() }).schema).toBe("strata");
+    let thrown: unknown;
+    try {
+      openPostgresMetadata({ url: postgresUrl(), schema: "Bad-Name" });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isStrataError(thrown) && thrown.code).toBe("STORAGE_INVALID");
+    expect((thrown as Error).message).toContain(`schema "Bad-Name" must be a lower-case name`);
+  });
+
+  it("a server that is down is STORAGE_UNAVAILABLE naming host:port, never the password, for every store", async () => {
+    const port = await freePort();
+    const stores = open({ url: `postgres://strata:s3cret-pw@127.0.0.1:${port}/meta` });
+    const calls: Promise<unknown>[] = [
+      stores.runs.listRuns(),
+      stores.runs.getRun("r1"),
+      stores.runs.appendLogs([{ runId: "r1", step: null, attempt: null, time: 1, level: 30, line: "{}" }]),
+      stores.catalog.beginVersion({ dataset: "d", storage: "warehouse", runId: null, step: null, partition: null, at: 1 }),
+      stores.catalog.listStorages(),
+      stores.models.register({ name: "m", algorithm: "x", params: {}, runId: null, step: null, at: 1 }),
+      stores.models.get("m", "live"),
+      stores.apiKeys.activeByHash(),
+      stores.apiKeys.create("k", ["invoke"], 1),
+    ];
+    for (const call of calls) {
+      const error = await rejection(call);
+      expect(error.code).toBe("STORAGE_UNAVAILABLE");
+      expect(error.retryable).toBe(true);
+      expect(error.status).toBe(503);
+      expect(error.message).toContain(`127.0.0.1:${port}/meta`);
+      expect(error.message).not.toContain("s3cret-pw");
+      expect(JSON.stringify(error.details)).not.toContain("s3cret-pw");
+      expect(error.details).toMatchObject({ server: `127.0.0.1:${port}/meta`, schema });
+    }
+  });
+
+  it("works once the server is reachable again, migrating then, without being reopened", async () => {
+    // A loopback proxy to the test server stands for a server that is down, then back.
+    const port = await freePort();
+    const target = new URL(postgresUrl());
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on("error", () => socket.destroy());
+        socket.on("close", () => sockets.delete(socket));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    const stores = open({ url: `postgres://postgres@127.0.0.1:${port}${target.pathname}` });
+    try {
+      expect((await rejection(stores.runs.listRuns())).code).toBe("STORAGE_UNAVAILABLE");
+      await new Promise<void>((done) => proxy.listen(port, "127.0.0.1", done));
+      expect(
+        await stores.catalog.beginVersion({ dataset: "d", storage: "warehouse", runId: null, step: null, partition: null, at: 1 }),
+      ).toBe(1);
+      expect(await stores.runs.listRuns()).toEqual([]);
+    } finally {
+      await stores.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((done) => proxy.close(done));
+    }
+  });
+
+  it("after close, a call is STORAGE_UNAVAILABLE saying so", async () => {
+    const stores = open();
+    await stores.runs.listRuns();
+    await stores.close();
+    await stores.close();
+    const error = await rejection(stores.runs.listRuns());
+    expect(error.code).toBe("STORAGE_UNAVAILABLE");
+    expect(error.message).toContain("is closed");
+  });
+
+  it("openWorkspace keeps a run's metadata in Postgres when told to", async () => {
+    const workspace = track(openWorkspace(tempDir(), { metadata: { technology: "postgres", url: postgresUrl(), schema } }));
+    await workspace.catalog.addStorage({ name: "lake", technology: "files", format: "files", options: { path: "data" } }, 1);
+    const { key } = await workspace.apiKeys.create("svc", ["invoke"], 1);
+    const seen = open();
+    expect((await seen.catalog.listStorages()).map((s) => s.name)).toEqual(["lake"]);
+    expect((await seen.apiKeys.list()).map((k) => [k.name, k.hint])).toEqual([["svc", key.slice(0, 12)]]);
+  });
+});
