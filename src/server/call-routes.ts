@@ -6,6 +6,7 @@ import { describeIssues, type FieldIssue } from "../serving/compiled-schema.js";
 import type { CallResult, EndpointCaller } from "../serving/endpoint-call.js";
 import type { EndpointSet, LoadedEndpoint } from "../serving/load-endpoints.js";
 import { keyOf, type ApiKeyCheck } from "./api-key-check.js";
+import { errorBody } from "./error-replies.js";
 
 export interface CallRoutesOptions {
   readonly caller: EndpointCaller;
@@ -45,11 +46,6 @@ export function callRouteOf(url: string): CallRoute | undefined {
   if (decoded.length === 2) return second === "batch" ? { type, batch: true } : { type, implementation: second, batch: false };
   if (decoded.length === 3 && third === "batch") return { type, implementation: second, batch: true };
   return undefined;
-}
-
-/** The body of every error answer: a stable code, a message, details for machines; never a stack. */
-export function errorBody(error: StrataError): string {
-  return JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } });
 }
 
 function inputError(issues: readonly FieldIssue[], prefix: string): StrataError {

@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { fastify as Fastify, type FastifyInstance, type FastifyReply } from "fastify";
+import { fastify as Fastify, type FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import { systemClock, type Clock } from "../clock/clock.js";
-import { isStrataError, StrataError } from "../errors/strata-error.js";
+import { StrataError } from "../errors/strata-error.js";
 import { loadProject } from "../project/load-project.js";
 import type { Workspace } from "../runtime/workspace.js";
 import { ControlPlane } from "../schedule/control-plane.js";
@@ -10,7 +10,7 @@ import { RunLauncher, type Launch } from "../schedule/run-launcher.js";
 import type { RunStatus } from "../storage/run-store.js";
 import { SqliteStreamStore } from "../storage/sqlite/stream-store.js";
 import { ApiKeyCheck, keyOf } from "./api-key-check.js";
-import { errorBody } from "./call-routes.js";
+import { answerErrors } from "./error-replies.js";
 
 export interface ControlServerOptions {
   readonly projectDir: string;
@@ -75,24 +75,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   let closing = false;
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, return503OnClosing: true });
-  const fail = (reply: FastifyReply, error: StrataError): FastifyReply =>
-    reply.code(error.status).type("application/json").send(errorBody(error));
-  app.setErrorHandler((thrown, _request, reply) => {
-    if (isStrataError(thrown)) return fail(reply, thrown);
-    const err = thrown as { statusCode?: number; message?: string };
-    if (err.statusCode !== undefined && err.statusCode < 500)
-      return fail(reply, new StrataError("REQUEST_INVALID", `the request is not valid: ${err.message ?? "bad request"}`));
-    log.error({ err: thrown }, "request failed");
-    return fail(reply, new StrataError("STORE_FAILED", "the control plane failed to answer; see its log"));
-  });
-  app.setNotFoundHandler((request, reply) =>
-    fail(
-      reply,
-      new StrataError("REQUEST_INVALID", `no route ${request.method} ${request.url.split("?")[0]}`, {
-        details: { method: request.method },
-      }),
-    ),
-  );
+  answerErrors(app, { log, unexpected: { code: "STORE_FAILED", message: "the control plane failed to answer; see its log" } });
   app.addHook("onRequest", async (request) => {
     if (request.url === "/healthz" || request.url === "/readyz") return;
     if (closing) throw new StrataError("SERVER_STOPPING", "the control plane is shutting down");

@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
-import { fastify as Fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { fastify as Fastify, type FastifyInstance, type FastifyRequest } from "fastify";
 import { pino, type Logger } from "pino";
-import { isStrataError, StrataError } from "../errors/strata-error.js";
+import { StrataError } from "../errors/strata-error.js";
 import { openProject } from "../project/load-project.js";
 import type { Workspace } from "../runtime/workspace.js";
 import { EndpointCaller } from "../serving/endpoint-call.js";
@@ -11,7 +11,8 @@ import { ServingMetrics } from "../serving/serving-metrics.js";
 import type { ApiScope } from "../storage/api-key-store.js";
 import type { StorageDefinition } from "../storage/storage-definition.js";
 import { ApiKeyCheck, keyOf } from "./api-key-check.js";
-import { callRoutes, endpointNotFound, errorBody } from "./call-routes.js";
+import { callRoutes, endpointNotFound } from "./call-routes.js";
+import { answerErrors } from "./error-replies.js";
 import { DOCS_PAGE } from "./docs-page.js";
 import { openApiDocument } from "./openapi.js";
 
@@ -93,25 +94,11 @@ export async function startModelsServer(options: ModelsServerOptions): Promise<M
     },
   });
 
-  const fail = (reply: FastifyReply, error: StrataError): FastifyReply =>
-    reply.code(error.status).type("application/json").send(errorBody(error));
-
-  app.setErrorHandler((thrown, _request, reply) => {
-    if (isStrataError(thrown)) return fail(reply, thrown);
-    const err = thrown as { statusCode?: number; message?: string };
-    if (err.statusCode !== undefined && err.statusCode < 500)
-      return fail(reply, new StrataError("REQUEST_INVALID", `the request is not valid: ${err.message ?? "bad request"}`));
-    log.error({ err: thrown }, "request failed");
-    return fail(reply, new StrataError("IMPLEMENTATION_FAILED", "the service failed to answer; see its log"));
+  answerErrors(app, {
+    log,
+    unexpected: { code: "IMPLEMENTATION_FAILED", message: "the service failed to answer; see its log" },
+    routesHint: "see GET /v1/openapi.json",
   });
-  app.setNotFoundHandler((request, reply) =>
-    fail(
-      reply,
-      new StrataError("REQUEST_INVALID", `no route ${request.method} ${request.url.split("?")[0]} (see GET /v1/openapi.json)`, {
-        details: { method: request.method, url: request.url },
-      }),
-    ),
-  );
 
   const guard =
     (scope: ApiScope) =>

@@ -5,6 +5,7 @@ import { openProject } from "../../project/load-project.js";
 import { startModelsServer } from "../../server/models-server.js";
 import type { EndpointSet } from "../../serving/load-endpoints.js";
 import { EXIT } from "../exit-codes.js";
+import { untilStopped } from "../until-stopped.js";
 import { startControlPlane } from "./server.js";
 
 export interface ServeOptions {
@@ -71,14 +72,7 @@ export async function serveCommand(options: ServeOptions & { watch?: boolean }):
       })
     : undefined;
 
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.stderr.write("stopping: finishing calls in flight\n");
-      resolve();
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  await untilStopped("stopping: finishing calls in flight");
   watcher?.close();
   clearTimeout(timer);
   process.off("SIGHUP", reload);

@@ -3,6 +3,7 @@ import { openProject } from "../../project/load-project.js";
 import { startControlServer, type ControlServer } from "../../server/control-server.js";
 import type { Workspace } from "../../runtime/workspace.js";
 import { EXIT } from "../exit-codes.js";
+import { untilStopped } from "../until-stopped.js";
 
 export interface ServerOptions {
   project?: string;
@@ -40,14 +41,7 @@ export async function serverCommand(options: ServerOptions): Promise<number> {
     await workspace.close();
     throw error;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.stderr.write("stopping: no new triggers; runs in flight get 10 s to finish\n");
-      resolve();
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  await untilStopped("stopping: no new triggers; runs in flight get 10 s to finish");
   await server.close();
   await workspace.close();
   return EXIT.OK;
