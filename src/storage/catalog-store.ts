@@ -35,20 +35,23 @@ export interface LineageRecord {
  * The catalog half of the metadata store: storages added at run time (definitions only; secrets
  * stay in environment variables), dataset versions with their live pointer, and lineage.
  */
+/** What `beginVersion` records of a version about to be written. */
+export interface NewDatasetVersion {
+  readonly dataset: string;
+  readonly storage: string;
+  readonly runId: string | null;
+  readonly step: string | null;
+  readonly partition: string | null;
+  readonly at: number;
+}
+
 export interface CatalogStore {
   addStorage(definition: StorageDefinition, at: number): Promise<void>;
   removeStorage(name: string): Promise<boolean>;
   listStorages(): Promise<StorageDefinition[]>;
 
   /** Allocates the next version number of a dataset and records it as "writing". */
-  beginVersion(entry: {
-    dataset: string;
-    storage: string;
-    runId: string | null;
-    step: string | null;
-    partition: string | null;
-    at: number;
-  }): Promise<number>;
+  beginVersion(entry: NewDatasetVersion): Promise<number>;
   finishVersion(dataset: string, version: number, rows: number, at: number): Promise<void>;
   failVersion(dataset: string, version: number, error: string, at: number): Promise<void>;
   /** Records `version` as the live one (after the storage's alias flipped). */

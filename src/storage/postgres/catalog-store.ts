@@ -1,4 +1,4 @@
-import { storageExists, type CatalogStore, type DatasetVersion, type LineageRecord } from "../catalog-store.js";
+import { storageExists, type CatalogStore, type DatasetVersion, type LineageRecord, type NewDatasetVersion } from "../catalog-store.js";
 import type { StorageDefinition } from "../storage-definition.js";
 import { toDatasetVersion, toLineage, toStorageDefinition, type LineageRow, type StorageRow, type VersionRow } from "../metadata-rows.js";
 import { nextVersion, pgText, type PostgresMetadataDb } from "./metadata-db.js";
@@ -37,14 +37,7 @@ export class PostgresCatalogStore implements CatalogStore {
     return rows.map(toStorageDefinition);
   }
 
-  beginVersion(e: {
-    dataset: string;
-    storage: string;
-    runId: string | null;
-    step: string | null;
-    partition: string | null;
-    at: number;
-  }): Promise<number> {
+  beginVersion(e: NewDatasetVersion): Promise<number> {
     return this.#db.transaction(LABEL, "begin version", async (query) => {
       const version = await nextVersion(query, "dataset", e.dataset);
       await query(

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { storageExists, type CatalogStore, type DatasetVersion, type LineageRecord } from "../catalog-store.js";
+import { storageExists, type CatalogStore, type DatasetVersion, type LineageRecord, type NewDatasetVersion } from "../catalog-store.js";
 import type { StorageDefinition } from "../storage-definition.js";
 import { toDatasetVersion, toLineage, toStorageDefinition, type LineageRow, type StorageRow, type VersionRow } from "../metadata-rows.js";
 import { storeCall } from "./metadata-db.js";
@@ -67,14 +67,7 @@ export class SqliteCatalogStore implements CatalogStore {
     return this.#run("list storages", () => (this.#stmt.storages.all() as StorageRow[]).map(toStorageDefinition));
   }
 
-  beginVersion(e: {
-    dataset: string;
-    storage: string;
-    runId: string | null;
-    step: string | null;
-    partition: string | null;
-    at: number;
-  }): Promise<number> {
+  beginVersion(e: NewDatasetVersion): Promise<number> {
     return this.#run("begin version", () =>
       // One transaction: two writers never get the same number.
       this.#db
