@@ -29,29 +29,33 @@ export class SqliteModelRegistry implements ModelRegistry {
   }
 
   register(entry: NewModelVersion): Promise<ModelVersion> {
+    // immediate: takes the write lock before reading the last version. A deferred transaction that
+    // reads then writes cannot wait for another process' write lock: SQLite fails it at once (busy).
     return this.#run("register", () =>
-      this.#db.transaction(() => {
-        const { v } = this.#db.prepare(`select coalesce(max(version), 0) + 1 as v from models where name = ?`).get(entry.name) as {
-          v: number;
-        };
-        this.#db
-          .prepare(
-            `insert into models (name, version, algorithm, params, metrics, artifact, run_id, step, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            entry.name,
-            v,
-            entry.algorithm,
-            JSON.stringify(entry.params),
-            JSON.stringify(entry.metrics ?? {}),
-            entry.artifact === undefined ? null : JSON.stringify(entry.artifact),
-            entry.runId,
-            entry.step,
-            entry.at,
-          );
-        const row = this.#db.prepare(`select * from models where name = ? and version = ?`).get(entry.name, v) as ModelRow;
-        return toVersionWithAliases(row, new Map());
-      })(),
+      this.#db
+        .transaction(() => {
+          const { v } = this.#db.prepare(`select coalesce(max(version), 0) + 1 as v from models where name = ?`).get(entry.name) as {
+            v: number;
+          };
+          this.#db
+            .prepare(
+              `insert into models (name, version, algorithm, params, metrics, artifact, run_id, step, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(
+              entry.name,
+              v,
+              entry.algorithm,
+              JSON.stringify(entry.params),
+              JSON.stringify(entry.metrics ?? {}),
+              entry.artifact === undefined ? null : JSON.stringify(entry.artifact),
+              entry.runId,
+              entry.step,
+              entry.at,
+            );
+          const row = this.#db.prepare(`select * from models where name = ? and version = ?`).get(entry.name, v) as ModelRow;
+          return toVersionWithAliases(row, new Map());
+        })
+        .immediate(),
     );
   }
 
