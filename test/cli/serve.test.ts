@@ -14,12 +14,14 @@ afterEach(() => {
 
 /** Starts `strata <command>` on a free port and waits for the line with its URL. */
 async function start(command: "serve" | "dev", dir: string): Promise<{ url: string; output: () => string }> {
-  child = spawn(process.execPath, [BIN, command, "--port", "0", "--project", dir], { stdio: ["ignore", "ignore", "pipe"] });
+  // dev also runs the control plane: on a free port too, so that tests never collide on 8070.
+  const ports = command === "dev" ? ["--port", "0", "--control-port", "0"] : ["--port", "0"];
+  child = spawn(process.execPath, [BIN, command, ...ports, "--project", dir], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const match = /on (http:\/\/[^\s]+)/.exec(stderr);
+    const match = /models service on (http:\/\/[^\s]+)/.exec(stderr);
     if (match) return { url: match[1]!, output: () => stderr };
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the service did not start:\n${stderr}`);
     await new Promise((done) => setTimeout(done, 50));
@@ -50,6 +52,9 @@ describe("strata serve and strata dev", () => {
     const created = await strata(["keys", "create", "app", "--project", project.dir, "--json"]);
     const { key } = JSON.parse(created.stdout) as { key: string };
     const { url, output } = await start("dev", project.dir);
+    // dev runs the control plane in the same process; it answers its health check.
+    const control = /control plane on (http:\/\/[^\s]+)/.exec(output())![1]!;
+    expect((await fetch(`${control}/healthz`)).status).toBe(200);
     const call = async (): Promise<unknown> =>
       (
         await fetch(`${url}/v1/endpoints/flaky/backup`, {

@@ -30,30 +30,20 @@ export async function serveCommand(options: ServeOptions & { watch?: boolean }):
   const workspace = project.openWorkspace();
   const log = pino({ level: "info", base: { service: "strata-models", project: project.name } });
   let server;
+  let control;
   try {
     server = await startModelsServer({ projectDir: project.dir, workspace, host: options.host, port: options.port, log });
+    // `strata dev` is the whole platform on the embedded defaults: the control plane runs here too.
+    control =
+      options.controlPort === undefined
+        ? undefined
+        : await startControlPlane(project.dir, workspace, { host: options.host, port: options.controlPort });
   } catch (error) {
+    await server?.close();
     await workspace.close();
     throw error;
   }
   const started = server;
-  const loaded = started.endpoints();
-  const keys = (await workspace.apiKeys.list()).filter((k) => k.revokedAt === null);
-  process.stderr.write(
-    [
-      `strata models service on ${started.url}  (docs: ${started.url}/docs, OpenAPI: ${started.url}/v1/openapi.json)`,
-      describeSet(loaded),
-      keys.length ? `${keys.length} API key(s) accepted` : "no API key exists yet: create one with `strata keys create <name>`",
-      options.watch ? "watching endpoints/ for changes" : `reload implementations: kill -HUP ${process.pid}, or POST /v1/reload`,
-      "",
-    ].join("\n"),
-  );
-
-  // `strata dev` is the whole platform on the embedded defaults: the control plane runs here too.
-  const control =
-    options.controlPort === undefined
-      ? undefined
-      : await startControlPlane(project.dir, workspace, { host: options.host, port: options.controlPort });
 
   const reload = (): void => {
     started.reload().then(
@@ -71,6 +61,18 @@ export async function serveCommand(options: ServeOptions & { watch?: boolean }):
         timer = setTimeout(reload, 100);
       })
     : undefined;
+
+  // Said last, once everything it promises (the watcher included) is in place.
+  const keys = (await workspace.apiKeys.list()).filter((k) => k.revokedAt === null);
+  process.stderr.write(
+    [
+      `strata models service on ${started.url}  (docs: ${started.url}/docs, OpenAPI: ${started.url}/v1/openapi.json)`,
+      describeSet(started.endpoints()),
+      keys.length ? `${keys.length} API key(s) accepted` : "no API key exists yet: create one with `strata keys create <name>`",
+      options.watch ? "watching endpoints/ for changes" : `reload implementations: kill -HUP ${process.pid}, or POST /v1/reload`,
+      "",
+    ].join("\n"),
+  );
 
   await untilStopped("stopping: finishing calls in flight");
   watcher?.close();
