@@ -1,29 +1,16 @@
 import type { LevelWithSilent } from "pino";
 import { systemClock, type Clock } from "../clock/clock.js";
 import { describeError, StrataError } from "../errors/strata-error.js";
-import { downstreamOf } from "../pipeline/dag.js";
-import { validateParams } from "../pipeline/params.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
-import type {
-  ErrorInfo,
-  RunRecord,
-  RunStatus,
-  StepRecord,
-  StepStatus,
-  StoredOutput,
-  Trigger,
-  ValidationReport,
-} from "../storage/run-store.js";
-import { settleAbandoned, thisProcess } from "./abandoned-runs.js";
+import type { ErrorInfo, RunRecord, StepRecord, StepStatus, StoredOutput, Trigger, ValidationReport } from "../storage/run-store.js";
+import { thisProcess } from "./abandoned-runs.js";
 import type { RunEvent, RunEventListener } from "./events.js";
-import { hookPayload } from "./hook-payload.js";
-import { deliverWithRetry } from "./hook-retry.js";
-import { describeHook } from "./hook-runner.js";
-import { newId } from "./ids.js";
-import { decodeOutput } from "./output-codec.js";
+import { beginRun } from "./run-begin.js";
+import { endRun, skippedStep, type StepFailure } from "./run-end.js";
 import { RunLogger } from "./run-logger.js";
+import { dropScratch, newRunScope } from "./run-scope.js";
 import { schedule } from "./scheduler.js";
-import { executeStep, type RunScope } from "./step-executor.js";
+import { executeStep } from "./step-executor.js";
 import { openWorkspace, type Workspace } from "./workspace.js";
 
 export interface RunOptions {
@@ -76,62 +63,6 @@ export interface RunResult extends RunRecord {
   close(): Promise<void>;
 }
 
-interface ResumePlan {
-  readonly from: RunRecord;
-  readonly reuse: Map<string, { value: unknown; stored: StoredOutput | null }>;
-}
-
-async function planResume(pipeline: AnyPipeline, workspace: Workspace, runId: string, now: number): Promise<ResumePlan> {
-  const from = await settleAbandoned(workspace, await workspace.store.getRun(runId), now);
-  if (from.pipeline !== pipeline.name) {
-    throw new StrataError("RESUME_INVALID", `run ${from.id} is a run of "${from.pipeline}", not of "${pipeline.name}"`, {
-      details: { runId: from.id },
-    });
-  }
-  if (from.status === "running") {
-    throw new StrataError(
-      "RESUME_INVALID",
-      `run ${from.id} is still running (${from.owner ?? "owner unknown"}); wait for it or cancel it before resuming`,
-      {
-        details: { runId: from.id },
-      },
-    );
-  }
-  const records = new Map((await workspace.store.getSteps(from.id)).map((s) => [s.step, s]));
-  const done = (name: string): boolean => {
-    const record = records.get(name);
-    return !!record?.output && (record.status === "succeeded" || record.status === "reused");
-  };
-  // Everything downstream of a step that did not finish runs again; only the rest is decoded.
-  const redo = downstreamOf(
-    pipeline.dag,
-    pipeline.steps.filter((s) => !done(s.name)).map((s) => s.name),
-  );
-  const reuse = new Map<string, { value: unknown; stored: StoredOutput | null }>();
-  for (const step of pipeline.steps) {
-    if (redo.has(step.name)) continue;
-    const stored = records.get(step.name)!.output!;
-    const decoded = await decodeOutput(stored, () => workspace.engine());
-    if (decoded) reuse.set(step.name, { ...decoded, stored });
-  }
-  // A step whose output cannot be reused (opaque, or its table is gone) reruns with its dependents.
-  const lost = pipeline.steps.filter((s) => !redo.has(s.name) && !reuse.has(s.name)).map((s) => s.name);
-  for (const name of downstreamOf(pipeline.dag, lost)) reuse.delete(name);
-  return { from, reuse };
-}
-
-function resumeParams(pipeline: AnyPipeline, options: RunOptions, from: RunRecord): Record<string, unknown> {
-  const params = validateParams(pipeline, from.inputParams);
-  if (options.params && Object.keys(options.params).length) {
-    if (JSON.stringify(validateParams(pipeline, options.params)) !== JSON.stringify(params)) {
-      throw new StrataError("RESUME_INVALID", `a resume reuses the params of run ${from.id}; start a new run to change them`, {
-        details: { runId: from.id },
-      });
-    }
-  }
-  return params;
-}
-
 function summarize(step: StepRecord): StepSummary {
   return {
     name: step.step,
@@ -144,14 +75,6 @@ function summarize(step: StepRecord): StepSummary {
     output: step.output,
     reusedFrom: step.reusedFrom,
   };
-}
-
-function runError(status: RunStatus, failures: readonly { step: string; error: ErrorInfo }[]): ErrorInfo | null {
-  if (status === "cancelled") return { code: "RUN_CANCELLED", message: "the run was cancelled" };
-  const first = failures[0];
-  if (!first) return null;
-  const more = failures.length > 1 ? ` (${failures.length} steps failed: ${failures.map((f) => f.step).join(", ")})` : "";
-  return { code: first.error.code, message: `step "${first.step}" failed: ${first.error.message}${more}` };
 }
 
 /**
@@ -169,32 +92,17 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
   const { store } = workspace;
   let started: { run: RunRecord; logger: RunLogger } | undefined;
   try {
-    const resume = options.resume ? await planResume(pipeline, workspace, options.resume, clock.now()) : undefined;
-    const params = resume ? resumeParams(pipeline, options, resume.from) : validateParams(pipeline, options.params ?? {});
-    const startedAt = clock.now();
-    const runId = newId("r", startedAt);
-    const trigger = options.trigger ?? { kind: "manual", id: newId("t", startedAt) };
-    const run: RunRecord = {
-      id: runId,
-      pipeline: pipeline.name,
-      status: "running",
-      trigger,
-      params,
-      inputParams: resume ? resume.from.inputParams : (options.params ?? {}),
+    const { run, reused } = await beginRun(pipeline, workspace, {
+      clock,
       owner: thisProcess,
-      resumedFrom: resume?.from.id ?? null,
-      startedAt,
-      endedAt: null,
-      error: null,
-    };
-    const logger = new RunLogger(store, runId, trigger.id, pipeline.name, {
+      ...(options.params ? { params: options.params } : {}),
+      ...(options.trigger ? { trigger: options.trigger } : {}),
+      ...(options.resume ? { resume: options.resume } : {}),
+    });
+    const logger = new RunLogger(store, run.id, run.trigger.id, pipeline.name, {
       ...(options.logLevel ? { level: options.logLevel } : {}),
       ...(options.logTee ? { tee: options.logTee } : {}),
     });
-    await store.createRun(
-      run,
-      pipeline.steps.map((s) => s.name),
-    );
     started = { run, logger };
     const emit: RunEventListener = (event: RunEvent) => {
       try {
@@ -204,58 +112,31 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       }
     };
     emit({ type: "run-started", run, steps: pipeline.steps.map((s) => s.name) });
-    logger.root.info({ params, resumedFrom: run.resumedFrom }, "run started");
+    logger.root.info({ params: run.params, resumedFrom: run.resumedFrom }, "run started");
 
     const cancel = new AbortController();
     const onCancel = (): void => cancel.abort();
     options.signal?.addEventListener("abort", onCancel, { once: true });
     if (options.signal?.aborted) cancel.abort();
-    const scope: RunScope = {
-      runId,
-      triggerId: trigger.id,
-      pipeline: pipeline.name,
-      params,
-      store,
-      catalog: workspace.catalog,
-      models: workspace.models,
-      storages: workspace.storages,
-      engine: () => workspace.engine(),
-      quarantine: () => workspace.quarantine(),
+    const scope = newRunScope(workspace, run, {
       logger,
       clock,
-      random: options.random ?? Math.random,
       signal: cancel.signal,
       emit,
-      outputs: new Map(),
-      loadedTables: new Map(),
-      datasetReads: new Map(),
-      writtenVersions: new Map(),
-      scratch: [],
-      interpreters: { ...(process.env.STRATA_PYTHON ? { python: process.env.STRATA_PYTHON } : {}), ...options.interpreters },
-    };
+      ...(options.random ? { random: options.random } : {}),
+      ...(options.interpreters ? { interpreters: options.interpreters } : {}),
+    });
 
     const status = new Map<string, StepStatus>();
     for (const step of pipeline.steps) {
-      const reused = resume?.reuse.get(step.name);
-      if (!reused) continue;
-      const from = resume!.from.id;
-      scope.outputs.set(step.output, reused.value);
+      const entry = reused.get(step.name);
+      if (!entry) continue;
+      scope.outputs.set(step.output, entry.value);
       status.set(step.name, "reused");
-      await store.saveStep({
-        runId,
-        step: step.name,
-        status: "reused",
-        attempts: 0,
-        startedAt: null,
-        endedAt: null,
-        error: null,
-        output: reused.stored,
-        reusedFrom: from,
-      });
-      emit({ type: "step-reused", step: step.name, from });
+      emit({ type: "step-reused", step: step.name, from: entry.from });
     }
 
-    const failures: { step: string; error: ErrorInfo }[] = [];
+    const failures: StepFailure[] = [];
     try {
       await schedule(
         pipeline.dag,
@@ -270,17 +151,7 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
             return outcome.ok;
           },
           skip: async (name, reason) => {
-            await store.saveStep({
-              runId,
-              step: name,
-              status: "skipped",
-              attempts: 0,
-              startedAt: null,
-              endedAt: null,
-              error: { code: "STEP_SKIPPED", message: reason },
-              output: null,
-              reusedFrom: null,
-            });
+            await store.saveStep(skippedStep(run.id, name, reason));
             emit({ type: "step-skipped", step: name, reason });
           },
         },
@@ -290,31 +161,19 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       options.signal?.removeEventListener("abort", onCancel);
     }
 
-    // Input scratch tables go now; a failure to drop one costs disk, never the run's result.
-    for (const { engine, table } of scope.scratch) await engine.drop(table).catch(() => undefined);
-    const endedAt = clock.now();
-    const finalStatus: RunStatus = cancel.signal.aborted ? "cancelled" : failures.length ? "failed" : "succeeded";
-    // Failures in the pipeline's step order, not in the order they happened to end: the run's
-    // error then reads the same every time.
-    const position = new Map(pipeline.steps.map((s, i) => [s.name, i]));
-    failures.sort((a, b) => (position.get(a.step) ?? 0) - (position.get(b.step) ?? 0));
-    const error = runError(finalStatus, failures);
-    logger.root.info({ status: finalStatus, durationMs: endedAt - startedAt }, "run finished");
-    await store.finishRun(runId, finalStatus, endedAt, error);
-    const finished: RunRecord = { ...run, status: finalStatus, endedAt, error };
-    await runHooks(pipeline, finished, failures[0]?.step ?? null, logger, emit);
-    await logger.flush();
-    emit({ type: "run-finished", run: finished });
+    // Input scratch tables go now; a resume never needs them.
+    await dropScratch(scope);
+    const finished = await endRun(pipeline, run, { store, clock, logger, emit, cancelled: cancel.signal.aborted, failures });
 
     const outputs: Record<string, unknown> = {};
     for (const [key, value] of scope.outputs) if (value !== undefined) outputs[key] = value;
-    const steps = (await store.getSteps(runId)).map(summarize);
+    const steps = (await store.getSteps(run.id)).map(summarize);
     return {
       ...finished,
-      durationMs: endedAt - startedAt,
+      durationMs: (finished.endedAt ?? finished.startedAt) - finished.startedAt,
       steps,
       outputs,
-      validations: await store.getValidations(runId),
+      validations: await store.getValidations(run.id),
       close: () => (ownWorkspace ? workspace.close() : Promise.resolve()),
     };
   } catch (thrown) {
@@ -328,33 +187,4 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
     if (ownWorkspace) await workspace.close();
     throw thrown;
   }
-}
-
-async function runHooks(
-  pipeline: AnyPipeline,
-  run: RunRecord,
-  failedStep: string | null,
-  logger: RunLogger,
-  emit: RunEventListener,
-): Promise<void> {
-  const hooks = run.status === "succeeded" ? pipeline.onSuccess : run.status === "failed" ? pipeline.onFailure : [];
-  if (!hooks.length) return;
-  const payload = hookPayload(run, failedStep);
-  await Promise.all(
-    hooks.map(async (hook) => {
-      const described = describeHook(hook);
-      const outcome = await deliverWithRetry(hook, payload, {
-        onRetry: ({ attempt, delayMs, error }) =>
-          logger.root.info({ hook: described, attempt, delayMs, reason: describeError(error).message }, "hook attempt failed, retrying"),
-      });
-      if (outcome.ok) {
-        logger.root.info({ hook: described, attempts: outcome.attempts }, "hook delivered");
-        return;
-      }
-      // A hook that fails is logged and reported; it never changes the run's own result.
-      const info = describeError(outcome.error);
-      logger.root.warn({ hook: described, code: "HOOK_FAILED", attempts: outcome.attempts, err: outcome.error }, "hook failed");
-      emit({ type: "hook-failed", hook: described, error: { code: "HOOK_FAILED", message: info.message } });
-    }),
-  );
 }

@@ -196,11 +196,12 @@ async function checkPlainOutput(scope: RunScope, step: StepDefinition, value: un
 /**
  * Runs a step to its end: attempts, backoff between them (on the injected clock), and a record
  * of every attempt in the store. Never throws for a step's own failure: it returns the outcome.
+ * `firstAttempt` > 1 numbers on after attempts a lost worker left; they do not use up the retries.
  */
-export async function executeStep(scope: RunScope, step: StepDefinition): Promise<StepOutcome> {
+export async function executeStep(scope: RunScope, step: StepDefinition, firstAttempt = 1): Promise<StepOutcome> {
   const { store, clock, emit } = scope;
   let firstStart: number | null = null;
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = firstAttempt; ; attempt++) {
     const startedAt = clock.now();
     firstStart ??= startedAt;
     const base: Omit<StepRecord, "status" | "endedAt" | "error" | "output"> = {
@@ -244,7 +245,8 @@ export async function executeStep(scope: RunScope, step: StepDefinition): Promis
 
     const info = describeError(outcome.thrown);
     const cancelled = scope.signal.aborted;
-    const last = attempt >= step.retry.maxAttempts || !info.retryable || cancelled;
+    const tries = attempt - firstAttempt + 1;
+    const last = tries >= step.retry.maxAttempts || !info.retryable || cancelled;
     const error = { code: info.code, message: info.message };
     log.error(
       { err: outcome.thrown, code: info.code, retryable: info.retryable },
@@ -267,7 +269,7 @@ export async function executeStep(scope: RunScope, step: StepDefinition): Promis
       emit({ type: "step-failed", step: step.name, attempt, error });
       return { ok: false, error };
     }
-    const delayMs = backoffDelay(step.retry, attempt + 1, scope.random());
+    const delayMs = backoffDelay(step.retry, tries + 1, scope.random());
     emit({ type: "step-retry", step: step.name, attempt, delayMs, error });
     try {
       await clock.sleep(delayMs, scope.signal);
