@@ -1,3 +1,4 @@
+import DataLoader from "dataloader";
 import {
   runLookupError,
   type AttemptRecord,
@@ -11,7 +12,7 @@ import {
   type ValidationReport,
 } from "../run-store.js";
 import { toAttempt, toLog, toRun, toStep, type AttemptRow, type LogRow, type RunRow, type StepRow } from "../metadata-rows.js";
-import { PostgresMetadataDb, pgText, type PostgresMetadataOptions, type Query } from "./metadata-db.js";
+import { PostgresMetadataDb, pgText, type PostgresMetadataOptions } from "./metadata-db.js";
 
 const LABEL = "metadata store";
 
@@ -19,6 +20,34 @@ const LABEL = "metadata store";
 export class PostgresRunStore implements RunStore {
   readonly #db: PostgresMetadataDb;
   readonly #ownsDb: boolean;
+  // Log lines and run ends from every caller in one turn of the event loop go in one statement:
+  // with many steps ending at once (a worker fleet), a round trip each was most of the cost.
+  readonly #logs = new DataLoader<readonly LogRecord[], void>(
+    async (batches) => {
+      await this.#insertLogs(batches.flat());
+      return batches.map(() => undefined);
+    },
+    { cache: false },
+  );
+  readonly #ends = new DataLoader<{ id: string; status: RunStatus; endedAt: number; error: ErrorInfo | null }, void>(
+    async (ends) => {
+      await this.#query(
+        "finish run",
+        `update runs set status = e.status, ended_at = e.ended_at, error_code = e.error_code, error_message = e.error_message
+         from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) as e (id, status, ended_at, error_code, error_message)
+         where runs.id = e.id`,
+        [
+          ends.map((e) => e.id),
+          ends.map((e) => e.status),
+          ends.map((e) => e.endedAt),
+          ends.map((e) => e.error?.code ?? null),
+          ends.map((e) => pgText(e.error?.message)),
+        ],
+      );
+      return ends.map(() => undefined);
+    },
+    { cache: false },
+  );
 
   /** Uses an open metadata database (which it will not close), or opens one of its own. */
   constructor(dbOrOptions: PostgresMetadataDb | PostgresMetadataOptions) {
@@ -30,95 +59,119 @@ export class PostgresRunStore implements RunStore {
     return this.#db.query<R & Record<string, unknown>>(LABEL, what, sql, values);
   }
 
-  async createRun(run: RunRecord, steps: readonly string[]): Promise<void> {
-    await this.#db.transaction(LABEL, "create run", async (query) => {
-      await query(
-        `insert into runs (id, pipeline, status, trigger_kind, trigger_id, params, input_params, owner, resumed_from, started_at, ended_at, error_code, error_message)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+  // Runs recorded and attempts saved by every caller in one turn of the event loop go in one
+  // statement each (data-modifying CTEs are atomic, and foreign keys are checked at their end).
+  readonly #creates = new DataLoader<{ run: RunRecord; steps: readonly string[] }, void>(
+    async (creates) => {
+      const runs = creates.map((c) => c.run);
+      const steps = creates.flatMap((c) => c.steps.map((step, position) => ({ runId: c.run.id, step, position })));
+      await this.#query(
+        "create run",
+        `with created as (
+           insert into runs (id, pipeline, status, trigger_kind, trigger_id, params, input_params, owner, resumed_from, started_at, ended_at, error_code, error_message)
+           select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::text[])
+         )
+         insert into run_steps (run_id, step, position, status)
+         select run_id, step, position, 'pending' from unnest($14::text[], $15::text[], $16::integer[]) as s (run_id, step, position)`,
         [
-          run.id,
-          run.pipeline,
-          run.status,
-          run.trigger.kind,
-          run.trigger.id,
-          JSON.stringify(run.params),
-          JSON.stringify(run.inputParams),
-          run.owner,
-          run.resumedFrom,
-          run.startedAt,
-          run.endedAt,
-          run.error?.code ?? null,
-          pgText(run.error?.message),
+          runs.map((r) => r.id),
+          runs.map((r) => r.pipeline),
+          runs.map((r) => r.status),
+          runs.map((r) => r.trigger.kind),
+          runs.map((r) => r.trigger.id),
+          runs.map((r) => JSON.stringify(r.params)),
+          runs.map((r) => JSON.stringify(r.inputParams)),
+          runs.map((r) => r.owner),
+          runs.map((r) => r.resumedFrom),
+          runs.map((r) => r.startedAt),
+          runs.map((r) => r.endedAt),
+          runs.map((r) => r.error?.code ?? null),
+          runs.map((r) => pgText(r.error?.message)),
+          steps.map((s) => s.runId),
+          steps.map((s) => s.step),
+          steps.map((s) => s.position),
         ],
       );
-      if (steps.length) {
-        await query(
-          `insert into run_steps (run_id, step, position, status)
-           select $1, step, position - 1, 'pending' from unnest($2::text[]) with ordinality as s (step, position)`,
-          [run.id, steps],
-        );
-      }
-    });
+      return creates.map(() => undefined);
+    },
+    { cache: false },
+  );
+
+  createRun(run: RunRecord, steps: readonly string[]): Promise<void> {
+    return this.#creates.load({ run, steps });
   }
 
-  #updateStep(query: Query, s: StepRecord): Promise<unknown> {
-    return query(
-      `update run_steps set status = $3, attempts = $4, started_at = $5, ended_at = $6, error_code = $7, error_message = $8, output = $9, reused_from = $10
-       where run_id = $1 and step = $2`,
-      [
-        s.runId,
-        s.step,
-        s.status,
-        s.attempts,
-        s.startedAt,
-        s.endedAt,
-        s.error?.code ?? null,
-        pgText(s.error?.message),
-        s.output ? JSON.stringify(s.output) : null,
-        s.reusedFrom,
-      ],
-    );
+  static readonly #UPDATE_STEP = `update run_steps set status = $3, attempts = $4, started_at = $5, ended_at = $6, error_code = $7, error_message = $8, output = $9, reused_from = $10
+     where run_id = $1 and step = $2`;
+
+  #stepValues(s: StepRecord): unknown[] {
+    return [
+      s.runId,
+      s.step,
+      s.status,
+      s.attempts,
+      s.startedAt,
+      s.endedAt,
+      s.error?.code ?? null,
+      pgText(s.error?.message),
+      s.output ? JSON.stringify(s.output) : null,
+      s.reusedFrom,
+    ];
   }
 
-  async saveAttempt(a: AttemptRecord, step: StepRecord): Promise<void> {
-    await this.#db.transaction(LABEL, "save attempt", async (query) => {
-      await query(
-        `insert into attempts (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         on conflict (run_id, step, attempt) do update set status = excluded.status, ended_at = excluded.ended_at,
-           error_code = excluded.error_code, error_message = excluded.error_message, retryable = excluded.retryable`,
+  // A step's attempts are saved one after the other, so one batch never holds the same attempt twice.
+  readonly #attempts = new DataLoader<{ a: AttemptRecord; step: StepRecord }, void>(
+    async (saves) => {
+      const steps = saves.map((x) => this.#stepValues(x.step));
+      const column = (i: number): unknown[] => steps.map((v) => v[i]);
+      await this.#query(
+        "save attempt",
+        `with attempt as (
+           insert into attempts (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable)
+           select * from unnest($11::text[], $12::text[], $13::integer[], $14::text[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::boolean[])
+           on conflict (run_id, step, attempt) do update set status = excluded.status, ended_at = excluded.ended_at,
+             error_code = excluded.error_code, error_message = excluded.error_message, retryable = excluded.retryable
+         )
+         update run_steps set status = u.status, attempts = u.attempts, started_at = u.started_at, ended_at = u.ended_at,
+           error_code = u.error_code, error_message = u.error_message, output = u.output, reused_from = u.reused_from
+         from unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[])
+           as u (run_id, step, status, attempts, started_at, ended_at, error_code, error_message, output, reused_from)
+         where run_steps.run_id = u.run_id and run_steps.step = u.step`,
         [
-          a.runId,
-          a.step,
-          a.attempt,
-          a.status,
-          a.startedAt,
-          a.endedAt,
-          a.error?.code ?? null,
-          pgText(a.error?.message),
-          a.error ? a.error.retryable : null,
+          ...Array.from({ length: 10 }, (_, i) => column(i)),
+          saves.map((x) => x.a.runId),
+          saves.map((x) => x.a.step),
+          saves.map((x) => x.a.attempt),
+          saves.map((x) => x.a.status),
+          saves.map((x) => x.a.startedAt),
+          saves.map((x) => x.a.endedAt),
+          saves.map((x) => x.a.error?.code ?? null),
+          saves.map((x) => pgText(x.a.error?.message)),
+          saves.map((x) => (x.a.error ? x.a.error.retryable : null)),
         ],
       );
-      await this.#updateStep(query, step);
-    });
+      return saves.map(() => undefined);
+    },
+    { cache: false },
+  );
+
+  saveAttempt(a: AttemptRecord, step: StepRecord): Promise<void> {
+    return this.#attempts.load({ a, step });
   }
 
   async saveStep(step: StepRecord): Promise<void> {
-    await this.#db.transaction(LABEL, "save step", (query) => this.#updateStep(query, step));
+    await this.#query("save step", PostgresRunStore.#UPDATE_STEP, this.#stepValues(step));
   }
 
-  async finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<void> {
-    await this.#query("finish run", `update runs set status = $2, ended_at = $3, error_code = $4, error_message = $5 where id = $1`, [
-      id,
-      status,
-      endedAt,
-      error?.code ?? null,
-      pgText(error?.message),
-    ]);
+  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<void> {
+    return this.#ends.load({ id, status, endedAt, error });
   }
 
   async appendLogs(lines: readonly LogRecord[]): Promise<void> {
-    if (!lines.length) return;
+    if (lines.length) await this.#logs.load(lines);
+  }
+
+  async #insertLogs(lines: readonly LogRecord[]): Promise<void> {
     // One statement for the batch; identities are assigned in the order of `ordinality`, so seq keeps the lines' order.
     await this.#query(
       "append logs",
