@@ -95,6 +95,7 @@ export {
 } from "./errors/errors.js";
 export { defineProject, type ProjectConfig } from "./project/define-project.js";
 export type { MetadataConfig } from "./project/metadata-config.js";
+export type { QueueConfig } from "./project/queue-config.js";
 export { addStorage } from "./project/add-storage.js";
 export { StorageSet, type StorageStatus } from "./data/storage-set.js";
 export type { Health, OpenStorage, StorageAdapter } from "./storage/adapter.js";
@@ -115,6 +116,16 @@ export {
 export type { EndpointContext, KvReader, TableReader } from "./serving/endpoint-context.js";
 export { startModelsServer, type ModelsServer, type ModelsServerOptions } from "./server/models-server.js";
 export { cron, type CronSchedule, type CronOptions, type CatchUp } from "./schedule/cron.js";
-export { on, type EventTrigger, type DatasetTrigger, type StreamTrigger, type OverlapPolicy } from "./schedule/triggers.js";
+export {
+  on,
+  type EventTrigger,
+  type DatasetTrigger,
+  type PartitionTrigger,
+  type StreamTrigger,
+  type OverlapPolicy,
+} from "./schedule/triggers.js";
 export { startControlServer, type ControlServer, type ControlServerOptions } from "./server/control-server.js";
+export type { Executor, Launch, LaunchRequest } from "./schedule/executor.js";
+export { startStepWorker, type StepWorker, type StepWorkerOptions } from "./queue/step-worker.js";
+export { planBackfill, runBackfill } from "./schedule/backfill.js";
 export type { ApiKeyStore, ApiKeyRecord, ApiScope } from "./storage/api-key-store.js";

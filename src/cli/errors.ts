@@ -23,6 +23,8 @@ const USAGE_PREFIXES = [
   "MODEL_INPUT_INVALID",
   "MODEL_NOT_FOUND",
   "API_KEY_",
+  "BACKFILL_INVALID",
+  "QUEUE_NOT_CONFIGURED",
 ];
 
 export function exitCodeFor(error: unknown): number {

@@ -3,6 +3,7 @@ import { REASON_CODES } from "../validation/reason-codes.js";
 import { reportError } from "./errors.js";
 import { EXIT } from "./exit-codes.js";
 // Type-only imports are erased at build time, so they cost nothing at start-up.
+import type { BackfillCommandOptions } from "./commands/backfill.js";
 import type { KeysCreateOptions } from "./commands/keys.js";
 import type { AnnotateOptions, Fix, QuarantineListOptions, ReplayCommandOptions } from "./commands/quarantine.js";
 import type { RunCommandOptions } from "./commands/run.js";
@@ -508,6 +509,72 @@ Example:
     .action(async (opts: { port: number; host: string; project?: string }) => {
       const { serverCommand } = await import("./commands/server.js");
       process.exitCode = await serverCommand(opts);
+    });
+  cli
+    .command("backfill")
+    .description("run a pipeline once per date of a range (per day, or per fire time of its schedule), a few at once, in this process")
+    .argument("<pipeline>", "pipeline name (see: strata pipelines)")
+    .requiredOption("--from <date>", "first date, YYYY-MM-DD (by schedule, also a time with its offset: 2026-01-05T06:00:00Z)")
+    .requiredOption("--to <date>", "last date, included")
+    .addOption(
+      new Option("--by <unit>", "one run per day, or per fire time of the pipeline's cron schedule")
+        .choices(["day", "schedule"])
+        .default("day"),
+    )
+    .option("--schedule <index>", "by schedule, when the pipeline has several: which one (0 is the first)", nonNegative)
+    .option(
+      "--param <name|name=value>",
+      "name: the param that takes the date (default: the only date param); name=value: a param of every run",
+      collect,
+      [],
+    )
+    .option("--parallel <n>", "runs at once (1 when the pipeline's overlap is skip or queue)", "2")
+    .option("--force", "also rerun the dates whose latest backfill run succeeded")
+    .option("--dry-run", "list the dates, their params and what earlier backfills did; run nothing")
+    .addOption(projectOption())
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      `
+Each run gets its date in a param (z.coerce.date() gets "2026-01-05", or the fire time by schedule)
+and the trigger id backfill:<pipeline>@<date>. Dates whose latest backfill run succeeded are
+skipped, so running the same command again after a fix reruns only what failed (--force: all).
+Fire times follow the schedule's time zone; a day in --from/--to is a whole day in that zone.
+Exit codes: 0 every run succeeded, 1 a run failed (the others still ran), 2 bad input (nothing ran), 130 interrupted.
+
+Examples:
+  strata backfill daily-sales --from 2026-01-01 --to 2026-01-31 --dry-run     the 31 dates, nothing runs
+  strata backfill daily-sales --from 2026-01-01 --to 2026-01-31 --parallel 4
+  strata backfill report --from 2026-03-01 --to 2026-03-07 --by schedule --param asOf --param region=eu`,
+    )
+    .action(async (name: string, opts: BackfillCommandOptions) => {
+      const { backfillCommand } = await import("./commands/backfill.js");
+      process.exitCode = await backfillCommand(name, opts);
+    });
+  cli
+    .command("worker")
+    .description("take steps from the project's queue (Redis) and run them; start any number, on any machine")
+    .option("--concurrency <n>", "steps run at once in this process", positiveInt, 4)
+    .option("--lock-ms <ms>", "how long a step stays with a worker that stopped answering before another takes it", positiveInt, 30_000)
+    .addOption(projectOption())
+    .addHelpText(
+      "after",
+      `
+The queue is strata.config.ts's queue: { urlEnv: "STRATA_QUEUE_URL" }; with it, strata server enqueues
+each step instead of running it. Steps pass data only through the metadata store and storages: for
+workers on several machines, keep metadata on Postgres (metadata: { technology: "postgres", ... })
+and datasets in storages every machine reaches.
+
+A worker killed mid-step loses its lock after --lock-ms; another worker then runs the step again,
+and the dataset version the lost attempt was writing is discarded (never made live twice).
+
+Example:
+  export STRATA_QUEUE_URL=redis://127.0.0.1:6379 STRATA_METADATA_URL=postgres://...
+  strata server &  strata worker --concurrency 8`,
+    )
+    .action(async (opts: { concurrency: number; lockMs: number; project?: string }) => {
+      const { workerCommand } = await import("./commands/worker.js");
+      process.exitCode = await workerCommand(opts);
     });
   const keys = cli
     .command("keys")

@@ -1,5 +1,6 @@
 import type { StorageDefinition } from "../storage/storage-definition.js";
 import type { MetadataConfig } from "./metadata-config.js";
+import type { QueueConfig } from "./queue-config.js";
 
 /** A project's `strata.config.ts`. */
 export interface ProjectConfig {
@@ -28,6 +29,12 @@ export interface ProjectConfig {
    * Postgres server that several processes share; the URL comes from the environment variable.
    */
   readonly metadata?: MetadataConfig;
+  /**
+   * The Redis server carrying step jobs to `strata worker` processes: `{ urlEnv: "STRATA_QUEUE_URL" }`.
+   * With it, `strata server` enqueues steps instead of running them itself. Workers on several
+   * machines need shared metadata (Postgres) and shared storages for the data steps pass on.
+   */
+  readonly queue?: QueueConfig;
 }
 
 const PROJECT = Symbol.for("strata.project");

@@ -6,6 +6,7 @@ import { isPipeline, type AnyPipeline } from "../pipeline/pipeline.js";
 import { openWorkspace, type Workspace } from "../runtime/workspace.js";
 import { isDefinedProject, type ProjectConfig } from "./define-project.js";
 import { checkMetadataConfig, resolveMetadata } from "./metadata-config.js";
+import { checkQueueConfig, resolveQueue, type QueueTarget } from "./queue-config.js";
 import { importTs } from "./ts-loader.js";
 
 export const CONFIG_FILE = "strata.config.ts";
@@ -18,6 +19,8 @@ export interface ProjectInfo {
   /** Where runs, logs and tables are kept (`.strata/` by default). */
   readonly stateDir: string;
   openWorkspace(): Workspace;
+  /** The queue of step jobs (strata.config.ts `queue`), its URL read from the environment now; undefined without one. */
+  queue(): QueueTarget | undefined;
 }
 
 export interface LoadedProject extends ProjectInfo {
@@ -93,6 +96,7 @@ export async function openProject(start?: string): Promise<ProjectInfo> {
     });
   }
   const metadata = checkMetadataConfig(config.metadata, CONFIG_FILE);
+  const queue = checkQueueConfig(config.queue, CONFIG_FILE);
   const stateDir = resolve(dir, config.stateDir ?? ".strata");
   return {
     dir,
@@ -103,6 +107,7 @@ export async function openProject(start?: string): Promise<ProjectInfo> {
       const choice = resolveMetadata(metadata, process.env);
       return openWorkspace(stateDir, { projectDir: dir, storages: config.storages ?? [], ...(choice ? { metadata: choice } : {}) });
     },
+    queue: () => (queue ? resolveQueue(queue, process.env) : undefined),
   };
 }
 

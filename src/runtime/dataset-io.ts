@@ -413,3 +413,33 @@ async function applyRetention(scope: RunScope, storage: OpenStorage, ds: Dataset
     await scope.catalog.markDropped(ds.name, version.version);
   }
 }
+
+/**
+ * A dataset version that an earlier step of the run wrote or read in another process (the queue
+ * executor's workers), made what this process's steps get: the version's table, or a key-value
+ * version's summary. A read is pinned, so every step of the run keeps reading that version.
+ */
+export async function adoptVersion(
+  scope: RunScope,
+  ds: DatasetRef<unknown>,
+  record: { version: number; rows: number | null },
+  direction: "read" | "write",
+): Promise<void> {
+  const storage = await scope.storages.open(ds.options.storage);
+  const rows = record.rows ?? 0;
+  if (direction === "read") {
+    if (storage.tables)
+      scope.datasetReads.set(
+        ds.name,
+        Promise.resolve(new TableHandle(storage.tables, versionTable(storage.tables, ds.name, record.version), rows)),
+      );
+    return;
+  }
+  scope.writtenVersions.set(ds.name, record.version);
+  scope.outputs.set(
+    ds.name,
+    storage.tables
+      ? new TableHandle(storage.tables, versionTable(storage.tables, ds.name, record.version), rows)
+      : { dataset: ds.name, version: record.version, rows },
+  );
+}

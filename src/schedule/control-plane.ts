@@ -4,17 +4,18 @@ import { describeError, StrataError } from "../errors/strata-error.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
 import { newId } from "../runtime/ids.js";
 import type { Workspace } from "../runtime/workspace.js";
+import type { DatasetVersion } from "../storage/catalog-store.js";
 import type { RunRecord, Trigger } from "../storage/run-store.js";
 import type { StreamEvent, StreamStore } from "../storage/stream-store.js";
 import { dueFireTimes, nextFireTime, type CronSchedule } from "./cron.js";
-import type { Launch, RunLauncher } from "./run-launcher.js";
-import type { DatasetTrigger, StreamTrigger } from "./triggers.js";
+import type { Executor, Launch } from "./executor.js";
+import type { DatasetTrigger, PartitionTrigger, StreamTrigger } from "./triggers.js";
 
 export interface ControlPlaneOptions {
   readonly pipelines: ReadonlyMap<string, AnyPipeline>;
   readonly workspace: Workspace;
   readonly streams: StreamStore;
-  readonly launcher: RunLauncher;
+  readonly executor: Executor;
   readonly clock: Clock;
   readonly log: Logger;
   /** How often datasets and streams are looked at (default 1 s); schedules wake on time. */
@@ -40,16 +41,27 @@ interface DatasetEntry {
   lastVersion: number;
 }
 
+interface PartitionEntry {
+  readonly pipeline: AnyPipeline;
+  readonly trigger: PartitionTrigger;
+  /** Versions up to here are done: handled, failed, or not a partition write. */
+  floor: number;
+  /** Versions above `floor` already handled (a version below them was still being written). */
+  readonly handled: Set<number>;
+}
+
 /**
  * The control plane's triggers: cron schedules (with time zones and catch-up), new dataset
- * versions and stream events, each turned into a run through the launcher. Where each trigger
- * left off is read back from the runs it started, so a restart neither repeats nor loses one.
- * `tick()` does one pass; `start()` keeps ticking on timers (tests call `tick` with a TestClock).
+ * versions, landed partitions and stream events, each turned into a run through the executor.
+ * Where each trigger left off is read back from the runs it started, so a restart neither repeats
+ * nor loses one. `tick()` does one pass; `start()` keeps ticking on timers (tests call `tick` with
+ * a TestClock).
  */
 export class ControlPlane {
   readonly #o: ControlPlaneOptions;
   #crons: CronEntry[] = [];
   #datasets: DatasetEntry[] = [];
+  #partitions: PartitionEntry[] = [];
   #streams: { pipeline: AnyPipeline; trigger: StreamTrigger }[] = [];
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
@@ -70,8 +82,12 @@ export class ControlPlane {
       });
       for (const trigger of pipeline.triggers) {
         if (trigger.kind === "stream") this.#streams.push({ pipeline, trigger });
-        else {
-          const seen = lastDatasetVersion(recent, trigger.dataset);
+        else if (trigger.partitions) {
+          const seen = lastVersionOf(recent, `partition:${trigger.dataset}@v`);
+          const floor = seen ?? (await this.#o.workspace.catalog.liveVersion(trigger.dataset))?.version ?? 0;
+          this.#partitions.push({ pipeline, trigger, floor, handled: new Set() });
+        } else {
+          const seen = lastVersionOf(recent, `dataset:${trigger.dataset}@v`);
           const live = seen ?? (await this.#o.workspace.catalog.liveVersion(trigger.dataset))?.version ?? 0;
           this.#datasets.push({ pipeline, trigger, lastVersion: live });
         }
@@ -90,6 +106,7 @@ export class ControlPlane {
       })),
       triggers: [
         ...this.#datasets.map((d) => `${d.pipeline.name} <- dataset ${d.trigger.dataset}`),
+        ...this.#partitions.map((p) => `${p.pipeline.name} <- partitions of ${p.trigger.dataset}`),
         ...this.#streams.map((s) => `${s.pipeline.name} <- stream ${s.trigger.stream}`),
       ],
     };
@@ -127,7 +144,7 @@ export class ControlPlane {
   /** Starts a run by hand or through the API. */
   trigger(pipelineName: string, params: Record<string, unknown>, kind: "api" | "manual" = "api"): Promise<Launch> {
     const pipeline = this.pipeline(pipelineName);
-    return this.#o.launcher.launch({ pipeline, params, trigger: { kind, id: newId("t", this.#o.clock.now()) } });
+    return this.#o.executor.launch({ pipeline, params, trigger: { kind, id: newId("t", this.#o.clock.now()) } });
   }
 
   pipeline(name: string): AnyPipeline {
@@ -174,6 +191,7 @@ export class ControlPlane {
       const params = entry.trigger.params({ dataset: live.dataset, version: live.version });
       await this.#launch(entry.pipeline, params, { kind: "event", id: `dataset:${live.dataset}@v${live.version}` });
     }
+    for (const entry of this.#partitions) await this.#partitionsLanded(entry);
     for (const { pipeline, trigger } of this.#streams) await this.#consume(pipeline, trigger);
   }
 
@@ -205,10 +223,44 @@ export class ControlPlane {
     }
   }
 
+  /**
+   * One run per version that replaced a partition and landed since the last look, oldest first:
+   * every one of them, not only the live one, so two partitions landing between two looks start
+   * two runs. A version still being written is taken at a later look, once it has landed.
+   */
+  async #partitionsLanded(entry: PartitionEntry): Promise<void> {
+    const versions = await this.#o.workspace.catalog.versions(entry.trigger.dataset);
+    const live = versions.find((v) => v.live);
+    for (const v of versions) {
+      if (v.version <= entry.floor || entry.handled.has(v.version) || v.partition === null || !landed(v, live)) continue;
+      entry.handled.add(v.version);
+      const id = `partition:${v.dataset}@v${v.version}`;
+      let params: Record<string, unknown>;
+      try {
+        params = entry.trigger.params({ dataset: v.dataset, version: v.version, partition: v.partition });
+      } catch (error) {
+        this.#o.log.error(
+          { err: error, pipeline: entry.pipeline.name, event: id },
+          "the partition trigger's params function failed; skipped",
+        );
+        continue;
+      }
+      await this.#launch(entry.pipeline, params, { kind: "event", id });
+    }
+    // Move the floor over the versions that are settled, so `handled` stays small.
+    for (const v of versions) {
+      if (v.version <= entry.floor) continue;
+      const settled = entry.handled.has(v.version) || v.status === "failed" || (v.partition === null && v.status !== "writing");
+      if (!settled) break;
+      entry.floor = v.version;
+      entry.handled.delete(v.version);
+    }
+  }
+
   /** A trigger that cannot start (bad params) is logged and dropped: it must not stop the others. */
   async #launch(pipeline: AnyPipeline, params: Record<string, unknown>, trigger: Trigger): Promise<void> {
     try {
-      const launch = await this.#o.launcher.launch({ pipeline, params, trigger });
+      const launch = await this.#o.executor.launch({ pipeline, params, trigger });
       this.#o.log.info({ pipeline: pipeline.name, trigger, status: launch.status }, `trigger ${launch.status}`);
     } catch (error) {
       const { code, message } = describeError(error);
@@ -227,8 +279,22 @@ function lastFire(runs: readonly RunRecord[], key: string): number | undefined {
   return run ? Date.parse(run.trigger.id.slice(key.length + 1)) : undefined;
 }
 
-function lastDatasetVersion(runs: readonly RunRecord[], dataset: string): number | undefined {
-  const prefix = `dataset:${dataset}@v`;
-  const run = runs.find((r) => r.trigger.kind === "event" && r.trigger.id.startsWith(prefix));
-  return run ? Number(run.trigger.id.slice(prefix.length)) : undefined;
+/** The highest version among the runs a dataset or partition trigger started (trigger ids `<prefix><version>`). */
+function lastVersionOf(runs: readonly RunRecord[], prefix: string): number | undefined {
+  const versions = runs
+    .filter((r) => r.trigger.kind === "event" && r.trigger.id.startsWith(prefix))
+    .map((r) => Number(r.trigger.id.slice(prefix.length)))
+    .filter(Number.isInteger);
+  return versions.length ? Math.max(...versions) : undefined;
+}
+
+/**
+ * Whether a version has gone live (it may be superseded since). Between its write and its flip a
+ * version is "ready" but newer than the live one and finished after it; any other ready version
+ * went live before (in version order, or out of order when concurrent writers flipped it first).
+ */
+function landed(v: DatasetVersion, live: DatasetVersion | undefined): boolean {
+  if (v.status === "dropped" || v.live) return true;
+  if (v.status !== "ready" || !live) return false;
+  return v.version < live.version || (v.finishedAt !== null && live.finishedAt !== null && v.finishedAt < live.finishedAt);
 }

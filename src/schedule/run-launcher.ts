@@ -2,25 +2,9 @@ import type { Logger } from "pino";
 import type { Clock } from "../clock/clock.js";
 import { StrataError } from "../errors/strata-error.js";
 import { validateParams } from "../pipeline/params.js";
-import type { AnyPipeline } from "../pipeline/pipeline.js";
 import { runPipeline, type RunResult } from "../runtime/run-pipeline.js";
 import type { Workspace } from "../runtime/workspace.js";
-import type { Trigger } from "../storage/run-store.js";
-
-export interface LaunchRequest {
-  readonly pipeline: AnyPipeline;
-  /** Raw params: validated before anything is recorded (ParamError, 400). */
-  readonly params: Record<string, unknown>;
-  readonly trigger: Trigger;
-  /** Id of an earlier run to retry: its failed steps and what depends on them run again. */
-  readonly resume?: string;
-}
-
-/** What became of a trigger. */
-export type Launch =
-  | { readonly status: "started"; readonly runId: string; readonly trigger: Trigger }
-  | { readonly status: "queued"; readonly position: number; readonly trigger: Trigger }
-  | { readonly status: "skipped"; readonly reason: string; readonly trigger: Trigger };
+import type { Executor, Launch, LaunchRequest } from "./executor.js";
 
 export interface RunLauncherOptions {
   readonly workspace: Workspace;
@@ -40,7 +24,7 @@ interface InFlight {
  * overlap policy (allow, skip, queue), and can cancel what it started. Queued triggers wait in
  * memory, in order, and start as soon as the pipeline's run in flight ends.
  */
-export class RunLauncher {
+export class RunLauncher implements Executor {
   readonly #options: RunLauncherOptions;
   readonly #running = new Map<string, InFlight>();
   readonly #queues = new Map<string, LaunchRequest[]>();
@@ -51,7 +35,11 @@ export class RunLauncher {
   }
 
   /** Runs of `pipeline` (all when left out) in flight in this process. */
-  inFlight(pipeline?: string): string[] {
+  inFlight(pipeline?: string): Promise<string[]> {
+    return Promise.resolve(this.#ids(pipeline));
+  }
+
+  #ids(pipeline?: string): string[] {
     return [...this.#running].filter(([, r]) => pipeline === undefined || r.pipeline === pipeline).map(([id]) => id);
   }
 
@@ -64,7 +52,7 @@ export class RunLauncher {
     if (this.#closed) throw new StrataError("SERVER_STOPPING", "the control plane is shutting down");
     if (!request.resume) validateParams(request.pipeline, request.params);
     const { pipeline, trigger } = request;
-    const busy = this.inFlight(pipeline.name).length > 0 || this.queued(pipeline.name) > 0;
+    const busy = this.#ids(pipeline.name).length > 0 || this.queued(pipeline.name) > 0;
     if (busy && pipeline.overlap === "skip") {
       this.#options.log.info({ pipeline: pipeline.name, trigger }, "trigger skipped: a run is in flight (overlap: skip)");
       return { status: "skipped", reason: `a run of "${pipeline.name}" is in flight (overlap: skip)`, trigger };
@@ -80,16 +68,15 @@ export class RunLauncher {
   }
 
   /** Cancels a run this process started; false when it is not running here. */
-  cancel(runId: string): boolean {
+  cancel(runId: string): Promise<boolean> {
     const run = this.#running.get(runId);
-    if (!run) return false;
-    run.cancel.abort(new StrataError("RUN_CANCELLED", "the run was cancelled"));
-    return true;
+    run?.cancel.abort(new StrataError("RUN_CANCELLED", "the run was cancelled"));
+    return Promise.resolve(!!run);
   }
 
-  /** Resolves once a run started here has ended (undefined when it is not one of them). */
-  async finished(runId: string): Promise<RunResult | undefined> {
-    return this.#running.get(runId)?.done;
+  /** Resolves once a run started here has ended (at once when it is not one of them). */
+  async finished(runId: string): Promise<void> {
+    await this.#running.get(runId)?.done;
   }
 
   /** Stops taking triggers, drops the queues, cancels what is still running after `graceMs`, and waits. */

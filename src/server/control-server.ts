@@ -6,7 +6,10 @@ import { StrataError } from "../errors/strata-error.js";
 import { loadProject } from "../project/load-project.js";
 import type { Workspace } from "../runtime/workspace.js";
 import { ControlPlane } from "../schedule/control-plane.js";
-import { RunLauncher, type Launch } from "../schedule/run-launcher.js";
+import type { Executor, Launch } from "../schedule/executor.js";
+import { QueueExecutor } from "../queue/queue-executor.js";
+import { recoverAbandonedRuns } from "../schedule/recovery.js";
+import { RunLauncher } from "../schedule/run-launcher.js";
 import type { RunStatus } from "../storage/run-store.js";
 import { SqliteStreamStore } from "../storage/sqlite/stream-store.js";
 import { ApiKeyCheck, keyOf } from "./api-key-check.js";
@@ -30,7 +33,7 @@ export interface ControlServerOptions {
 export interface ControlServer {
   readonly url: string;
   readonly plane: ControlPlane;
-  readonly launcher: RunLauncher;
+  readonly executor: Executor;
   /** Stops the triggers, lets runs in flight finish (cancelling them after `graceMs`), and closes. */
   close(graceMs?: number): Promise<void>;
 }
@@ -54,23 +57,23 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const clock = options.clock ?? systemClock;
   const log = options.log ?? pino({ level: "silent" });
   const pipelines = new Map([...project.pipelines].map(([name, p]) => [name, p.pipeline]));
+  // With a queue, steps go to `strata worker` processes; without, runs execute in this process.
+  const queue = project.queue();
+  const executor: Executor = queue
+    ? await QueueExecutor.open({ pipelines, workspace, target: queue, clock, log })
+    : new RunLauncher({ workspace, clock, log, ...(project.config.interpreters ? { interpreters: project.config.interpreters } : {}) });
   const streams = new SqliteStreamStore(join(project.stateDir, "streams.sqlite"));
-  const launcher = new RunLauncher({
-    workspace,
-    clock,
-    log,
-    ...(project.config.interpreters ? { interpreters: project.config.interpreters } : {}),
-  });
   const plane = new ControlPlane({
     pipelines,
     workspace,
     streams,
-    launcher,
+    executor,
     clock,
     log,
     ...(options.pollMs ? { pollMs: options.pollMs } : {}),
   });
   await plane.load();
+  await recoverAbandonedRuns(pipelines, workspace, executor, clock.now(), log);
   const keys = new ApiKeyCheck(workspace.apiKeys, () => clock.now());
   let closing = false;
 
@@ -86,15 +89,19 @@ export async function startControlServer(options: ControlServerOptions): Promise
   app.get("/readyz", async (_request, reply) => (closing ? reply.code(503).send({ status: "stopping" }) : { status: "ready" }));
 
   app.get("/v1/pipelines", async () => ({
-    pipelines: [...pipelines.values()].map((p) => ({
-      name: p.name,
-      description: p.description ?? null,
-      overlap: p.overlap,
-      schedules: p.schedules.map((s) => ({ expression: s.expression, timezone: s.timezone, catchUp: s.catchUp })),
-      triggers: p.triggers.map((t) => (t.kind === "dataset" ? { kind: t.kind, dataset: t.dataset } : { kind: t.kind, stream: t.stream })),
-      running: launcher.inFlight(p.name),
-      queued: launcher.queued(p.name),
-    })),
+    pipelines: await Promise.all(
+      [...pipelines.values()].map(async (p) => ({
+        name: p.name,
+        description: p.description ?? null,
+        overlap: p.overlap,
+        schedules: p.schedules.map((s) => ({ expression: s.expression, timezone: s.timezone, catchUp: s.catchUp })),
+        triggers: p.triggers.map((t) =>
+          t.kind === "dataset" ? { kind: t.partitions ? "partition" : "dataset", dataset: t.dataset } : { kind: t.kind, stream: t.stream },
+        ),
+        running: await executor.inFlight(p.name),
+        queued: executor.queued(p.name),
+      })),
+    ),
   }));
 
   app.post<{ Params: { name: string } }>("/v1/pipelines/:name/runs", async (request, reply) => {
@@ -140,17 +147,17 @@ export async function startControlServer(options: ControlServerOptions): Promise
       throw new StrataError("RUN_FINISHED", `run ${run.id} has already ended (${run.status})`, {
         details: { runId: run.id, status: run.status },
       });
-    if (!launcher.cancel(run.id))
+    if (!(await executor.cancel(run.id)))
       throw new StrataError("RUN_NOT_HERE", `run ${run.id} is not running in this control plane (${run.owner ?? "owner unknown"})`, {
         details: { runId: run.id, owner: run.owner },
       });
-    await launcher.finished(run.id);
+    await executor.finished(run.id);
     return reply.code(202).send({ runId: run.id, status: (await workspace.store.getRun(run.id)).status });
   });
 
   app.post<{ Params: { id: string } }>("/v1/runs/:id/retry", async (request, reply) => {
     const run = await workspace.store.getRun(request.params.id);
-    const launch = await launcher.launch({
+    const launch = await executor.launch({
       pipeline: plane.pipeline(run.pipeline),
       params: {},
       resume: run.id,
@@ -177,11 +184,11 @@ export async function startControlServer(options: ControlServerOptions): Promise
   return {
     url: `http://${options.host ?? "127.0.0.1"}:${port}`,
     plane,
-    launcher,
+    executor,
     async close(graceMs = 10_000) {
       closing = true;
       await plane.stop();
-      await launcher.close(graceMs);
+      await executor.close(graceMs);
       const cut = setTimeout(() => app.server.closeAllConnections(), 5000);
       await app.close();
       clearTimeout(cut);

@@ -9,7 +9,7 @@ import type { ExpectationResult } from "../validation/expectations.js";
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
 export type StepStatus = "pending" | "running" | "retrying" | "succeeded" | "failed" | "cancelled" | "skipped" | "reused";
 export type AttemptStatus = "running" | "succeeded" | "failed";
-export type TriggerKind = "manual" | "api" | "cron" | "event" | "backfill" | "test";
+export type TriggerKind = "manual" | "api" | "cron" | "event" | "backfill" | "recovery" | "test";
 
 export interface Trigger {
   readonly kind: TriggerKind;

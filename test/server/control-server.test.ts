@@ -51,7 +51,7 @@ describe("the control plane's API", () => {
     const started = await call("POST", "/v1/pipelines/daily/runs", { params: { n: 4 } });
     expect(started.status).toBe(201);
     const runId = started.body.runId as string;
-    await server.launcher.finished(runId);
+    await server.executor.finished(runId);
     const run = await call("GET", `/v1/runs/${runId}`);
     expect(run.body).toMatchObject({ id: runId, pipeline: "daily", status: "succeeded", params: { n: 4 }, trigger: { kind: "api" } });
     expect((run.body.steps as { step: string; status: string }[]).map((s) => [s.step, s.status])).toEqual([["orders", "succeeded"]]);
@@ -91,7 +91,7 @@ describe("the control plane's API", () => {
 
     const retried = await call("POST", `/v1/runs/${first.body.runId as string}/retry`);
     expect([retried.status, retried.body.retryOf]).toEqual([201, first.body.runId]);
-    await server.launcher.finished(retried.body.runId as string);
+    await server.executor.finished(retried.body.runId as string);
     expect((await call("GET", `/v1/runs/${retried.body.runId as string}`)).body).toMatchObject({
       status: "succeeded",
       resumedFrom: first.body.runId,
@@ -136,7 +136,7 @@ describe("the control plane's API", () => {
     const [first] = await workspace.store.listRuns({ pipeline: "daily" });
     expect(first?.trigger).toEqual({ kind: "cron", id: "cron:daily#0@2026-01-10T02:00:00.000Z" });
     expect(first?.params).toEqual({ n: 2 });
-    await server.launcher.finished(first!.id);
+    await server.executor.finished(first!.id);
     await server.close();
 
     // Down for three days; the schedule's catchUp is "all": one run per missed day, oldest first.

@@ -1,6 +1,7 @@
 import { parseParamArgs } from "../../pipeline/params.js";
 import { loadProject } from "../../project/load-project.js";
 import { runPipeline } from "../../runtime/run-pipeline.js";
+import { ctrlC } from "../ctrl-c.js";
 import { EXIT } from "../exit-codes.js";
 import { PlainView } from "../view/plain-view.js";
 import type { ProgressView } from "../view/progress-view.js";
@@ -38,21 +39,8 @@ export async function runCommand(name: string, options: RunCommandOptions): Prom
   const workspace = project.openWorkspace();
   const view = await chooseView(options);
   const cancel = new AbortController();
-  let interrupts = 0;
   let runId: string | undefined;
-  const onSigint = (): void => {
-    if (++interrupts > 1) {
-      // Quit now, but leave a true record: the embedded store writes synchronously.
-      if (runId)
-        void workspace.store.finishRun(runId, "cancelled", Date.now(), {
-          code: "RUN_CANCELLED",
-          message: "interrupted twice; quit without waiting for steps",
-        });
-      process.exit(EXIT.INTERRUPTED);
-    }
-    process.stderr.write("\ncancelling the run (Ctrl-C again to quit at once)...\n");
-    cancel.abort();
-  };
+  const onSigint = ctrlC(workspace.store, () => (runId ? [runId] : []), cancel, "cancelling the run");
   process.on("SIGINT", onSigint);
   try {
     const result = await runPipeline(pipeline, {

@@ -1,0 +1,274 @@
+// The worker fleet: how fast a trigger starts a run, and how many runs the queue carries.
+//
+//   bash scripts/with-services.sh npx tsx bench/fleet.ts [--runs 10000] [--probes 40] [--concurrency 16] [--rounds 2]
+//
+// Latency: an API call (POST /v1/pipelines/one/runs, over HTTP) to the moment its first step
+// starts (the step's recorded start), medians of --probes sequential calls: on the embedded
+// defaults (one process, SQLite), and through the queue (metadata on Postgres, two `strata worker`
+// processes). The floor printed beside it is a GET /healthz round trip on the same server.
+//
+// Throughput: --runs one-step runs through two `strata worker` processes, next to the same number
+// of no-op BullMQ jobs through two raw BullMQ worker processes, same Redis, same concurrency, in
+// the same run, interleaved over --rounds. Runs are launched through the control plane's executor
+// in-process (no HTTP), at most 64 launches at once.
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { openProject } from "../src/project/load-project.js";
+import type { Workspace } from "../src/runtime/workspace.js";
+import { startControlServer, type ControlServer } from "../src/server/control-server.js";
+import { cliOptions, fmt, machineLine, median, quantile, table } from "./lib.js";
+
+const USAGE = `usage: bash scripts/with-services.sh npx tsx bench/fleet.ts [--runs N] [--probes N] [--concurrency N] [--rounds N] [--check]
+
+  --runs N          one-step runs (and raw jobs) per throughput round (default 10000)
+  --probes N        API calls timed per latency case (default 40)
+  --concurrency N   jobs each worker process runs at once, Strata and raw alike (default 16)
+  --rounds N        throughput rounds, raw and Strata interleaved; medians reported (default 2)
+  --check           exit 1 when a goal is missed (latency < 50 ms embedded, < 200 ms queued; runs/s >= 50 % of raw)`;
+
+const { numbers, flags } = cliOptions(USAGE, { runs: [10_000, 1], probes: [40, 1], concurrency: [16, 1], rounds: [2, 1] });
+const ROOT = resolve(import.meta.dirname, "..");
+const BIN = join(ROOT, "bin", "strata.js");
+const redisUrl = process.env.STRATA_TEST_REDIS_URL;
+const postgresUrl = process.env.STRATA_TEST_POSTGRES_URL;
+if (!redisUrl || !postgresUrl) {
+  console.error(`Redis and Postgres are needed: run it as bash scripts/with-services.sh npx tsx bench/fleet.ts\n\n${USAGE}`);
+  process.exit(2);
+}
+const tag = `b${process.pid}${Date.now().toString(36)}`;
+const queueEnv = {
+  BENCH_QUEUE: "1",
+  BENCH_METADATA_URL: postgresUrl,
+  BENCH_QUEUE_URL: redisUrl,
+  BENCH_SCHEMA: `${tag}_meta`,
+  BENCH_PREFIX: tag,
+};
+
+const temp = mkdtempSync(join(tmpdir(), "strata-fleet-bench-"));
+const children = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+  rmSync(temp, { recursive: true, force: true });
+});
+process.once("SIGINT", () => process.exit(130));
+
+/** A copy of the fixture with `strata` resolving to this repo; one per case, as its config is read once per path. */
+function project(name: string): string {
+  const dir = join(temp, name);
+  cpSync(join(ROOT, "bench", "fleet-fixture"), dir, { recursive: true });
+  cpSync(join(ROOT, "test", "fixtures", "fleet", "package.json"), join(dir, "package.json"));
+  mkdirSync(join(dir, "node_modules"));
+  symlinkSync(ROOT, join(dir, "node_modules", "strata"), "dir");
+  return dir;
+}
+
+/** A child process, resolved once it prints `ready` (stdout or stderr, as a substring). */
+function spawnReady(command: string, args: readonly string[], ready: string, env: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  return new Promise((resolveReady, reject) => {
+    let seen = "";
+    const look = (chunk: Buffer): void => {
+      if (seen.length < 100_000) seen += chunk.toString();
+      if (seen.includes(ready)) resolveReady(child);
+    };
+    child.stdout!.on("data", look);
+    child.stderr!.on("data", look);
+    child.once("exit", (code) => reject(new Error(`${command} ${args.join(" ")} exited (${code}):\n${seen}`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const gone = new Promise((done) => child.once("exit", done));
+  child.kill("SIGTERM");
+  await gone;
+  children.delete(child);
+}
+
+interface Latency {
+  readonly startMs: number[];
+  readonly floorMs: number[];
+}
+
+/** --probes API calls, one at a time, each to its first step's start; and as many /healthz round trips. */
+async function probe(server: ControlServer, key: string, workspace: Workspace): Promise<Latency> {
+  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+  const startMs: number[] = [];
+  const floorMs: number[] = [];
+  const { store } = workspace;
+  for (let i = 0; i < numbers.probes + 5; i++) {
+    const t0 = Date.now();
+    const response = await fetch(`${server.url}/v1/pipelines/one/runs`, { method: "POST", headers, body: "{}" });
+    const { runId } = (await response.json()) as { runId: string };
+    await server.executor.finished(runId);
+    const [first] = await store.getSteps(runId);
+    const f0 = performance.now();
+    await (await fetch(`${server.url}/healthz`)).arrayBuffer();
+    const floor = performance.now() - f0;
+    if (i < 5) continue; // warm-up
+    startMs.push(first!.startedAt! - t0);
+    floorMs.push(floor);
+  }
+  return { startMs, floorMs };
+}
+
+async function rawRound(workersReady: Promise<ChildProcess[]>, round: number): Promise<number> {
+  const connection = new Redis(redisUrl!, { maxRetriesPerRequest: null });
+  const queue = new Queue("raw", { connection, prefix: `${tag}raw` });
+  await workersReady;
+  const started = performance.now();
+  for (let i = 0; i < numbers.runs; i += 1000) {
+    const jobs = Array.from({ length: Math.min(1000, numbers.runs - i) }, (_, j) => ({
+      name: "noop",
+      data: { i: i + j, round },
+      opts: { removeOnComplete: true, removeOnFail: true },
+    }));
+    await queue.addBulk(jobs);
+  }
+  // Done when nothing waits or runs any more.
+  for (;;) {
+    const counts = await queue.getJobCounts("wait", "active", "delayed", "prioritized");
+    if (Object.values(counts).every((n) => n === 0)) break;
+    await new Promise((done) => setTimeout(done, 5));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await queue.close();
+  connection.disconnect();
+  return numbers.runs / seconds;
+}
+
+async function strataRound(server: ControlServer, round: number): Promise<{ perSecond: number; succeeded: number }> {
+  const prefix = tag;
+  const subscriber = new Redis(redisUrl!);
+  let ended = 0;
+  let allEnded: () => void = () => undefined;
+  const done = new Promise<void>((resolveDone) => (allEnded = resolveDone));
+  await subscriber.subscribe(`${prefix}:runs:ended`);
+  subscriber.on("message", () => {
+    if (++ended === numbers.runs) allEnded();
+  });
+  const pipeline = server.plane.pipeline("one");
+  const started = performance.now();
+  let next = 0;
+  const launcher = async (): Promise<void> => {
+    while (next < numbers.runs) {
+      next++;
+      await server.executor.launch({ pipeline, params: {}, trigger: { kind: "api", id: `bench-${round}-${next}` } });
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, launcher));
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  subscriber.disconnect();
+  const client = new pg.Client({ connectionString: postgresUrl });
+  await client.connect();
+  const { rows } = await client.query<{ n: string }>(
+    `select count(*) as n from "${tag}_meta".runs where status = 'succeeded' and trigger_id like $1`,
+    [`bench-${round}-%`],
+  );
+  await client.end();
+  return { perSecond: numbers.runs / seconds, succeeded: Number(rows[0]!.n) };
+}
+
+async function withServer<T>(
+  dir: string,
+  env: Record<string, string>,
+  fn: (server: ControlServer, key: string, workspace: Workspace) => Promise<T>,
+): Promise<T> {
+  Object.assign(process.env, env);
+  const workspace = (await openProject(dir)).openWorkspace();
+  const { key } = await workspace.apiKeys.create("bench", ["run"], Date.now());
+  const server = await startControlServer({ projectDir: dir, workspace, port: 0 });
+  try {
+    return await fn(server, key, workspace);
+  } finally {
+    await server.close(1000);
+    await workspace.close();
+  }
+}
+
+const describe = (l: Latency): string[] => [fmt(median(l.startMs), 1), fmt(quantile(l.startMs, 0.9), 1), fmt(median(l.floorMs), 2)];
+
+console.log(
+  `fleet: ${numbers.probes} latency probes per case; ${numbers.runs.toLocaleString("en-US")} runs per throughput round × ${numbers.rounds}, 2 worker processes × concurrency ${numbers.concurrency}`,
+);
+console.log(await machineLine());
+
+const embedded = await withServer(project("embedded"), {}, probe);
+const queued = project("queued");
+const strataWorkers = Promise.all(
+  [0, 1].map(() =>
+    spawnReady(
+      process.execPath,
+      [BIN, "worker", "--concurrency", String(numbers.concurrency), "--project", queued],
+      "worker ready",
+      queueEnv,
+    ),
+  ),
+);
+await strataWorkers;
+const { viaQueue, rounds } = await withServer(queued, queueEnv, async (server, key, workspace) => {
+  const viaQueue = await probe(server, key, workspace);
+  const rounds: { raw: number; strata: number; succeeded: number }[] = [];
+  for (let round = 0; round < numbers.rounds; round++) {
+    const rawWorkers = Promise.all(
+      [0, 1].map(() =>
+        spawnReady(
+          process.execPath,
+          ["--import", "tsx", join(ROOT, "bench", "fleet-raw-worker.ts"), redisUrl, `${tag}raw`, String(numbers.concurrency)],
+          "ready",
+        ),
+      ),
+    );
+    const raw = await rawRound(rawWorkers, round);
+    for (const child of await rawWorkers) await stop(child);
+    const strata = await strataRound(server, round);
+    rounds.push({ raw, strata: strata.perSecond, succeeded: strata.succeeded });
+  }
+  return { viaQueue, rounds };
+});
+for (const child of await strataWorkers) await stop(child);
+
+console.log("\ntrigger to first step running (ms; API call over HTTP on loopback)");
+console.log(
+  table(
+    ["executor", "median", "p90", "GET /healthz", "goal", "median / goal"],
+    [
+      ["embedded (one process, SQLite)", ...describe(embedded), "50", fmt(median(embedded.startMs) / 50, 2)],
+      ["queue (Postgres + Redis, 2 workers)", ...describe(viaQueue), "200", fmt(median(viaQueue.startMs) / 200, 2)],
+    ],
+  ),
+);
+const raw = median(rounds.map((r) => r.raw));
+const strata = median(rounds.map((r) => r.strata));
+console.log(`\n${numbers.runs.toLocaleString("en-US")} one-step runs vs no-op BullMQ jobs, 2 worker processes each (per second)`);
+console.log(
+  table(
+    ["round", "raw BullMQ jobs/s", "Strata runs/s", "Strata / raw", "runs succeeded"],
+    [
+      ...rounds.map((r, i) => [
+        String(i + 1),
+        fmt(r.raw, 0),
+        fmt(r.strata, 0),
+        `${fmt((100 * r.strata) / r.raw, 1)} %`,
+        String(r.succeeded),
+      ]),
+      ["median", fmt(raw, 0), fmt(strata, 0), `${fmt((100 * strata) / raw, 1)} %`, ""],
+    ],
+  ),
+);
+const misses = [
+  median(embedded.startMs) >= 50 ? "embedded latency" : "",
+  median(viaQueue.startMs) >= 200 ? "queued latency" : "",
+  strata < raw / 2 ? "throughput" : "",
+].filter(Boolean);
+console.log(misses.length ? `\nmissed: ${misses.join(", ")}` : "\nall goals met");
+if (flags.check && misses.length) process.exitCode = 1;
+process.exit();

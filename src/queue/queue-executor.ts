@@ -1,0 +1,184 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Clock } from "../clock/clock.js";
+import { StrataError } from "../errors/strata-error.js";
+import { validateParams } from "../pipeline/params.js";
+import type { AnyPipeline } from "../pipeline/pipeline.js";
+import type { QueueTarget } from "../project/queue-config.js";
+import { beginRun } from "../runtime/run-begin.js";
+import type { Workspace } from "../runtime/workspace.js";
+import type { Executor, Launch, LaunchRequest } from "../schedule/executor.js";
+import { advanceRun, launchRecords, type ProgressDeps } from "./run-progress.js";
+import { queueConnection, queueUnavailable, RunMarks, stepQueue } from "./step-queue.js";
+
+export interface QueueExecutorOptions {
+  readonly pipelines: ReadonlyMap<string, AnyPipeline>;
+  readonly workspace: Workspace;
+  readonly target: QueueTarget;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+/** How often `finished` looks at the run record too, in case an announcement was missed. */
+const FINISHED_POLL_MS = 1000;
+
+/**
+ * The control plane's executor when the project has a queue: a run is recorded here and its
+ * first steps enqueued; `strata worker` processes take each step, and the worker that ends the
+ * last step ends the run. Runs are owned by the queue (`queue:<prefix>`), not by this process: they
+ * go on while the control plane restarts. Overlap is read from the metadata store (runs still
+ * running), so it holds across control planes; queued triggers wait in this process.
+ */
+export class QueueExecutor implements Executor {
+  readonly #o: QueueExecutorOptions;
+  readonly #deps: ProgressDeps;
+  readonly #marks: RunMarks;
+  readonly #subscriber: Redis;
+  readonly #waiters = new Map<string, (() => void)[]>();
+  readonly #queues = new Map<string, LaunchRequest[]>();
+  readonly owner: string;
+  #closed = false;
+
+  private constructor(options: QueueExecutorOptions, connection: Redis, subscriber: Redis) {
+    this.#o = options;
+    this.#marks = new RunMarks(connection, options.target.prefix);
+    this.#deps = { workspace: options.workspace, queue: stepQueue(options.target, connection), marks: this.#marks, clock: options.clock };
+    this.#subscriber = subscriber;
+    this.owner = `queue:${options.target.prefix}`;
+  }
+
+  /** Connects to the queue; QUEUE_UNAVAILABLE naming host:port when it cannot. */
+  static async open(options: QueueExecutorOptions): Promise<QueueExecutor> {
+    const connection = await queueConnection(options.target, "producer", true);
+    const subscriber = await queueConnection(options.target, "worker").catch((error: unknown) => {
+      connection.disconnect();
+      throw error;
+    });
+    const executor = new QueueExecutor(options, connection, subscriber);
+    await subscriber.subscribe(executor.#marks.endedChannel);
+    subscriber.on("message", (_channel: string, message: string) => executor.#ended(message));
+    return executor;
+  }
+
+  async inFlight(pipeline?: string): Promise<string[]> {
+    const runs = await this.#o.workspace.store.listRuns({ status: "running", limit: 1000, ...(pipeline ? { pipeline } : {}) });
+    return runs.filter((r) => r.owner === this.owner).map((r) => r.id);
+  }
+
+  queued(pipeline: string): number {
+    return this.#queues.get(pipeline)?.length ?? 0;
+  }
+
+  async launch(request: LaunchRequest): Promise<Launch> {
+    if (this.#closed) throw new StrataError("SERVER_STOPPING", "the control plane is shutting down");
+    const { pipeline, trigger } = request;
+    if (!request.resume) validateParams(pipeline, request.params);
+    if (pipeline.overlap !== "allow") {
+      const busy = this.queued(pipeline.name) > 0 || (await this.inFlight(pipeline.name)).length > 0;
+      if (busy && pipeline.overlap === "skip")
+        return { status: "skipped", reason: `a run of "${pipeline.name}" is in flight (overlap: skip)`, trigger };
+      if (busy) {
+        const queue = this.#queues.get(pipeline.name) ?? [];
+        queue.push(request);
+        this.#queues.set(pipeline.name, queue);
+        return { status: "queued", position: queue.length, trigger };
+      }
+    }
+    return { status: "started", runId: await this.#start(request), trigger };
+  }
+
+  async cancel(runId: string): Promise<boolean> {
+    const run = await this.#o.workspace.store.getRun(runId);
+    if (run.owner !== this.owner || run.status !== "running") return false;
+    await this.#call(() => this.#marks.cancel(run.id));
+    // Steps not taken yet are skipped now; with none running, the run ends here.
+    await this.#call(() => advanceRun(this.#deps, this.#pipelineOf(run.pipeline, run.id), run));
+    return true;
+  }
+
+  async finished(runId: string): Promise<void> {
+    const ended = new Promise<void>((resolve) => {
+      const list = this.#waiters.get(runId) ?? [];
+      list.push(resolve);
+      this.#waiters.set(runId, list);
+    });
+    for (;;) {
+      const run = await this.#o.workspace.store.getRun(runId);
+      if (run.status !== "running") return;
+      const timer = new Promise<void>((resolve) => setTimeout(resolve, FINISHED_POLL_MS).unref());
+      await Promise.race([ended, timer]);
+    }
+  }
+
+  /** Stops taking triggers; runs in flight are the workers' and go on. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#queues.clear();
+    await this.#disconnect();
+  }
+
+  #pipelineOf(name: string, runId: string): AnyPipeline {
+    const pipeline = this.#o.pipelines.get(name);
+    if (!pipeline)
+      throw new StrataError("RUN_NOT_HERE", `run ${runId} is of pipeline "${name}", which this control plane does not have`, {
+        details: { runId },
+      });
+    return pipeline;
+  }
+
+  async #start(request: LaunchRequest): Promise<string> {
+    const { workspace, clock, log } = this.#o;
+    const { run, reused } = await beginRun(request.pipeline, workspace, {
+      clock,
+      owner: this.owner,
+      params: request.params,
+      trigger: request.trigger,
+      ...(request.resume ? { resume: request.resume } : {}),
+    });
+    try {
+      await advanceRun(this.#deps, request.pipeline, run, {
+        known: launchRecords(request.pipeline, run.id, reused),
+        cancelled: false,
+        launch: true,
+      });
+    } catch (error) {
+      // Recorded but never enqueued: fail it now rather than leave it running.
+      const failure = queueUnavailable(this.#o.target, error);
+      await workspace.store.finishRun(run.id, "failed", clock.now(), { code: failure.code, message: failure.message });
+      throw failure;
+    }
+    log.info({ runId: run.id, pipeline: run.pipeline, trigger: run.trigger }, "run enqueued");
+    return run.id;
+  }
+
+  #ended(message: string): void {
+    let ended: { runId: string; pipeline: string };
+    try {
+      ended = JSON.parse(message) as { runId: string; pipeline: string };
+    } catch {
+      return;
+    }
+    for (const resolve of this.#waiters.get(ended.runId) ?? []) resolve();
+    this.#waiters.delete(ended.runId);
+    const next = this.#queues.get(ended.pipeline)?.shift();
+    if (!this.#queues.get(ended.pipeline)?.length) this.#queues.delete(ended.pipeline);
+    if (next && !this.#closed)
+      this.#start(next).catch((error: unknown) =>
+        this.#o.log.error({ err: error, pipeline: ended.pipeline }, "a queued trigger could not start"),
+      );
+  }
+
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (error instanceof StrataError) throw error;
+      throw queueUnavailable(this.#o.target, error);
+    }
+  }
+
+  async #disconnect(): Promise<void> {
+    await this.#deps.queue.close().catch(() => undefined);
+    await Promise.all([this.#marks.redis, this.#subscriber].map((r) => r.quit().catch(() => undefined)));
+  }
+}

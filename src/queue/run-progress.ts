@@ -1,0 +1,88 @@
+import type { Queue } from "bullmq";
+import type { LevelWithSilent } from "pino";
+import type { Clock } from "../clock/clock.js";
+import type { AnyPipeline } from "../pipeline/pipeline.js";
+import { endRun, skippedStep, type StepFailure } from "../runtime/run-end.js";
+import { RunLogger } from "../runtime/run-logger.js";
+import type { Workspace } from "../runtime/workspace.js";
+import type { RunRecord, StepRecord, StepStatus } from "../storage/run-store.js";
+import { jobIdOf, type RunMarks, type StepJob } from "./step-queue.js";
+
+export interface ProgressDeps {
+  readonly workspace: Workspace;
+  readonly queue: Queue<StepJob>;
+  readonly marks: RunMarks;
+  readonly clock: Clock;
+  readonly logLevel?: LevelWithSilent;
+}
+
+const DONE: ReadonlySet<StepStatus> = new Set(["succeeded", "reused"]);
+const DEAD: ReadonlySet<StepStatus> = new Set(["failed", "cancelled", "skipped"]);
+const isEnded = (status: StepStatus): boolean => DONE.has(status) || DEAD.has(status);
+
+/**
+ * Moves a queued run on from what its step records say, after a step ended (or at launch): steps
+ * that can no longer run are recorded skipped, steps whose inputs are all done are enqueued, and
+ * once every step has ended the run is ended and its hooks called. Any worker may call it at any
+ * time, as often as it likes: the marks in Redis make each enqueue and the end happen once. Of
+ * two workers ending the last two steps at once, at least one reads both records (each writes its
+ * own before reading), so a run is never left waiting. `known` are records the caller has and that
+ * nobody else can be changing (at launch; or every other step had ended): they save the read.
+ */
+export async function advanceRun(
+  deps: ProgressDeps,
+  pipeline: AnyPipeline,
+  run: RunRecord,
+  options: { known?: readonly StepRecord[]; logger?: RunLogger; cancelled?: boolean; launch?: boolean } = {},
+): Promise<void> {
+  const { workspace, queue, marks } = deps;
+  const { store } = workspace;
+  const records = new Map((options.known ?? (await store.getSteps(run.id))).map((s) => [s.step, s]));
+  const status = (name: string): StepStatus => records.get(name)?.status ?? "pending";
+  const cancelled = options.cancelled ?? (await marks.isCancelled(run.id));
+
+  const ready: string[] = [];
+  for (const step of pipeline.steps) {
+    if (status(step.name) !== "pending") continue;
+    const upstream = pipeline.dag.upstream.get(step.name) ?? [];
+    const failed = upstream.find((name) => DEAD.has(status(name)));
+    if (cancelled || failed !== undefined) {
+      const reason = cancelled ? "the run was cancelled" : `upstream step "${failed}" failed`;
+      const skipped = skippedStep(run.id, step.name, reason);
+      await store.saveStep(skipped);
+      records.set(step.name, skipped);
+    } else if (upstream.every((name) => DONE.has(status(name)))) ready.push(step.name);
+  }
+  for (const name of ready) {
+    // At launch nobody else knows the run yet: there is nothing to claim against.
+    if (options.launch || (await marks.claimEnqueue(run.id, name)))
+      await queue.add(pipeline.name, { runId: run.id, pipeline: pipeline.name, step: name, run }, { jobId: jobIdOf(run.id, name) });
+  }
+  if (![...pipeline.steps].every((s) => isEnded(status(s.name)))) return;
+  if (!(await marks.claimEnd(run.id))) return;
+  const logger =
+    options.logger ?? new RunLogger(store, run.id, run.trigger.id, pipeline.name, deps.logLevel ? { level: deps.logLevel } : {});
+  const failures: StepFailure[] = [...records.values()]
+    .filter(
+      (s): s is StepRecord & { error: NonNullable<StepRecord["error"]> } =>
+        (s.status === "failed" || s.status === "cancelled") && !!s.error,
+    )
+    .map((s) => ({ step: s.step, error: s.error }));
+  const finished = await endRun(pipeline, run, { store, clock: deps.clock, logger, emit: () => undefined, cancelled, failures });
+  await marks.announceEnd(run.id, pipeline.name, finished.status);
+}
+
+/** The step records of a run just recorded: pending, or reused from the run it resumes. */
+export function launchRecords(pipeline: AnyPipeline, runId: string, reused: ReadonlyMap<string, { from: string }>): StepRecord[] {
+  return pipeline.steps.map((s) => ({
+    runId,
+    step: s.name,
+    status: reused.has(s.name) ? "reused" : "pending",
+    attempts: 0,
+    startedAt: null,
+    endedAt: null,
+    error: null,
+    output: null,
+    reusedFrom: reused.get(s.name)?.from ?? null,
+  }));
+}

@@ -1,0 +1,123 @@
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { StrataError } from "../errors/strata-error.js";
+import type { QueueTarget } from "../project/queue-config.js";
+import type { RunRecord } from "../storage/run-store.js";
+
+/** The BullMQ queue every step job goes through. */
+export const STEP_QUEUE = "steps";
+
+/**
+ * One step of one run, for a worker to take. It carries the run's record as it was recorded at
+ * the start (params are validated again from `inputParams`), which saves every step a read of it;
+ * a cancel is seen through the run's mark in Redis.
+ */
+export interface StepJob {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly step: string;
+  readonly run: RunRecord;
+}
+
+/** BullMQ job ids may not hold ":"; run ids and step names never hold "~". */
+export const jobIdOf = (runId: string, step: string): string => `${runId}~${step}`;
+
+const CONNECT_TIMEOUT_MS = 3000;
+
+/** How long claims and cancel marks are kept: longer than any run should last. */
+const MARK_TTL_S = 7 * 24 * 3600;
+
+/**
+ * A connection to the queue's server, once it is ready (QUEUE_UNAVAILABLE naming host:port when
+ * it is not within the connect timeout). Workers block on it, so their commands wait through a
+ * reconnect (`maxRetriesPerRequest: null`, which BullMQ requires); the control plane's fail fast
+ * instead, so a trigger answers QUEUE_UNAVAILABLE rather than hanging while Redis is down.
+ * `pipelined`: commands issued in one turn of the event loop go out in one write (not for blocking ones).
+ */
+export async function queueConnection(target: QueueTarget, role: "worker" | "producer", pipelined = false): Promise<Redis> {
+  const redis = new Redis(target.url, {
+    maxRetriesPerRequest: role === "worker" ? null : 1,
+    enableOfflineQueue: role === "worker",
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    enableAutoPipelining: pipelined,
+  });
+  redis.on("error", () => undefined); // reported where a command fails; ioredis reconnects by itself
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+      redis.once("ready", () => (clearTimeout(timer), resolve()));
+      redis.once("error", (error) => (clearTimeout(timer), reject(error)));
+    });
+  } catch (error) {
+    redis.disconnect();
+    throw queueUnavailable(target, error);
+  }
+  return redis;
+}
+
+/** A failed queue command as QUEUE_UNAVAILABLE naming host:port (never the URL: it may hold a password). */
+export function queueUnavailable(target: QueueTarget, error: unknown): StrataError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StrataError("QUEUE_UNAVAILABLE", `queue (redis at ${target.endpoint}) is out of reach: ${reason}`, {
+    details: { endpoint: target.endpoint },
+    cause: error,
+  });
+}
+
+/**
+ * The shared marks that keep a run's progress exactly-once across workers: each step is enqueued
+ * once, a run is ended once (its hooks called once), and a cancel is seen by every worker.
+ */
+export class RunMarks {
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  /** Channel on which cancels are announced to workers (payload: the run id). */
+  get cancelChannel(): string {
+    return `${this.prefix}:runs:cancel`;
+  }
+
+  /** Channel on which a run's end is announced (payload: JSON { runId, pipeline, status }). */
+  get endedChannel(): string {
+    return `${this.prefix}:runs:ended`;
+  }
+
+  /** True for the one caller that may enqueue this step of this run. */
+  async claimEnqueue(runId: string, step: string): Promise<boolean> {
+    return (await this.redis.set(`${this.prefix}:runs:${runId}:enqueued:${step}`, "1", "EX", MARK_TTL_S, "NX")) === "OK";
+  }
+
+  /** True for the one caller that may end this run. */
+  async claimEnd(runId: string): Promise<boolean> {
+    return (await this.redis.set(`${this.prefix}:runs:${runId}:ended`, "1", "EX", MARK_TTL_S, "NX")) === "OK";
+  }
+
+  async cancel(runId: string): Promise<void> {
+    await this.redis.set(`${this.prefix}:runs:${runId}:cancelled`, "1", "EX", MARK_TTL_S);
+    await this.redis.publish(this.cancelChannel, runId);
+  }
+
+  async isCancelled(runId: string): Promise<boolean> {
+    return (await this.redis.exists(`${this.prefix}:runs:${runId}:cancelled`)) === 1;
+  }
+
+  async announceEnd(runId: string, pipeline: string, status: string): Promise<void> {
+    await this.redis.publish(this.endedChannel, JSON.stringify({ runId, pipeline, status }));
+  }
+}
+
+/** The step queue, for adding jobs. Attempts cover Strata's own failures (a store down); a step's retries are its own. */
+export function stepQueue(target: QueueTarget, connection: Redis): Queue<StepJob> {
+  return new Queue<StepJob>(STEP_QUEUE, {
+    connection,
+    prefix: target.prefix,
+    defaultJobOptions: {
+      attempts: 3,
+      backoff: { type: "exponential", delay: 1000 },
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  });
+}

@@ -1,0 +1,313 @@
+import { UnrecoverableError, Worker, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import type { LevelWithSilent, Logger } from "pino";
+import { systemClock, type Clock } from "../clock/clock.js";
+import { describeError, StrataError } from "../errors/strata-error.js";
+import { isDataset, type DatasetRef } from "../pipeline/dataset.js";
+import { validateParams } from "../pipeline/params.js";
+import type { AnyPipeline } from "../pipeline/pipeline.js";
+import { outputOf } from "../pipeline/refs.js";
+import type { StepDefinition } from "../pipeline/step.js";
+import type { QueueTarget } from "../project/queue-config.js";
+import { adoptVersion, discardVersion } from "../runtime/dataset-io.js";
+import { decodeOutput, encodeOutput } from "../runtime/output-codec.js";
+import { RunLogger } from "../runtime/run-logger.js";
+import { dropScratch, newRunScope } from "../runtime/run-scope.js";
+import { executeStep, type RunScope } from "../runtime/step-executor.js";
+import type { Workspace } from "../runtime/workspace.js";
+import type { ErrorInfo, RunRecord, StepRecord } from "../storage/run-store.js";
+import { advanceRun, launchRecords, type ProgressDeps } from "./run-progress.js";
+import { queueConnection, RunMarks, STEP_QUEUE, stepQueue, type StepJob } from "./step-queue.js";
+
+export interface StepWorkerOptions {
+  readonly pipelines: ReadonlyMap<string, AnyPipeline>;
+  readonly workspace: Workspace;
+  readonly target: QueueTarget;
+  /** Steps this process runs at once. */
+  readonly concurrency: number;
+  readonly log: Logger;
+  /**
+   * How long a job stays locked to a worker that stopped renewing it (killed, frozen) before
+   * another worker takes the step again. Default 30 s; the lock is renewed every half of it.
+   */
+  readonly lockMs?: number;
+  readonly clock?: Clock;
+  readonly logLevel?: LevelWithSilent;
+  readonly interpreters?: Readonly<Record<string, string>>;
+}
+
+export interface StepWorker {
+  /** Stops taking jobs and waits for the steps running here to end. */
+  close(): Promise<void>;
+}
+
+const ENDED = new Set(["succeeded", "reused", "failed", "cancelled", "skipped"]);
+/** How often a step lost by a dead worker may be taken again before it is failed (WORKER_LOST). */
+const MAX_LOST = 2;
+
+/** Every dataset the pipeline reads or writes, by name. */
+function datasetsOf(pipeline: AnyPipeline): Map<string, DatasetRef<unknown>> {
+  const found = new Map<string, DatasetRef<unknown>>();
+  for (const step of pipeline.steps) {
+    if (step.dataset) found.set(step.dataset.name, step.dataset);
+    for (const ref of Object.values(step.inputs)) if (isDataset(ref)) found.set(ref.name, ref);
+  }
+  return found;
+}
+
+/**
+ * `strata worker`: takes step jobs from the queue and runs each step as the local executor would
+ * (attempts, retries, timeouts, expectations, dataset writes), then moves its run on. Everything a
+ * step reads from earlier steps comes from the metadata store and the storages, never from memory:
+ * any worker on any machine can take any step.
+ */
+export async function startStepWorker(options: StepWorkerOptions): Promise<StepWorker> {
+  const { workspace, target, log } = options;
+  const clock = options.clock ?? systemClock;
+  const producer = await queueConnection(target, "worker", true);
+  const subscriber = await queueConnection(target, "worker");
+  const blocking = await queueConnection(target, "worker");
+  const marks = new RunMarks(producer, target.prefix);
+  const queue = stepQueue(target, producer);
+  const deps: ProgressDeps = { workspace, queue, marks, clock, ...(options.logLevel ? { logLevel: options.logLevel } : {}) };
+  const active = new Map<string, Set<string>>(); // run id -> ids of its jobs running here
+  const pipelineOf = (name: string): AnyPipeline => {
+    const pipeline = options.pipelines.get(name);
+    if (pipeline) return pipeline;
+    // The control plane knows a pipeline this worker's project does not: a deploy out of step.
+    throw new UnrecoverableError(`PIPELINE_NOT_FOUND: this worker's project has no pipeline "${name}"`);
+  };
+
+  const processJob = async (job: Job<StepJob>, signal?: AbortSignal): Promise<string> => {
+    const { runId, step: stepName } = job.data;
+    const pipeline = pipelineOf(job.data.pipeline);
+    const step = pipeline.dag.byName.get(stepName);
+    if (!step) throw new UnrecoverableError(`STEP_NOT_FOUND: pipeline "${pipeline.name}" of this worker has no step "${stepName}"`);
+    const { run } = job.data;
+    // On a first delivery of the only step of its run, nothing can have recorded it yet: no read.
+    const first = job.attemptsMade === 0 && !job.stalledCounter && pipeline.steps.length === 1;
+    const records = new Map(
+      (first ? launchRecords(pipeline, runId, new Map()) : await workspace.store.getSteps(runId)).map((s) => [s.step, s]),
+    );
+    const mine = records.get(stepName);
+    if (mine && ENDED.has(mine.status)) {
+      // Delivered again after it ended (its worker died before the job was acknowledged).
+      await advanceRun(deps, pipeline, run);
+      return "already-ended";
+    }
+    log.info({ runId, pipeline: pipeline.name, step: stepName, attempt: (mine?.attempts ?? 0) + 1 }, "step taken");
+    let jobs = active.get(runId);
+    if (!jobs) active.set(runId, (jobs = new Set()));
+    jobs.add(job.id!);
+    try {
+      return await runStep(pipeline, step, run, records, mine, signal ?? new AbortController().signal);
+    } finally {
+      jobs.delete(job.id!);
+      if (!jobs.size) active.delete(runId);
+    }
+  };
+
+  const runStep = async (
+    pipeline: AnyPipeline,
+    step: StepDefinition,
+    stored: RunRecord,
+    records: ReadonlyMap<string, StepRecord>,
+    mine: StepRecord | undefined,
+    signal: AbortSignal,
+  ): Promise<string> => {
+    const run = { ...stored, params: validateParams(pipeline, stored.inputParams) };
+    const logger = new RunLogger(workspace.store, run.id, run.trigger.id, pipeline.name, {
+      ...(options.logLevel ? { level: options.logLevel } : {}),
+    });
+    const scope = newRunScope(workspace, run, {
+      logger,
+      clock,
+      signal,
+      emit: () => undefined,
+      ...(options.interpreters ? { interpreters: options.interpreters } : {}),
+    });
+    try {
+      try {
+        await hydrate(scope, pipeline, step, records);
+      } catch (error) {
+        // An input that cannot be had fails the step at once: no attempt could do better.
+        const { code, message } = describeError(error);
+        logger.forAttempt(step.name, 0).error({ err: error, code }, "step failed: its inputs cannot be read");
+        await failOutright(pipeline, run, step.name, mine, { code, message });
+        return "failed";
+      }
+      const lost = mine?.attempts ?? 0;
+      if (lost > 0 && (await recoverLostAttempt(scope, step, mine!, logger))) {
+        await advanceRun(deps, pipeline, run);
+        return "adopted";
+      }
+      const outcome = await executeStep(scope, step, lost + 1);
+      await dropScratch(scope);
+      // When every other step had ended before this one began, nobody else is changing the run's
+      // records: this step's outcome completes them, and they need not be read again.
+      const alone = pipeline.steps.every((s) => s.name === step.name || ENDED.has(records.get(s.name)?.status ?? "pending"));
+      const ended: StepRecord = {
+        ...(mine ?? { runId: run.id, step: step.name, attempts: 0, startedAt: null, output: null, reusedFrom: null }),
+        status: outcome.ok ? "succeeded" : signal.aborted ? "cancelled" : "failed",
+        endedAt: clock.now(),
+        error: outcome.ok ? null : outcome.error,
+      };
+      const known = alone ? [...[...records.values()].filter((r) => r.step !== step.name), ended] : undefined;
+      await advanceRun(deps, pipeline, run, { logger, ...(known ? { known } : {}) });
+      return outcome.ok ? "succeeded" : "failed";
+    } finally {
+      await logger.flush().catch(() => undefined);
+    }
+  };
+
+  /** What the step reads from earlier steps of its run: their stored outputs and the dataset versions the run wrote or read. */
+  const hydrate = async (scope: RunScope, pipeline: AnyPipeline, step: StepDefinition, records: ReadonlyMap<string, StepRecord>) => {
+    const datasets = datasetsOf(pipeline);
+    if (datasets.size) {
+      for (const entry of await scope.catalog.lineageOfRun(scope.runId)) {
+        const ds = datasets.get(entry.dataset);
+        if (!ds || (entry.direction === "read" && scope.datasetReads.has(ds.name))) continue;
+        const version = (await scope.catalog.versions(ds.name)).find((v) => v.version === entry.version);
+        await adoptVersion(scope, ds, { version: entry.version, rows: version?.rows ?? null }, entry.direction);
+      }
+    }
+    for (const ref of Object.values(step.inputs)) {
+      const output = outputOf(ref);
+      if (output === undefined || scope.outputs.has(output)) continue;
+      const producer = pipeline.steps.find((s) => s.output === output);
+      const record = producer ? records.get(producer.name) : undefined;
+      const decoded = record?.output ? await decodeOutput(record.output, scope.engine) : undefined;
+      if (!decoded)
+        throw new StrataError(
+          "OUTPUT_NOT_PORTABLE",
+          `step "${step.name}" reads "${output}", which step "${producer?.name ?? output}" returned as a value that cannot leave its process (${record?.output?.kind === "opaque" ? record.output.type : "not stored"}); on the queue executor steps pass data through storages: return plain data or a table, or write a dataset`,
+          { details: { step: step.name, input: output } },
+        );
+      scope.outputs.set(output, decoded.value);
+    }
+  };
+
+  /**
+   * The step's earlier attempt was lost with its worker. Its half-written dataset versions are
+   * discarded; a version it already made live is kept and the step recorded as succeeded with it,
+   * so a dataset never gets the same step's output twice. True when the step is thereby done.
+   */
+  const recoverLostAttempt = async (scope: RunScope, step: StepDefinition, mine: StepRecord, logger: RunLogger): Promise<boolean> => {
+    const lost = { code: "WORKER_LOST", message: `the worker running attempt ${mine.attempts} stopped before the step ended` };
+    const now = clock.now();
+    logger.forAttempt(step.name, mine.attempts).warn({ code: lost.code }, lost.message);
+    await workspace.store.saveAttempt(
+      {
+        runId: scope.runId,
+        step: step.name,
+        attempt: mine.attempts,
+        status: "failed",
+        startedAt: mine.startedAt ?? now,
+        endedAt: now,
+        error: { ...lost, retryable: true },
+      },
+      { ...mine, status: "retrying", error: lost, endedAt: null },
+    );
+    if (mine.attempts > MAX_LOST) {
+      await workspace.store.saveStep({
+        ...mine,
+        status: "failed",
+        endedAt: now,
+        error: { ...lost, message: `${lost.message}, ${mine.attempts} times: given up` },
+      });
+      return true;
+    }
+    const versions = (await scope.catalog.versionsOfRun(scope.runId)).filter((v) => v.step === step.name);
+    for (const version of versions.filter((v) => v.status === "writing"))
+      await discardVersion(workspace, version, `discarded: ${lost.message}`, now);
+    const live = versions.find((v) => v.status === "ready" && v.live);
+    if (!live || !step.dataset) return false;
+    await adoptVersion(scope, step.dataset, live, "write");
+    await workspace.catalog.recordLineage([
+      { runId: scope.runId, step: step.name, dataset: live.dataset, version: live.version, direction: "write", at: now },
+    ]);
+    await workspace.store.saveStep({
+      ...mine,
+      status: "succeeded",
+      endedAt: now,
+      error: null,
+      output: encodeOutput(scope.outputs.get(live.dataset)),
+    });
+    logger
+      .forAttempt(step.name, mine.attempts)
+      .info({ dataset: live.dataset, version: live.version }, "the lost attempt had made its version live: kept, not written again");
+    return true;
+  };
+
+  const worker = new Worker<StepJob, string>(STEP_QUEUE, (job, _token, signal) => processJob(job, signal), {
+    connection: blocking,
+    prefix: target.prefix,
+    concurrency: options.concurrency,
+    lockDuration: options.lockMs ?? 30_000,
+    stalledInterval: Math.max(500, Math.floor((options.lockMs ?? 30_000) / 2)),
+    maxStalledCount: MAX_LOST,
+  });
+  worker.on("error", (error) => log.error({ err: error }, "queue error"));
+  worker.on("failed", (job, error) => {
+    if (!job) return;
+    const final =
+      job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError || /stalled more than/.test(error.message);
+    log.error(
+      { err: error, runId: job.data.runId, step: job.data.step, final },
+      final ? "step job failed" : "step job failed, will be retried",
+    );
+    if (final)
+      void failStep(job.data, error).catch((e: unknown) =>
+        log.error({ err: e, runId: job.data.runId }, "could not record the step's failure"),
+      );
+  });
+
+  /** Records a step failed without a further attempt, and moves its run on. */
+  const failOutright = async (pipeline: AnyPipeline, run: RunRecord, step: string, mine: StepRecord | undefined, error: ErrorInfo) => {
+    await workspace.store.saveStep({
+      runId: run.id,
+      step,
+      status: "failed",
+      attempts: mine?.attempts ?? 0,
+      startedAt: mine?.startedAt ?? null,
+      endedAt: clock.now(),
+      error,
+      output: null,
+      reusedFrom: null,
+    });
+    await advanceRun(deps, pipeline, run);
+  };
+
+  /** Strata's own failure (a store down, a project out of step) after the job's tries: the step is failed, the run moves on. */
+  const failStep = async (data: StepJob, error: Error): Promise<void> => {
+    const pipeline = options.pipelines.get(data.pipeline);
+    if (!pipeline) return;
+    const run = await workspace.store.getRun(data.runId);
+    if (run.status !== "running") return;
+    const mine = (await workspace.store.getSteps(run.id)).find((s) => s.step === data.step);
+    if (mine && ENDED.has(mine.status)) return;
+    const info = /stalled more than/.test(error.message)
+      ? { code: "WORKER_LOST", message: "the step's workers kept stopping before it ended: given up" }
+      : { code: describeError(error).code, message: error.message };
+    await failOutright(pipeline, run, data.step, mine, info);
+  };
+
+  // A cancel aborts the run's steps running here; its other steps are skipped where they are taken.
+  await subscriber.subscribe(marks.cancelChannel);
+  subscriber.on("message", (_channel: string, runId: string) => {
+    for (const jobId of active.get(runId) ?? []) worker.cancelJob(jobId, "the run was cancelled");
+  });
+  await worker.waitUntilReady();
+  log.info(
+    { queue: `${target.endpoint}/${target.prefix}`, concurrency: options.concurrency, pipelines: [...options.pipelines.keys()] },
+    "worker ready",
+  );
+
+  return {
+    async close() {
+      await worker.close();
+      await queue.close();
+      await Promise.all([producer, subscriber, blocking].map((r: Redis) => r.quit().catch(() => undefined)));
+    },
+  };
+}

@@ -1,0 +1,211 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openProject } from "../../src/project/load-project.js";
+import type { Workspace } from "../../src/runtime/workspace.js";
+import { startControlServer, type ControlServer } from "../../src/server/control-server.js";
+import { BIN, makeProject } from "../cli/helpers.js";
+import { postgresUrl, redisUrl, uniqueName } from "../helpers/services.js";
+import { killHard, startServerProcess } from "../helpers/server-process.js";
+import { eventually } from "../helpers/waiting.js";
+
+// The fixture's config reads these when the project loads, here and in the worker processes.
+const env: Record<string, string> = {};
+let project: ReturnType<typeof makeProject>;
+let workspace: Workspace;
+let server: ControlServer;
+let key: string;
+const workers = new Set<ChildProcess>();
+/** Each worker process with its log, to find the one that took a step. */
+const taken = new Map<ChildProcess, Worker>();
+
+interface Worker {
+  readonly child: ChildProcess;
+  /** Resolves with the first JSON log line matching `match`. */
+  line(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+}
+
+function startWorker(): Worker {
+  const child = spawn(process.execPath, [BIN, "worker", "--concurrency", "2", "--lock-ms", "1500", "--project", project.dir], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  workers.add(child);
+  child.on("exit", () => workers.delete(child));
+  const lines: Record<string, unknown>[] = [];
+  const listeners: (() => void)[] = [];
+  let rest = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    const text = rest + chunk.toString();
+    const parts = text.split("\n");
+    rest = parts.pop()!;
+    for (const part of parts) if (part.trim()) lines.push(JSON.parse(part) as Record<string, unknown>);
+    listeners.forEach((l) => l());
+  });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const worker: Worker = {
+    child,
+    line: (match) =>
+      new Promise((resolve, reject) => {
+        const look = (): boolean => {
+          const found = lines.find(match);
+          if (found) resolve(found);
+          return !!found;
+        };
+        if (look()) return;
+        listeners.push(look);
+        child.on("exit", (code) => reject(new Error(`worker exited (${code}) before the line: ${stderr}`)));
+      }),
+  };
+  taken.set(child, worker);
+  child.on("exit", () => taken.delete(child));
+  return worker;
+}
+
+async function call(method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await fetch(server.url + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function runToEnd(
+  pipeline: string,
+  params: Record<string, unknown> = {},
+): Promise<{ id: string; status: string; error: { code: string } | null }> {
+  const started = await call("POST", `/v1/pipelines/${pipeline}/runs`, { params });
+  expect(started.status, JSON.stringify(started.body)).toBe(201);
+  const runId = started.body.runId as string;
+  await server.executor.finished(runId);
+  return (await call("GET", `/v1/runs/${runId}`)).body as never;
+}
+
+beforeAll(async () => {
+  Object.assign(env, {
+    FLEET_METADATA_URL: postgresUrl(),
+    FLEET_QUEUE_URL: redisUrl(),
+    FLEET_SCHEMA: uniqueName("fleet").toLowerCase(),
+    FLEET_PREFIX: uniqueName("fleet"),
+  });
+  Object.assign(process.env, env);
+  project = makeProject("fleet");
+  workspace = (await openProject(project.dir)).openWorkspace();
+  key = (await workspace.apiKeys.create("fleet", ["run"], Date.now())).key;
+  server = await startControlServer({ projectDir: project.dir, workspace, port: 0 });
+  const ready = [startWorker(), startWorker()];
+  await Promise.all(ready.map((w) => w.line((l) => l.msg === "worker ready")));
+}, 60_000);
+
+afterEach(() => undefined);
+
+afterAll(async () => {
+  for (const child of workers) child.kill("SIGKILL");
+  await server?.close(1000);
+  await workspace?.close();
+  project?.cleanup();
+  for (const name of Object.keys(env)) delete process.env[name];
+});
+
+describe("runs on the worker fleet (BullMQ on Redis, metadata on Postgres)", () => {
+  it("runs each step on a worker, passing plain data and a Postgres dataset between them", async () => {
+    const run = await runToEnd("chain", { n: 4 });
+    expect(run.status, JSON.stringify(run)).toBe("succeeded");
+    const steps = (run as unknown as { steps: { step: string; status: string; output: { json?: string } }[] }).steps;
+    expect(steps.map((s) => [s.step, s.status])).toEqual([
+      ["rows", "succeeded"],
+      ["totals", "succeeded"],
+      ["sum", "succeeded"],
+    ]);
+    // (0 + 2 + 4 + 6) * 1.5
+    expect(JSON.parse(steps.find((s) => s.step === "sum")!.output.json!)).toEqual({ sum: 18 });
+    expect((await workspace.catalog.liveVersion("totals"))?.rows).toBe(4);
+    const logs = (await call("GET", `/v1/runs/${run.id}/logs`)).body.lines as { triggerId: string; step?: string; pid?: number }[];
+    expect(new Set(logs.filter((l) => l.step).map((l) => l.step))).toEqual(new Set(["rows", "totals", "sum"]));
+  });
+
+  it("fails the run with the step's error code and skips what depends on it", async () => {
+    const run = await runToEnd("broken");
+    expect(run.status).toBe("failed");
+    expect(run.error?.code).toBe("STEP_FAILED");
+    const steps = (run as unknown as { steps: { step: string; status: string }[] }).steps;
+    expect(steps.map((s) => [s.step, s.status])).toEqual([
+      ["explode", "failed"],
+      ["after", "skipped"],
+    ]);
+  });
+
+  it("cancels a step running on a worker", async () => {
+    const started = await call("POST", "/v1/pipelines/waiting/runs", {});
+    const runId = started.body.runId as string;
+    await eventually(async () => {
+      const steps = (await workspace.store.getSteps(runId)).map((s) => s.status);
+      if (steps[0] !== "running") throw new Error(`not running yet: ${steps.join()}`);
+    });
+    const cancelled = await call("POST", `/v1/runs/${runId}/cancel`);
+    expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(202);
+    expect(cancelled.body.status).toBe("cancelled");
+    expect((await workspace.store.getSteps(runId))[0]!.status).toBe("cancelled");
+  });
+
+  it("a worker killed in the middle of a dataset write: another takes the step, and the dataset gets one version, whole", async () => {
+    const started = await call("POST", "/v1/pipelines/slow-write/runs", { params: { seconds: 2 } });
+    const runId = started.body.runId as string;
+    // Wait until the write is under way: its version is allocated and Postgres is sleeping.
+    const writing = await eventually(async () => {
+      const version = (await workspace.catalog.versionsOfRun(runId)).find((v) => v.status === "writing");
+      if (!version) throw new Error("no version being written yet");
+      return version;
+    });
+    const holder = await Promise.race(
+      [...taken].map(async ([child, w]) => {
+        await w.line((l) => l.msg === "step taken" && l.runId === runId);
+        return child;
+      }),
+    );
+    holder.kill("SIGKILL");
+    // Another worker takes the step once the dead one's lock expires (--lock-ms 1500).
+    await server.executor.finished(runId);
+    const run = (await call("GET", `/v1/runs/${runId}`)).body as {
+      status: string;
+      attempts: { attempt: number; status: string; error: { code: string } | null }[];
+    };
+    expect(run.status, JSON.stringify(run)).toBe("succeeded");
+    expect(run.attempts.map((a) => [a.attempt, a.status, a.error?.code ?? null])).toEqual([
+      [1, "failed", "WORKER_LOST"],
+      [2, "succeeded", null],
+    ]);
+    const versions = await workspace.catalog.versionsOfRun(runId);
+    expect(versions.map((v) => [v.version, v.status, v.live])).toEqual([
+      [writing.version, "failed", false],
+      [writing.version + 1, "ready", true],
+    ]);
+    expect((await workspace.catalog.liveVersion("slow_totals"))?.rows).toBe(5);
+  }, 60_000);
+
+  it("a control plane killed with a run in flight: the workers finish the run, and the restarted one shows it ended", async () => {
+    const first = await startServerProcess(project.dir, env);
+    try {
+      const response = await fetch(`${first.url}/v1/pipelines/slow-write/runs`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ params: { seconds: 1 } }),
+      });
+      const runId = ((await response.json()) as { runId: string }).runId;
+      await killHard(first.child);
+      await eventually(async () => {
+        if ((await workspace.store.getRun(runId)).status !== "succeeded") throw new Error("still running");
+      }, 20_000);
+      const second = await startServerProcess(project.dir, env);
+      try {
+        const shown = await fetch(`${second.url}/v1/runs/${runId}`, { headers: { authorization: `Bearer ${key}` } });
+        expect(((await shown.json()) as { status: string }).status).toBe("succeeded");
+        // Runs on the queue belong to the fleet, not to a process: the restart resumed nothing.
+        expect((await workspace.store.listRuns({ pipeline: "slow-write" })).filter((r) => r.trigger.kind === "recovery")).toEqual([]);
+      } finally {
+        await killHard(second.child);
+      }
+    } finally {
+      await killHard(first.child);
+    }
+  }, 60_000);
+});
