@@ -21,6 +21,8 @@ export interface QueueExecutorOptions {
 
 /** How often `finished` looks at the run record too, in case an announcement was missed. */
 const FINISHED_POLL_MS = 1000;
+/** How often queued triggers are looked at besides the end announcements. */
+const SWEEP_MS = 2000;
 
 /**
  * The control plane's executor when the project has a queue: a run is recorded here and its
@@ -38,6 +40,8 @@ export class QueueExecutor implements Executor {
   readonly #queues = new Map<string, LaunchRequest[]>();
   readonly owner: string;
   #closed = false;
+  #sweeper: NodeJS.Timeout | undefined;
+  readonly #starting = new Set<string>();
 
   private constructor(options: QueueExecutorOptions, connection: Redis, subscriber: Redis) {
     this.#o = options;
@@ -57,6 +61,11 @@ export class QueueExecutor implements Executor {
     const executor = new QueueExecutor(options, connection, subscriber);
     await subscriber.subscribe(executor.#marks.endedChannel);
     subscriber.on("message", (_channel: string, message: string) => executor.#ended(message));
+    executor.#sweeper = setInterval(() => {
+      if (executor.#queues.size)
+        executor.#sweep().catch((error: unknown) => options.log.warn({ err: error }, "queued triggers could not be looked at"));
+    }, SWEEP_MS);
+    executor.#sweeper.unref();
     return executor;
   }
 
@@ -102,17 +111,22 @@ export class QueueExecutor implements Executor {
       list.push(resolve);
       this.#waiters.set(runId, list);
     });
-    for (;;) {
-      const run = await this.#o.workspace.store.getRun(runId);
-      if (run.status !== "running") return;
-      const timer = new Promise<void>((resolve) => setTimeout(resolve, FINISHED_POLL_MS).unref());
-      await Promise.race([ended, timer]);
+    try {
+      for (;;) {
+        const run = await this.#o.workspace.store.getRun(runId);
+        if (run.status !== "running") return;
+        const timer = new Promise<void>((resolve) => setTimeout(resolve, FINISHED_POLL_MS).unref());
+        await Promise.race([ended, timer]);
+      }
+    } finally {
+      this.#waiters.delete(runId);
     }
   }
 
   /** Stops taking triggers; runs in flight are the workers' and go on. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#sweeper);
     this.#queues.clear();
     await this.#disconnect();
   }
@@ -139,12 +153,14 @@ export class QueueExecutor implements Executor {
       await advanceRun(this.#deps, request.pipeline, run, {
         known: launchRecords(request.pipeline, run.id, reused),
         cancelled: false,
-        launch: true,
       });
     } catch (error) {
-      // Recorded but never enqueued: fail it now rather than leave it running.
-      const failure = queueUnavailable(this.#o.target, error);
-      await workspace.store.finishRun(run.id, "failed", clock.now(), { code: failure.code, message: failure.message });
+      // Recorded but never enqueued (the jobs go in one MULTI: none of them is): fail it now
+      // rather than leave it running. A failure to say so must not hide why.
+      const failure = error instanceof StrataError ? error : queueUnavailable(this.#o.target, error);
+      await workspace.store
+        .finishRun(run.id, "failed", clock.now(), { code: failure.code, message: failure.message })
+        .catch(() => undefined);
       throw failure;
     }
     log.info({ runId: run.id, pipeline: run.pipeline, trigger: run.trigger }, "run enqueued");
@@ -160,12 +176,25 @@ export class QueueExecutor implements Executor {
     }
     for (const resolve of this.#waiters.get(ended.runId) ?? []) resolve();
     this.#waiters.delete(ended.runId);
-    const next = this.#queues.get(ended.pipeline)?.shift();
-    if (!this.#queues.get(ended.pipeline)?.length) this.#queues.delete(ended.pipeline);
-    if (next && !this.#closed)
-      this.#start(next).catch((error: unknown) =>
-        this.#o.log.error({ err: error, pipeline: ended.pipeline }, "a queued trigger could not start"),
-      );
+    this.#startNext(ended.pipeline);
+  }
+
+  #startNext(pipeline: string): void {
+    const next = this.#queues.get(pipeline)?.shift();
+    if (!this.#queues.get(pipeline)?.length) this.#queues.delete(pipeline);
+    if (!next || this.#closed) return;
+    this.#starting.add(pipeline);
+    this.#start(next)
+      .catch((error: unknown) => this.#o.log.error({ err: error, pipeline }, "a queued trigger could not start"))
+      .finally(() => this.#starting.delete(pipeline));
+  }
+
+  /** Announcements can be lost (pub/sub during a reconnect): a queue whose pipeline has nothing in flight moves on anyway. */
+  async #sweep(): Promise<void> {
+    for (const pipeline of [...this.#queues.keys()]) {
+      if (this.#starting.has(pipeline)) continue; // its run is being recorded: not in flight yet
+      if ((await this.inFlight(pipeline)).length === 0 && !this.#starting.has(pipeline)) this.#startNext(pipeline);
+    }
   }
 
   async #call<T>(fn: () => Promise<T>): Promise<T> {

@@ -24,7 +24,7 @@ const isEnded = (status: StepStatus): boolean => DONE.has(status) || DEAD.has(st
  * Moves a queued run on from what its step records say, after a step ended (or at launch): steps
  * that can no longer run are recorded skipped, steps whose inputs are all done are enqueued, and
  * once every step has ended the run is ended and its hooks called. Any worker may call it at any
- * time, as often as it likes: the marks in Redis make each enqueue and the end happen once. Of
+ * time, as often as it likes: job ids make each enqueue happen once, and a mark in Redis the end. Of
  * two workers ending the last two steps at once, at least one reads both records (each writes its
  * own before reading), so a run is never left waiting. `known` are records the caller has and that
  * nobody else can be changing (at launch; or every other step had ended): they save the read.
@@ -33,7 +33,7 @@ export async function advanceRun(
   deps: ProgressDeps,
   pipeline: AnyPipeline,
   run: RunRecord,
-  options: { known?: readonly StepRecord[]; logger?: RunLogger; cancelled?: boolean; launch?: boolean } = {},
+  options: { known?: readonly StepRecord[]; logger?: RunLogger; cancelled?: boolean } = {},
 ): Promise<void> {
   const { workspace, queue, marks } = deps;
   const { store } = workspace;
@@ -53,23 +53,45 @@ export async function advanceRun(
       records.set(step.name, skipped);
     } else if (upstream.every((name) => DONE.has(status(name)))) ready.push(step.name);
   }
-  for (const name of ready) {
-    // At launch nobody else knows the run yet: there is nothing to claim against.
-    if (options.launch || (await marks.claimEnqueue(run.id, name)))
-      await queue.add(pipeline.name, { runId: run.id, pipeline: pipeline.name, step: name, run }, { jobId: jobIdOf(run.id, name) });
-  }
+  // One MULTI for all of them: either every ready step is on the queue or none is. A step already
+  // enqueued keeps its job (same job id), and one that ended is seen as ended by its worker.
+  if (ready.length)
+    await queue.addBulk(
+      ready.map((name) => ({
+        name: pipeline.name,
+        data: { runId: run.id, pipeline: pipeline.name, step: name, run },
+        opts: { jobId: jobIdOf(run.id, name) },
+      })),
+    );
   if (![...pipeline.steps].every((s) => isEnded(status(s.name)))) return;
   if (!(await marks.claimEnd(run.id))) return;
-  const logger =
-    options.logger ?? new RunLogger(store, run.id, run.trigger.id, pipeline.name, deps.logLevel ? { level: deps.logLevel } : {});
-  const failures: StepFailure[] = [...records.values()]
+  try {
+    const finished = await endRunOf(deps, pipeline, run, [...records.values()], cancelled, options.logger);
+    await marks.announceEnd(run.id, pipeline.name, finished.status);
+  } catch (error) {
+    // Not ended after all: give the claim back, so the job's retry can end the run.
+    await marks.releaseEnd(run.id).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function endRunOf(
+  deps: ProgressDeps,
+  pipeline: AnyPipeline,
+  run: RunRecord,
+  records: readonly StepRecord[],
+  cancelled: boolean,
+  given: RunLogger | undefined,
+): Promise<RunRecord> {
+  const { store } = deps.workspace;
+  const logger = given ?? new RunLogger(store, run.id, run.trigger.id, pipeline.name, deps.logLevel ? { level: deps.logLevel } : {});
+  const failures: StepFailure[] = records
     .filter(
       (s): s is StepRecord & { error: NonNullable<StepRecord["error"]> } =>
         (s.status === "failed" || s.status === "cancelled") && !!s.error,
     )
     .map((s) => ({ step: s.step, error: s.error }));
-  const finished = await endRun(pipeline, run, { store, clock: deps.clock, logger, emit: () => undefined, cancelled, failures });
-  await marks.announceEnd(run.id, pipeline.name, finished.status);
+  return endRun(pipeline, run, { store, clock: deps.clock, logger, emit: () => undefined, cancelled, failures });
 }
 
 /** The step records of a run just recorded: pending, or reused from the run it resumes. */

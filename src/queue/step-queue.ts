@@ -65,8 +65,8 @@ export function queueUnavailable(target: QueueTarget, error: unknown): StrataErr
 }
 
 /**
- * The shared marks that keep a run's progress exactly-once across workers: each step is enqueued
- * once, a run is ended once (its hooks called once), and a cancel is seen by every worker.
+ * The shared marks of a run's progress across workers: a run is ended once (its hooks called
+ * once), and a cancel is seen by every worker.
  */
 export class RunMarks {
   constructor(
@@ -84,14 +84,14 @@ export class RunMarks {
     return `${this.prefix}:runs:ended`;
   }
 
-  /** True for the one caller that may enqueue this step of this run. */
-  async claimEnqueue(runId: string, step: string): Promise<boolean> {
-    return (await this.redis.set(`${this.prefix}:runs:${runId}:enqueued:${step}`, "1", "EX", MARK_TTL_S, "NX")) === "OK";
-  }
-
   /** True for the one caller that may end this run. */
   async claimEnd(runId: string): Promise<boolean> {
     return (await this.redis.set(`${this.prefix}:runs:${runId}:ended`, "1", "EX", MARK_TTL_S, "NX")) === "OK";
+  }
+
+  /** Gives the end back when ending failed, for a retry to try again. */
+  async releaseEnd(runId: string): Promise<void> {
+    await this.redis.del(`${this.prefix}:runs:${runId}:ended`);
   }
 
   async cancel(runId: string): Promise<void> {

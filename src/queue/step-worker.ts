@@ -45,6 +45,12 @@ const ENDED = new Set(["succeeded", "reused", "failed", "cancelled", "skipped"])
 /** How often a step lost by a dead worker may be taken again before it is failed (WORKER_LOST). */
 const MAX_LOST = 2;
 
+/** A step failed without a further attempt (its inputs cannot be had, its worker cannot run it). */
+function failedRecord(runId: string, step: string, mine: StepRecord | undefined, at: number, error: ErrorInfo): StepRecord {
+  const started = { attempts: mine?.attempts ?? 0, startedAt: mine?.startedAt ?? null };
+  return { runId, step, status: "failed", ...started, endedAt: at, error, output: null, reusedFrom: null };
+}
+
 /** Every dataset the pipeline reads or writes, by name. */
 function datasetsOf(pipeline: AnyPipeline): Map<string, DatasetRef<unknown>> {
   const found = new Map<string, DatasetRef<unknown>>();
@@ -64,9 +70,19 @@ function datasetsOf(pipeline: AnyPipeline): Map<string, DatasetRef<unknown>> {
 export async function startStepWorker(options: StepWorkerOptions): Promise<StepWorker> {
   const { workspace, target, log } = options;
   const clock = options.clock ?? systemClock;
-  const producer = await queueConnection(target, "worker", true);
-  const subscriber = await queueConnection(target, "worker");
-  const blocking = await queueConnection(target, "worker");
+  const connections: Redis[] = [];
+  const connect = async (pipelined = false): Promise<Redis> => {
+    const redis = await queueConnection(target, "worker", pipelined);
+    connections.push(redis);
+    return redis;
+  };
+  let producer: Redis, subscriber: Redis, blocking: Redis;
+  try {
+    [producer, subscriber, blocking] = [await connect(true), await connect(), await connect()];
+  } catch (error) {
+    connections.forEach((r) => r.disconnect());
+    throw error;
+  }
   const marks = new RunMarks(producer, target.prefix);
   const queue = stepQueue(target, producer);
   const deps: ProgressDeps = { workspace, queue, marks, clock, ...(options.logLevel ? { logLevel: options.logLevel } : {}) };
@@ -100,6 +116,11 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     if (!jobs) active.set(runId, (jobs = new Set()));
     jobs.add(job.id!);
     try {
+      // Checked once this job can hear a cancel: one announced before is seen here, one after aborts it.
+      if (await marks.isCancelled(runId)) {
+        await advanceRun(deps, pipeline, run, { cancelled: true });
+        return "cancelled";
+      }
       return await runStep(pipeline, step, run, records, mine, signal ?? new AbortController().signal);
     } finally {
       jobs.delete(job.id!);
@@ -256,40 +277,40 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       { err: error, runId: job.data.runId, step: job.data.step, final },
       final ? "step job failed" : "step job failed, will be retried",
     );
-    if (final)
-      void failStep(job.data, error).catch((e: unknown) =>
-        log.error({ err: e, runId: job.data.runId }, "could not record the step's failure"),
-      );
+    if (!final) return;
+    const recording = failStep(job.data, error)
+      .catch((e: unknown) => log.error({ err: e, runId: job.data.runId }, "could not record the step's failure"))
+      .finally(() => recordings.delete(recording));
+    recordings.add(recording);
   });
+  const recordings = new Set<Promise<void>>(); // failures being recorded: close() waits for them
 
   /** Records a step failed without a further attempt, and moves its run on. */
   const failOutright = async (pipeline: AnyPipeline, run: RunRecord, step: string, mine: StepRecord | undefined, error: ErrorInfo) => {
-    await workspace.store.saveStep({
-      runId: run.id,
-      step,
-      status: "failed",
-      attempts: mine?.attempts ?? 0,
-      startedAt: mine?.startedAt ?? null,
-      endedAt: clock.now(),
-      error,
-      output: null,
-      reusedFrom: null,
-    });
+    await workspace.store.saveStep(failedRecord(run.id, step, mine, clock.now(), error));
     await advanceRun(deps, pipeline, run);
   };
 
   /** Strata's own failure (a store down, a project out of step) after the job's tries: the step is failed, the run moves on. */
   const failStep = async (data: StepJob, error: Error): Promise<void> => {
-    const pipeline = options.pipelines.get(data.pipeline);
-    if (!pipeline) return;
     const run = await workspace.store.getRun(data.runId);
     if (run.status !== "running") return;
     const mine = (await workspace.store.getSteps(run.id)).find((s) => s.step === data.step);
     if (mine && ENDED.has(mine.status)) return;
+    const coded = /^([A-Z_]+): /.exec(error.message); // an UnrecoverableError carries its code first
     const info = /stalled more than/.test(error.message)
       ? { code: "WORKER_LOST", message: "the step's workers kept stopping before it ended: given up" }
-      : { code: describeError(error).code, message: error.message };
-    await failOutright(pipeline, run, data.step, mine, info);
+      : { code: coded?.[1] ?? describeError(error).code, message: error.message };
+    const pipeline = options.pipelines.get(data.pipeline);
+    if (pipeline?.dag.byName.has(data.step)) return failOutright(pipeline, run, data.step, mine, info);
+    // A pipeline or step this worker does not know cannot be moved on step by step: the run ends here.
+    await workspace.store.saveStep(failedRecord(run.id, data.step, mine, clock.now(), info));
+    if (!(await marks.claimEnd(run.id))) return;
+    await workspace.store.finishRun(run.id, "failed", clock.now(), {
+      code: info.code,
+      message: `step "${data.step}" failed: ${info.message}`,
+    });
+    await marks.announceEnd(run.id, run.pipeline, "failed");
   };
 
   // A cancel aborts the run's steps running here; its other steps are skipped where they are taken.
@@ -306,8 +327,9 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   return {
     async close() {
       await worker.close();
+      await Promise.all(recordings);
       await queue.close();
-      await Promise.all([producer, subscriber, blocking].map((r: Redis) => r.quit().catch(() => undefined)));
+      await Promise.all(connections.map((r) => r.quit().catch(() => undefined)));
     },
   };
 }

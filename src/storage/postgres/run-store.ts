@@ -1,4 +1,3 @@
-import DataLoader from "dataloader";
 import {
   runLookupError,
   type AttemptRecord,
@@ -12,6 +11,7 @@ import {
   type ValidationReport,
 } from "../run-store.js";
 import { toAttempt, toLog, toRun, toStep, type AttemptRow, type LogRow, type RunRow, type StepRow } from "../metadata-rows.js";
+import { batchedWrites } from "./batched-writes.js";
 import { PostgresMetadataDb, pgText, type PostgresMetadataOptions } from "./metadata-db.js";
 
 const LABEL = "metadata store";
@@ -22,14 +22,12 @@ export class PostgresRunStore implements RunStore {
   readonly #ownsDb: boolean;
   // Log lines and run ends from every caller in one turn of the event loop go in one statement:
   // with many steps ending at once (a worker fleet), a round trip each was most of the cost.
-  readonly #logs = new DataLoader<readonly LogRecord[], void>(
-    async (batches) => {
-      await this.#insertLogs(batches.flat());
-      return batches.map(() => undefined);
-    },
-    { cache: false },
+  #logBatches = 0;
+  readonly #logs = batchedWrites<{ n: number; lines: readonly LogRecord[] }>(
+    (batches) => this.#insertLogs(batches.flatMap((b) => b.lines)),
+    (b) => String(b.n),
   );
-  readonly #ends = new DataLoader<{ id: string; status: RunStatus; endedAt: number; error: ErrorInfo | null }, void>(
+  readonly #ends = batchedWrites<{ id: string; status: RunStatus; endedAt: number; error: ErrorInfo | null }>(
     async (ends) => {
       await this.#query(
         "finish run",
@@ -44,9 +42,8 @@ export class PostgresRunStore implements RunStore {
           ends.map((e) => pgText(e.error?.message)),
         ],
       );
-      return ends.map(() => undefined);
     },
-    { cache: false },
+    (e) => e.id,
   );
 
   /** Uses an open metadata database (which it will not close), or opens one of its own. */
@@ -61,7 +58,7 @@ export class PostgresRunStore implements RunStore {
 
   // Runs recorded and attempts saved by every caller in one turn of the event loop go in one
   // statement each (data-modifying CTEs are atomic, and foreign keys are checked at their end).
-  readonly #creates = new DataLoader<{ run: RunRecord; steps: readonly string[] }, void>(
+  readonly #creates = batchedWrites<{ run: RunRecord; steps: readonly string[] }>(
     async (creates) => {
       const runs = creates.map((c) => c.run);
       const steps = creates.flatMap((c) => c.steps.map((step, position) => ({ runId: c.run.id, step, position })));
@@ -92,9 +89,8 @@ export class PostgresRunStore implements RunStore {
           steps.map((s) => s.position),
         ],
       );
-      return creates.map(() => undefined);
     },
-    { cache: false },
+    (c) => c.run.id,
   );
 
   createRun(run: RunRecord, steps: readonly string[]): Promise<void> {
@@ -119,8 +115,7 @@ export class PostgresRunStore implements RunStore {
     ];
   }
 
-  // A step's attempts are saved one after the other, so one batch never holds the same attempt twice.
-  readonly #attempts = new DataLoader<{ a: AttemptRecord; step: StepRecord }, void>(
+  readonly #attempts = batchedWrites<{ a: AttemptRecord; step: StepRecord }>(
     async (saves) => {
       const steps = saves.map((x) => this.#stepValues(x.step));
       const column = (i: number): unknown[] => steps.map((v) => v[i]);
@@ -150,9 +145,9 @@ export class PostgresRunStore implements RunStore {
           saves.map((x) => (x.a.error ? x.a.error.retryable : null)),
         ],
       );
-      return saves.map(() => undefined);
     },
-    { cache: false },
+    // One row of run_steps per step: a step's attempts are saved one after the other anyway.
+    (x) => `${x.a.runId}\u0000${x.a.step}`,
   );
 
   saveAttempt(a: AttemptRecord, step: StepRecord): Promise<void> {
@@ -168,7 +163,7 @@ export class PostgresRunStore implements RunStore {
   }
 
   async appendLogs(lines: readonly LogRecord[]): Promise<void> {
-    if (lines.length) await this.#logs.load(lines);
+    if (lines.length) await this.#logs.load({ n: this.#logBatches++, lines });
   }
 
   async #insertLogs(lines: readonly LogRecord[]): Promise<void> {

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { batchedWrites } from "../../src/storage/postgres/batched-writes.js";
+
+describe("batched writes (the Postgres run store's group commit)", () => {
+  it("writes the calls of one turn together, the last of each key only", async () => {
+    const statements: string[][] = [];
+    const loader = batchedWrites<{ k: string; v: string }>(
+      async (items) => void statements.push(items.map((i) => `${i.k}=${i.v}`)),
+      (i) => i.k,
+    );
+    await Promise.all([loader.load({ k: "a", v: "1" }), loader.load({ k: "b", v: "1" }), loader.load({ k: "a", v: "2" })]);
+    expect(statements).toEqual([["b=1", "a=2"]]);
+  });
+
+  it("when the batch fails, writes each row alone: only the bad one's caller gets the error", async () => {
+    const written: string[] = [];
+    const loader = batchedWrites<string>(
+      async (items) => {
+        if (items.includes("bad")) throw new Error(`refused ${items.join(",")}`);
+        written.push(...items);
+      },
+      (i) => i,
+    );
+    const outcomes = await Promise.allSettled([loader.load("x"), loader.load("bad"), loader.load("y")]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toEqual(new Error("refused bad"));
+    expect(written).toEqual(["x", "y"]);
+  });
+});
