@@ -174,7 +174,9 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
         error: outcome.ok ? null : outcome.error,
       };
       const known = alone ? [...[...records.values()].filter((r) => r.step !== step.name), ended] : undefined;
-      await advanceRun(deps, pipeline, run, { logger, ...(known ? { known } : {}) });
+      // The last step, not cancelled while it ran: a cancel announced after it ended is too late
+      // to change anything, so the mark need not be read again.
+      await advanceRun(deps, pipeline, run, { logger, ...(known ? { known, ...(signal.aborted ? {} : { cancelled: false }) } : {}) });
       return outcome.ok ? "succeeded" : "failed";
     } finally {
       await logger.flush().catch(() => undefined);

@@ -25,7 +25,9 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
       { details: { project: project.dir } },
     );
   const workspace = project.openWorkspace();
-  const log = pino({ level: "info", base: { service: "strata-worker", pid: process.pid } });
+  // Written off the step's path (a line per step taken): lines leave as soon as the loop is free.
+  const out = pino.destination({ sync: false });
+  const log = pino({ level: "info", base: { service: "strata-worker", pid: process.pid } }, out);
   try {
     const worker = await startStepWorker({
       pipelines: new Map([...project.pipelines].map(([name, p]) => [name, p.pipeline])),
@@ -43,6 +45,7 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
     await worker.close();
   } finally {
     await workspace.close();
+    out.flushSync();
   }
   return EXIT.OK;
 }
