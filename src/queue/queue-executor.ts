@@ -8,12 +8,15 @@ import type { QueueTarget } from "../project/queue-config.js";
 import { beginRun } from "../runtime/run-begin.js";
 import type { Workspace } from "../runtime/workspace.js";
 import type { Executor, Launch, LaunchRequest } from "../schedule/executor.js";
+import type { TriggerQueue } from "../schedule/trigger-queue.js";
 import { advanceRun, launchRecords, type ProgressDeps } from "./run-progress.js";
 import { queueConnection, queueUnavailable, RunMarks, stepQueue } from "./step-queue.js";
 
 export interface QueueExecutorOptions {
   readonly pipelines: ReadonlyMap<string, AnyPipeline>;
   readonly workspace: Workspace;
+  /** Triggers waiting for their pipeline's run in flight (overlap: queue). */
+  readonly waiting: TriggerQueue;
   readonly target: QueueTarget;
   readonly clock: Clock;
   readonly log: Logger;
@@ -29,7 +32,7 @@ const SWEEP_MS = 2000;
  * first steps enqueued; `strata worker` processes take each step, and the worker that ends the
  * last step ends the run. Runs are owned by the queue (`queue:<prefix>`), not by this process: they
  * go on while the control plane restarts. Overlap is read from the metadata store (runs still
- * running), so it holds across control planes; queued triggers wait in this process.
+ * running), so it holds across control planes; queued triggers wait in this control plane's store.
  */
 export class QueueExecutor implements Executor {
   readonly #o: QueueExecutorOptions;
@@ -37,7 +40,6 @@ export class QueueExecutor implements Executor {
   readonly #marks: RunMarks;
   readonly #subscriber: Redis;
   readonly #waiters = new Map<string, (() => void)[]>();
-  readonly #queues = new Map<string, LaunchRequest[]>();
   readonly owner: string;
   #closed = false;
   #sweeper: NodeJS.Timeout | undefined;
@@ -62,7 +64,7 @@ export class QueueExecutor implements Executor {
     await subscriber.subscribe(executor.#marks.endedChannel);
     subscriber.on("message", (_channel: string, message: string) => executor.#ended(message));
     executor.#sweeper = setInterval(() => {
-      if (executor.#queues.size)
+      if (options.waiting.pipelines().length)
         executor.#sweep().catch((error: unknown) => options.log.warn({ err: error }, "queued triggers could not be looked at"));
     }, SWEEP_MS);
     executor.#sweeper.unref();
@@ -75,7 +77,7 @@ export class QueueExecutor implements Executor {
   }
 
   queued(pipeline: string): number {
-    return this.#queues.get(pipeline)?.length ?? 0;
+    return this.#o.waiting.size(pipeline);
   }
 
   async launch(request: LaunchRequest): Promise<Launch> {
@@ -87,10 +89,7 @@ export class QueueExecutor implements Executor {
       if (busy && pipeline.overlap === "skip")
         return { status: "skipped", reason: `a run of "${pipeline.name}" is in flight (overlap: skip)`, trigger };
       if (busy) {
-        const queue = this.#queues.get(pipeline.name) ?? [];
-        queue.push(request);
-        this.#queues.set(pipeline.name, queue);
-        return { status: "queued", position: queue.length, trigger };
+        return { status: "queued", position: await this.#o.waiting.push(request), trigger };
       }
     }
     return { status: "started", runId: await this.#start(request), trigger };
@@ -127,7 +126,6 @@ export class QueueExecutor implements Executor {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweeper);
-    this.#queues.clear();
     await this.#disconnect();
   }
 
@@ -180,18 +178,23 @@ export class QueueExecutor implements Executor {
   }
 
   #startNext(pipeline: string): void {
-    const next = this.#queues.get(pipeline)?.shift();
-    if (!this.#queues.get(pipeline)?.length) this.#queues.delete(pipeline);
-    if (!next || this.#closed) return;
+    if (this.#closed) return; // what waits stays in the store, for the next start
+    const next = this.#o.waiting.take(pipeline);
+    if (!next) return;
     this.#starting.add(pipeline);
-    this.#start(next)
+    this.#start(next.request)
+      .then(() => this.#o.waiting.started(next))
       .catch((error: unknown) => this.#o.log.error({ err: error, pipeline }, "a queued trigger could not start"))
       .finally(() => this.#starting.delete(pipeline));
   }
 
   /** Announcements can be lost (pub/sub during a reconnect): a queue whose pipeline has nothing in flight moves on anyway. */
+  startWaiting(): Promise<void> {
+    return this.#sweep();
+  }
+
   async #sweep(): Promise<void> {
-    for (const pipeline of [...this.#queues.keys()]) {
+    for (const pipeline of this.#o.waiting.pipelines()) {
       if (this.#starting.has(pipeline)) continue; // its run is being recorded: not in flight yet
       if ((await this.inFlight(pipeline)).length === 0 && !this.#starting.has(pipeline)) this.#startNext(pipeline);
     }

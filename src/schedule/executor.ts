@@ -29,6 +29,8 @@ export interface Executor {
   inFlight(pipeline?: string): Promise<string[]>;
   /** Triggers of `pipeline` waiting for its run in flight to end (overlap: queue). */
   queued(pipeline: string): number;
+  /** Starts the oldest waiting trigger of each pipeline with no run in flight (after a restart). */
+  startWaiting(): Promise<void>;
   /** Resolves once a run this executor started has ended. */
   finished(runId: string): Promise<void>;
   /** Stops taking triggers and lets the runs it drives finish, cancelling them after `graceMs`. */

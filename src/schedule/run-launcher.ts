@@ -5,12 +5,15 @@ import { validateParams } from "../pipeline/params.js";
 import { runPipeline, type RunResult } from "../runtime/run-pipeline.js";
 import type { Workspace } from "../runtime/workspace.js";
 import type { Executor, Launch, LaunchRequest } from "./executor.js";
+import type { TriggerQueue } from "./trigger-queue.js";
 
 export interface RunLauncherOptions {
   readonly workspace: Workspace;
   readonly clock: Clock;
   readonly log: Logger;
   readonly interpreters?: Readonly<Record<string, string>>;
+  /** Triggers waiting for their pipeline's run in flight (overlap: queue). */
+  readonly waiting: TriggerQueue;
 }
 
 interface InFlight {
@@ -22,12 +25,11 @@ interface InFlight {
 /**
  * The local executor of the control plane: starts runs in this process, applies each pipeline's
  * overlap policy (allow, skip, queue), and can cancel what it started. Queued triggers wait in
- * memory, in order, and start as soon as the pipeline's run in flight ends.
+ * order (in a store: they survive a restart) and start as soon as the pipeline's run in flight ends.
  */
 export class RunLauncher implements Executor {
   readonly #options: RunLauncherOptions;
   readonly #running = new Map<string, InFlight>();
-  readonly #queues = new Map<string, LaunchRequest[]>();
   #closed = false;
 
   constructor(options: RunLauncherOptions) {
@@ -45,7 +47,7 @@ export class RunLauncher implements Executor {
 
   /** Queued triggers per pipeline. */
   queued(pipeline: string): number {
-    return this.#queues.get(pipeline)?.length ?? 0;
+    return this.#options.waiting.size(pipeline);
   }
 
   async launch(request: LaunchRequest): Promise<Launch> {
@@ -58,11 +60,9 @@ export class RunLauncher implements Executor {
       return { status: "skipped", reason: `a run of "${pipeline.name}" is in flight (overlap: skip)`, trigger };
     }
     if (busy && pipeline.overlap === "queue") {
-      const queue = this.#queues.get(pipeline.name) ?? [];
-      queue.push(request);
-      this.#queues.set(pipeline.name, queue);
-      this.#options.log.info({ pipeline: pipeline.name, trigger, position: queue.length }, "trigger queued (overlap: queue)");
-      return { status: "queued", position: queue.length, trigger };
+      const position = await this.#options.waiting.push(request);
+      this.#options.log.info({ pipeline: pipeline.name, trigger, position }, "trigger queued (overlap: queue)");
+      return { status: "queued", position, trigger };
     }
     return { status: "started", runId: await this.#start(request), trigger };
   }
@@ -79,10 +79,14 @@ export class RunLauncher implements Executor {
     await this.#running.get(runId)?.done;
   }
 
-  /** Stops taking triggers, drops the queues, cancels what is still running after `graceMs`, and waits. */
+  startWaiting(): Promise<void> {
+    for (const pipeline of this.#options.waiting.pipelines()) if (!this.#ids(pipeline).length) this.#next(pipeline);
+    return Promise.resolve();
+  }
+
+  /** Stops taking triggers (waiting ones stay in their store), cancels what is still running after `graceMs`, and waits. */
   async close(graceMs = 10_000): Promise<void> {
     this.#closed = true;
-    this.#queues.clear();
     const all = [...this.#running.values()];
     const timer = setTimeout(
       () => all.forEach((r) => r.cancel.abort(new StrataError("RUN_CANCELLED", "the control plane stopped"))),
@@ -132,10 +136,11 @@ export class RunLauncher implements Executor {
   }
 
   #next(pipeline: string): void {
-    const queue = this.#queues.get(pipeline);
-    const next = queue?.shift();
-    if (!queue?.length) this.#queues.delete(pipeline);
-    if (!next || this.#closed) return;
-    this.#start(next).catch((error: unknown) => this.#options.log.error({ err: error, pipeline }, "a queued trigger could not start"));
+    if (this.#closed) return; // what waits stays in the store, for the next start
+    const next = this.#options.waiting.take(pipeline);
+    if (!next) return;
+    this.#start(next.request)
+      .then(() => this.#options.waiting.started(next))
+      .catch((error: unknown) => this.#options.log.error({ err: error, pipeline }, "a queued trigger could not start"));
   }
 }

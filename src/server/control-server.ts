@@ -10,6 +10,8 @@ import type { Executor, Launch } from "../schedule/executor.js";
 import { QueueExecutor } from "../queue/queue-executor.js";
 import { recoverAbandonedRuns } from "../schedule/recovery.js";
 import { RunLauncher } from "../schedule/run-launcher.js";
+import { TriggerQueue } from "../schedule/trigger-queue.js";
+import { SqliteWaitingTriggerStore } from "../storage/sqlite/waiting-trigger-store.js";
 import type { RunStatus } from "../storage/run-store.js";
 import { SqliteStreamStore } from "../storage/sqlite/stream-store.js";
 import { ApiKeyCheck, keyOf } from "./api-key-check.js";
@@ -59,9 +61,22 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const pipelines = new Map([...project.pipelines].map(([name, p]) => [name, p.pipeline]));
   // With a queue, steps go to `strata worker` processes; without, runs execute in this process.
   const queue = project.queue();
-  const executor: Executor = queue
-    ? await QueueExecutor.open({ pipelines, workspace, target: queue, clock, log })
-    : new RunLauncher({ workspace, clock, log, ...(project.config.interpreters ? { interpreters: project.config.interpreters } : {}) });
+  const waiting = new TriggerQueue(new SqliteWaitingTriggerStore(join(project.stateDir, "control.sqlite")));
+  let executor: Executor;
+  try {
+    executor = queue
+      ? await QueueExecutor.open({ pipelines, workspace, waiting, target: queue, clock, log })
+      : new RunLauncher({
+          workspace,
+          waiting,
+          clock,
+          log,
+          ...(project.config.interpreters ? { interpreters: project.config.interpreters } : {}),
+        });
+  } catch (error) {
+    await waiting.store.close();
+    throw error;
+  }
   const streams = new SqliteStreamStore(join(project.stateDir, "streams.sqlite"));
   const plane = new ControlPlane({
     pipelines,
@@ -74,6 +89,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
   });
   await plane.load();
   await recoverAbandonedRuns(pipelines, workspace, executor, clock.now(), log);
+  // Then the triggers that waited when it stopped, behind the runs just resumed.
+  await waiting.restore(pipelines, workspace.store);
+  await executor.startWaiting();
   const keys = new ApiKeyCheck(workspace.apiKeys, () => clock.now());
   let closing = false;
 
@@ -193,6 +211,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       await app.close();
       clearTimeout(cut);
       await streams.close();
+      await waiting.store.close();
       if (!options.workspace) await workspace.close();
     },
   };

@@ -11,8 +11,10 @@ import { runPipeline } from "../../src/runtime/run-pipeline.js";
 import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
 import { ControlPlane } from "../../src/schedule/control-plane.js";
 import { RunLauncher } from "../../src/schedule/run-launcher.js";
+import { TriggerQueue } from "../../src/schedule/trigger-queue.js";
 import { on } from "../../src/schedule/triggers.js";
 import { SqliteStreamStore } from "../../src/storage/sqlite/stream-store.js";
+import { SqliteWaitingTriggerStore } from "../../src/storage/sqlite/waiting-trigger-store.js";
 import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
 
 const tempDir = tempDirEachTest("strata-partition-trigger-");
@@ -70,7 +72,9 @@ async function startPlane(
   const log = pino({ level: "silent" });
   const streams = new SqliteStreamStore(":memory:");
   resources.track(streams);
-  const executor = new RunLauncher({ workspace, clock, log });
+  const waiting = new SqliteWaitingTriggerStore(":memory:");
+  resources.track(waiting);
+  const executor = new RunLauncher({ workspace, clock, log, waiting: new TriggerQueue(waiting) });
   const plane = new ControlPlane({ pipelines: new Map(watched.map((p) => [p.name, p])), workspace, streams, executor, clock, log });
   await plane.load();
   const runsOf = async (name: string) => workspace.store.listRuns({ pipeline: name, limit: 100 });

@@ -58,4 +58,51 @@ describe("strata server killed with runs in flight (the embedded executor)", () 
       await workspace.close();
     }
   }, 60_000);
+
+  it("a trigger queued behind a run (overlap: queue) survives the kill and starts after a restart", async () => {
+    const project = makeProject("control");
+    cleanups.push(project.cleanup);
+    const workspace = openWorkspace(join(project.dir, ".strata"), { projectDir: project.dir });
+    const key = (await workspace.apiKeys.create("restart", ["run"], Date.now())).key;
+    const call = async (server: ServerProcess, method: string, path: string, body?: unknown) => {
+      const response = await fetch(server.url + path, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return (await response.json()) as Record<string, unknown>;
+    };
+    try {
+      const first = await startServerProcess(project.dir);
+      servers.push(first);
+      const running = await call(first, "POST", "/v1/pipelines/slow/runs", { params: { ms: 60_000 } });
+      const queued = await call(first, "POST", "/v1/pipelines/slow/runs", { params: { ms: 10 } });
+      expect(queued.status).toBe("queued");
+      const waitingId = (queued.trigger as { id: string }).id;
+      await killHard(first.child);
+
+      const second = await startServerProcess(project.dir);
+      servers.push(second);
+      // The lost run is resumed first; the trigger waits behind it, as it did.
+      const recovery = (await workspace.store.listRuns({ pipeline: "slow" })).find((r) => r.resumedFrom === running.runId)!;
+      const pipelines = (await call(second, "GET", "/v1/pipelines")).pipelines as { name: string; queued: number }[];
+      expect(pipelines.find((p) => p.name === "slow")?.queued).toBe(1);
+      await call(second, "POST", `/v1/runs/${recovery.id}/cancel`);
+      const started = await eventually(async () => {
+        const run = (await workspace.store.listRuns({ pipeline: "slow" })).find((r) => r.trigger.id === waitingId);
+        if (run?.status !== "succeeded") throw new Error("the waiting trigger has not run yet");
+        return run;
+      });
+      expect(started.params).toEqual({ ms: 10 });
+
+      // Started once: another restart does not start it again.
+      await killHard(second.child);
+      const third = await startServerProcess(project.dir);
+      servers.push(third);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await workspace.store.listRuns({ pipeline: "slow" })).filter((r) => r.trigger.id === waitingId)).toHaveLength(1);
+    } finally {
+      await workspace.close();
+    }
+  }, 60_000);
 });
