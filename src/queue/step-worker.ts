@@ -2,20 +2,18 @@ import { UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { LevelWithSilent, Logger } from "pino";
 import { systemClock, type Clock } from "../clock/clock.js";
-import { describeError, StrataError } from "../errors/strata-error.js";
-import { isDataset, type DatasetRef } from "../pipeline/dataset.js";
+import { describeError } from "../errors/strata-error.js";
 import { validateParams } from "../pipeline/params.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
-import { outputOf } from "../pipeline/refs.js";
 import type { StepDefinition } from "../pipeline/step.js";
 import type { QueueTarget } from "../project/queue-config.js";
-import { adoptVersion, discardVersion } from "../runtime/dataset-io.js";
-import { decodeOutput, encodeOutput } from "../runtime/output-codec.js";
 import { RunLogger } from "../runtime/run-logger.js";
 import { dropScratch, newRunScope } from "../runtime/run-scope.js";
-import { executeStep, type RunScope } from "../runtime/step-executor.js";
+import { executeStep } from "../runtime/step-executor.js";
 import type { Workspace } from "../runtime/workspace.js";
 import type { ErrorInfo, RunRecord, StepRecord } from "../storage/run-store.js";
+import { MAX_LOST, recoverLostAttempt } from "./lost-attempt.js";
+import { readInputs } from "./step-inputs.js";
 import { advanceRun, launchRecords, type ProgressDeps } from "./run-progress.js";
 import { queueConnection, RunMarks, STEP_QUEUE, stepQueue, type StepJob } from "./step-queue.js";
 
@@ -42,23 +40,11 @@ export interface StepWorker {
 }
 
 const ENDED = new Set(["succeeded", "reused", "failed", "cancelled", "skipped"]);
-/** How often a step lost by a dead worker may be taken again before it is failed (WORKER_LOST). */
-const MAX_LOST = 2;
 
 /** A step failed without a further attempt (its inputs cannot be had, its worker cannot run it). */
 function failedRecord(runId: string, step: string, mine: StepRecord | undefined, at: number, error: ErrorInfo): StepRecord {
   const started = { attempts: mine?.attempts ?? 0, startedAt: mine?.startedAt ?? null };
   return { runId, step, status: "failed", ...started, endedAt: at, error, output: null, reusedFrom: null };
-}
-
-/** Every dataset the pipeline reads or writes, by name. */
-function datasetsOf(pipeline: AnyPipeline): Map<string, DatasetRef<unknown>> {
-  const found = new Map<string, DatasetRef<unknown>>();
-  for (const step of pipeline.steps) {
-    if (step.dataset) found.set(step.dataset.name, step.dataset);
-    for (const ref of Object.values(step.inputs)) if (isDataset(ref)) found.set(ref.name, ref);
-  }
-  return found;
 }
 
 /**
@@ -149,7 +135,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     });
     try {
       try {
-        await hydrate(scope, pipeline, step, records);
+        await readInputs(scope, pipeline, step, records);
       } catch (error) {
         // An input that cannot be had fails the step at once: no attempt could do better.
         const { code, message } = describeError(error);
@@ -181,85 +167,6 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     } finally {
       await logger.flush().catch(() => undefined);
     }
-  };
-
-  /** What the step reads from earlier steps of its run: their stored outputs and the dataset versions the run wrote or read. */
-  const hydrate = async (scope: RunScope, pipeline: AnyPipeline, step: StepDefinition, records: ReadonlyMap<string, StepRecord>) => {
-    const datasets = datasetsOf(pipeline);
-    if (datasets.size) {
-      for (const entry of await scope.catalog.lineageOfRun(scope.runId)) {
-        const ds = datasets.get(entry.dataset);
-        if (!ds || (entry.direction === "read" && scope.datasetReads.has(ds.name))) continue;
-        const version = (await scope.catalog.versions(ds.name)).find((v) => v.version === entry.version);
-        await adoptVersion(scope, ds, { version: entry.version, rows: version?.rows ?? null }, entry.direction);
-      }
-    }
-    for (const ref of Object.values(step.inputs)) {
-      const output = outputOf(ref);
-      if (output === undefined || scope.outputs.has(output)) continue;
-      const producer = pipeline.steps.find((s) => s.output === output);
-      const record = producer ? records.get(producer.name) : undefined;
-      const decoded = record?.output ? await decodeOutput(record.output, scope.engine) : undefined;
-      if (!decoded)
-        throw new StrataError(
-          "OUTPUT_NOT_PORTABLE",
-          `step "${step.name}" reads "${output}", which step "${producer?.name ?? output}" returned as a value that cannot leave its process (${record?.output?.kind === "opaque" ? record.output.type : "not stored"}); on the queue executor steps pass data through storages: return plain data or a table, or write a dataset`,
-          { details: { step: step.name, input: output } },
-        );
-      scope.outputs.set(output, decoded.value);
-    }
-  };
-
-  /**
-   * The step's earlier attempt was lost with its worker. Its half-written dataset versions are
-   * discarded; a version it already made live is kept and the step recorded as succeeded with it,
-   * so a dataset never gets the same step's output twice. True when the step is thereby done.
-   */
-  const recoverLostAttempt = async (scope: RunScope, step: StepDefinition, mine: StepRecord, logger: RunLogger): Promise<boolean> => {
-    const lost = { code: "WORKER_LOST", message: `the worker running attempt ${mine.attempts} stopped before the step ended` };
-    const now = clock.now();
-    logger.forAttempt(step.name, mine.attempts).warn({ code: lost.code }, lost.message);
-    await workspace.store.saveAttempt(
-      {
-        runId: scope.runId,
-        step: step.name,
-        attempt: mine.attempts,
-        status: "failed",
-        startedAt: mine.startedAt ?? now,
-        endedAt: now,
-        error: { ...lost, retryable: true },
-      },
-      { ...mine, status: "retrying", error: lost, endedAt: null },
-    );
-    if (mine.attempts > MAX_LOST) {
-      await workspace.store.saveStep({
-        ...mine,
-        status: "failed",
-        endedAt: now,
-        error: { ...lost, message: `${lost.message}, ${mine.attempts} times: given up` },
-      });
-      return true;
-    }
-    const versions = (await scope.catalog.versionsOfRun(scope.runId)).filter((v) => v.step === step.name);
-    for (const version of versions.filter((v) => v.status === "writing"))
-      await discardVersion(workspace, version, `discarded: ${lost.message}`, now);
-    const live = versions.find((v) => v.status === "ready" && v.live);
-    if (!live || !step.dataset) return false;
-    await adoptVersion(scope, step.dataset, live, "write");
-    await workspace.catalog.recordLineage([
-      { runId: scope.runId, step: step.name, dataset: live.dataset, version: live.version, direction: "write", at: now },
-    ]);
-    await workspace.store.saveStep({
-      ...mine,
-      status: "succeeded",
-      endedAt: now,
-      error: null,
-      output: encodeOutput(scope.outputs.get(live.dataset)),
-    });
-    logger
-      .forAttempt(step.name, mine.attempts)
-      .info({ dataset: live.dataset, version: live.version }, "the lost attempt had made its version live: kept, not written again");
-    return true;
   };
 
   const worker = new Worker<StepJob, string>(STEP_QUEUE, (job, _token, signal) => processJob(job, signal), {
