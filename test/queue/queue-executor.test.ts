@@ -1,0 +1,89 @@
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { systemClock } from "../../src/clock/clock.js";
+import { pipeline, type AnyPipeline } from "../../src/pipeline/pipeline.js";
+import { step } from "../../src/pipeline/step.js";
+import { QueueExecutor } from "../../src/queue/queue-executor.js";
+import { startStepWorker, type StepWorker } from "../../src/queue/step-worker.js";
+import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
+import { TriggerQueue } from "../../src/schedule/trigger-queue.js";
+import { SqliteWaitingTriggerStore } from "../../src/storage/sqlite/waiting-trigger-store.js";
+import { postgresUrl, redisUrl, uniqueName } from "../helpers/services.js";
+import { eventually } from "../helpers/waiting.js";
+
+const log = pino({ level: "silent" });
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const resource of opened.splice(0).reverse()) await resource.close();
+});
+
+let ran = 0;
+const counted = pipeline("counted", {}, () => {
+  step("count", () => ({ n: ++ran }));
+});
+
+/** The control plane's executor and a worker in this process, on the throwaway servers. */
+async function fleet(
+  workerPipelines: readonly AnyPipeline[],
+): Promise<{ workspace: Workspace; executor: QueueExecutor; worker: () => Promise<StepWorker> }> {
+  const workspace = openWorkspace(":memory:", {
+    metadata: { technology: "postgres", url: postgresUrl(), schema: uniqueName("q").toLowerCase() },
+  });
+  opened.push(workspace);
+  const target = { url: redisUrl(), prefix: uniqueName("q"), endpoint: "test" };
+  const waiting = new TriggerQueue(new SqliteWaitingTriggerStore(":memory:"));
+  opened.push(waiting.store);
+  const executor = await QueueExecutor.open({
+    pipelines: new Map([[counted.name, counted]]),
+    workspace,
+    waiting,
+    target,
+    clock: systemClock,
+    log,
+  });
+  opened.push(executor);
+  const worker = async () => {
+    const started = await startStepWorker({
+      pipelines: new Map(workerPipelines.map((p) => [p.name, p])),
+      workspace,
+      target,
+      concurrency: 2,
+      log,
+    });
+    opened.push(started);
+    return started;
+  };
+  return { workspace, executor, worker };
+}
+
+describe("the queue executor", () => {
+  it("a run cancelled before any worker took its step never runs it", async () => {
+    const { workspace, executor, worker } = await fleet([counted]);
+    const before = ran;
+    const launch = await executor.launch({ pipeline: counted, params: {}, trigger: { kind: "api", id: "t1" } });
+    if (launch.status !== "started") throw new Error(launch.status);
+    expect(await executor.cancel(launch.runId)).toBe(true);
+    expect((await workspace.store.getRun(launch.runId)).status).toBe("cancelled");
+    await worker(); // takes the job, sees the step skipped
+    const again = await executor.launch({ pipeline: counted, params: {}, trigger: { kind: "api", id: "t2" } });
+    if (again.status !== "started") throw new Error(again.status);
+    await executor.finished(again.runId);
+    expect(ran).toBe(before + 1); // only the second run's step ran
+    expect((await workspace.store.getSteps(launch.runId)).map((s) => [s.status, s.error?.code])).toEqual([["skipped", "STEP_SKIPPED"]]);
+  });
+
+  it("a worker whose project lacks the pipeline ends the run failed, naming the pipeline", async () => {
+    const { workspace, executor, worker } = await fleet([]);
+    await worker();
+    const launch = await executor.launch({ pipeline: counted, params: {}, trigger: { kind: "api", id: "t3" } });
+    if (launch.status !== "started") throw new Error(launch.status);
+    const run = await eventually(async () => {
+      const found = await workspace.store.getRun(launch.runId);
+      if (found.status === "running") throw new Error("still running");
+      return found;
+    });
+    expect(run.status).toBe("failed");
+    expect(run.error?.code).toBe("PIPELINE_NOT_FOUND");
+    expect(run.error?.message).toContain('no pipeline "counted"');
+  });
+});
