@@ -12,7 +12,7 @@
 // the same run, interleaved over --rounds. Runs are launched through the control plane's executor
 // in-process (no HTTP), at most 64 launches at once.
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -62,7 +62,7 @@ process.once("SIGINT", () => process.exit(130));
 function project(name: string): string {
   const dir = join(temp, name);
   cpSync(join(ROOT, "bench", "fleet-fixture"), dir, { recursive: true });
-  cpSync(join(ROOT, "test", "fixtures", "fleet", "package.json"), join(dir, "package.json"));
+  writeFileSync(join(dir, "package.json"), `${JSON.stringify({ name: "fleet-bench", private: true, type: "module" })}\n`);
   mkdirSync(join(dir, "node_modules"));
   symlinkSync(ROOT, join(dir, "node_modules", "strata"), "dir");
   return dir;

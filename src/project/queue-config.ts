@@ -1,5 +1,6 @@
 import { ProjectError } from "../errors/errors.js";
 import { StrataError } from "../errors/strata-error.js";
+import { redisHostPort } from "../storage/redis/redis-url.js";
 
 /**
  * The `queue` field of strata.config.ts: the Redis server that carries step jobs from the control
@@ -60,15 +61,10 @@ export function resolveQueue(config: QueueConfig, env: Readonly<Record<string, s
     throw new StrataError("QUEUE_UNAVAILABLE", `queue (redis): the environment variable ${config.urlEnv} is not set (queue.urlEnv)`, {
       details: { urlEnv: config.urlEnv },
     });
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed || (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:"))
+  const endpoint = redisHostPort(url);
+  if (!endpoint)
     throw new StrataError("QUEUE_UNAVAILABLE", `queue (redis): ${config.urlEnv} must hold a redis:// or rediss:// URL`, {
       details: { urlEnv: config.urlEnv },
     });
-  return { url, prefix: config.prefix ?? "strata", endpoint: `${parsed.hostname || "127.0.0.1"}:${parsed.port || "6379"}` };
+  return { url, prefix: config.prefix ?? "strata", endpoint };
 }

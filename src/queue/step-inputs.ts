@@ -8,9 +8,14 @@ import { decodeOutput } from "../runtime/output-codec.js";
 import type { RunScope } from "../runtime/step-executor.js";
 import type { StepRecord } from "../storage/run-store.js";
 
-/** Every dataset the pipeline reads or writes, by name. */
+const datasetsByPipeline = new WeakMap<AnyPipeline, Map<string, DatasetRef<unknown>>>();
+
+/** Every dataset the pipeline reads or writes, by name: worked out once per pipeline, not per step taken. */
 function datasetsOf(pipeline: AnyPipeline): Map<string, DatasetRef<unknown>> {
+  const known = datasetsByPipeline.get(pipeline);
+  if (known) return known;
   const found = new Map<string, DatasetRef<unknown>>();
+  datasetsByPipeline.set(pipeline, found);
   for (const step of pipeline.steps) {
     if (step.dataset) found.set(step.dataset.name, step.dataset);
     for (const ref of Object.values(step.inputs)) if (isDataset(ref)) found.set(ref.name, ref);

@@ -54,9 +54,12 @@ function inputError(issues: readonly FieldIssue[], prefix: string): StrataError 
   });
 }
 
-export function endpointNotFound(name: string, set: EndpointSet): StrataError {
+/** The endpoint type named `name`, or ENDPOINT_NOT_FOUND listing the ones there are. */
+export function endpointIn(set: EndpointSet, name: string): LoadedEndpoint {
+  const endpoint = set.endpoints.get(name);
+  if (endpoint) return endpoint;
   const names = [...set.endpoints.keys()];
-  return new StrataError("ENDPOINT_NOT_FOUND", `no endpoint type "${name}" (there are: ${names.join(", ") || "none"})`, {
+  throw new StrataError("ENDPOINT_NOT_FOUND", `no endpoint type "${name}" (there are: ${names.join(", ") || "none"})`, {
     details: { endpoint: name, endpoints: names },
   });
 }
@@ -112,12 +115,7 @@ export function callRoutes(options: CallRoutesOptions): (request: IncomingMessag
     response.end(json);
   };
 
-  const endpointOf = (name: string): LoadedEndpoint => {
-    const set = options.endpoints();
-    const endpoint = set.endpoints.get(name);
-    if (endpoint) return endpoint;
-    throw endpointNotFound(name, set);
-  };
+  const endpointOf = (name: string): LoadedEndpoint => endpointIn(options.endpoints(), name);
 
   // One call: the input is checked by the type's compiled validator, the answer written by its serializer.
   const one = async (route: CallRoute, body: unknown, response: ServerResponse): Promise<void> => {

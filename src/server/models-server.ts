@@ -11,7 +11,7 @@ import { ServingMetrics } from "../serving/serving-metrics.js";
 import type { ApiScope } from "../storage/api-key-store.js";
 import type { StorageDefinition } from "../storage/storage-definition.js";
 import { ApiKeyCheck, keyOf } from "./api-key-check.js";
-import { callRoutes, endpointNotFound } from "./call-routes.js";
+import { callRoutes, endpointIn } from "./call-routes.js";
 import { answerErrors } from "./error-replies.js";
 import { DOCS_PAGE } from "./docs-page.js";
 import { openApiDocument } from "./openapi.js";
@@ -109,11 +109,7 @@ export async function startModelsServer(options: ModelsServerOptions): Promise<M
   const invoke = { onRequest: guard("invoke") };
   const manage = { onRequest: guard("manage") };
 
-  const endpointOf = (name: string): LoadedEndpoint => {
-    const endpoint = current.endpoints.get(name);
-    if (endpoint) return endpoint;
-    throw endpointNotFound(name, current);
-  };
+  const endpointOf = (name: string): LoadedEndpoint => endpointIn(current, name);
 
   const describe = (e: LoadedEndpoint): Record<string, unknown> => ({
     name: e.type.name,

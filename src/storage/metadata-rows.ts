@@ -1,6 +1,6 @@
 import type { ApiKeyRecord, ApiScope } from "./api-key-store.js";
 import type { DatasetVersion, LineageRecord } from "./catalog-store.js";
-import type { ModelVersion } from "./model-registry.js";
+import type { ModelVersion, NewModelVersion } from "./model-registry.js";
 import type { AttemptRecord, ErrorInfo, LogRecord, RunRecord, RunStatus, StepRecord, StoredOutput } from "./run-store.js";
 import type { StorageDefinition } from "./storage-definition.js";
 
@@ -218,3 +218,20 @@ export const toApiKeyRecord = (row: ApiKeyRow): ApiKeyRecord => ({
   revokedAt: row.revoked_at,
   hint: row.hint,
 });
+
+/** The columns of a new model version's row, and its values in that order (both dialects insert them). */
+export const MODEL_INSERT_COLUMNS = "name, version, algorithm, params, metrics, artifact, run_id, step, created_at";
+
+export function modelRowValues(entry: NewModelVersion, version: number): unknown[] {
+  return [
+    entry.name,
+    version,
+    entry.algorithm,
+    JSON.stringify(entry.params),
+    JSON.stringify(entry.metrics ?? {}),
+    entry.artifact === undefined ? null : JSON.stringify(entry.artifact),
+    entry.runId,
+    entry.step,
+    entry.at,
+  ];
+}

@@ -1,18 +1,8 @@
-import { createServer, type AddressInfo } from "node:net";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeProject, strata } from "./helpers.js";
-
-/** A loopback port with nothing listening on it. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "../helpers/waiting.js";
 
 let project: ReturnType<typeof makeProject>;
 let env: Record<string, string>;
@@ -122,7 +112,7 @@ describe("strata run", () => {
 
   it("does not let a failing hook hide the run's result", async () => {
     writeFileSync(join(project.dir, "flag"), "");
-    const port = await closedPort();
+    const port = await freePort();
     const result = await strata(["run", "numbers", "--project", project.dir, "--param", "upTo=2", "--progress", "plain"], {
       env: { ...env, STRATA_TEST_WEBHOOK: `http://127.0.0.1:${port}/hook?token=secret` },
     });

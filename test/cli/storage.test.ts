@@ -1,26 +1,16 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { postgresUrl, redisUrl, uniqueName } from "../helpers/services.js";
 import { makeProject, strata, type CliResult } from "./helpers.js";
+import { freePort } from "../helpers/waiting.js";
 
 interface StorageStatus {
   definition: { name: string; technology: string; format: string; options: Record<string, unknown> };
   origin: "builtin" | "config" | "added";
   location: string | null;
   health: { ok: boolean; detail: string };
-}
-
-/** A loopback port with nothing listening on it. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Every file under a folder, recursively, as raw bytes decoded leniently (SQLite and DuckDB files too). */
@@ -170,7 +160,7 @@ describe("strata storage add", () => {
   });
 
   it("reports a server that is down by host:port, and never shows or keeps the URL's password", SLOW, async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const down = { SERVING_URL: `redis://:s3cret@127.0.0.1:${port}` };
     const up = { SERVING_URL: redisUrl().replace("redis://", "redis://:s3cret@") };
     const outputs: CliResult[] = [];

@@ -1,15 +1,6 @@
-import { createServer, type AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { projectEachTest, strata } from "./helpers.js";
-
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "../helpers/waiting.js";
 
 describe("strata worker", () => {
   const control = projectEachTest("control");
@@ -33,7 +24,7 @@ describe("strata worker", () => {
     });
 
     it("says which server is out of reach, without the URL's password", async () => {
-      const port = await closedPort();
+      const port = await freePort();
       const result = await strata(["worker", "--project", fleet.dir()], {
         env: { ...env, FLEET_QUEUE_URL: `redis://:s3cret@127.0.0.1:${port}` },
       });

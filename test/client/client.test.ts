@@ -6,6 +6,7 @@ import type { Workspace } from "../../src/runtime/workspace.js";
 import { runPipeline } from "../../src/runtime/run-pipeline.js";
 import { startModelsServer, type ModelsServer } from "../../src/server/models-server.js";
 import { makeProject } from "../cli/helpers.js";
+import { freePort } from "../helpers/waiting.js";
 
 // The fixture's endpoint types (test/fixtures/serving/endpoints/*/endpoint.ts), declared by hand.
 type Scores = EndpointContract<
@@ -48,16 +49,6 @@ async function failure(promise: Promise<unknown>): Promise<StrataClientError> {
   );
   expect(error).toBeInstanceOf(StrataClientError);
   return error as StrataClientError;
-}
-
-/** A port nothing listens on: one the system just gave and took back. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const address = probe.address();
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  if (typeof address !== "object" || !address) throw new Error("no port");
-  return address.port;
 }
 
 /** A TCP service that accepts connections and never answers. */
@@ -185,7 +176,7 @@ describe("createClient against the models service", () => {
   });
 
   it("turns a closed port into SERVICE_UNREACHABLE, retried when asked", async () => {
-    const url = `http://127.0.0.1:${await closedPort()}`;
+    const url = `http://127.0.0.1:${await freePort()}`;
     const error = await failure(createClient<Endpoints>({ url, apiKey: key }).call("scores", { customerId: "c1" }));
     expect(error).toMatchObject({ code: "SERVICE_UNREACHABLE", status: 0, retryable: true, attempts: 1 });
     expect(error.details).toMatchObject({ reason: "ECONNREFUSED" });

@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { t } from "../../src/data/column-types.js";
@@ -11,18 +10,10 @@ import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
 import { storage } from "../../src/storage/storage-definition.js";
 import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
 import { postgresUrl, redisUrl, uniqueName } from "../helpers/services.js";
+import { freePort } from "../helpers/waiting.js";
 
 const tempDir = tempDirEachTest("strata-servers-");
 const workspaces = closeEachTest<Workspace>();
-
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A workspace with a Postgres table storage and a Redis kv storage on the throwaway servers. */
 function open(env: Record<string, string>): Workspace {
@@ -69,7 +60,7 @@ describe("datasets on Postgres and Redis", () => {
     const good = open({ PG_URL: postgresUrl(), REDIS_URL: redisUrl() });
     expect((await runPipeline(job, { workspace: good, params: { n: 2 } })).status).toBe("succeeded");
     await workspaces.closeAll();
-    const port = await closedPort();
+    const port = await freePort();
     const down = open({ PG_URL: postgresUrl(), REDIS_URL: `redis://:s3cret@127.0.0.1:${port}` });
     const result = await runPipeline(job, { workspace: down, params: { n: 3 } });
     expect(result.status).toBe("failed");

@@ -1,7 +1,7 @@
 import { storageExists, type CatalogStore, type DatasetVersion, type LineageRecord, type NewDatasetVersion } from "../catalog-store.js";
 import type { StorageDefinition } from "../storage-definition.js";
 import { toDatasetVersion, toLineage, toStorageDefinition, type LineageRow, type StorageRow, type VersionRow } from "../metadata-rows.js";
-import { nextVersion, pgText, type PostgresMetadataDb } from "./metadata-db.js";
+import { nextVersion, pgText, unnestColumns, type PostgresMetadataDb } from "./metadata-db.js";
 
 const VERSION_COLUMNS = `v.*, exists (select 1 from dataset_live l where l.dataset = v.dataset and l.version = v.version) as live`;
 
@@ -121,14 +121,7 @@ export class PostgresCatalogStore implements CatalogStore {
        from unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::bigint[])
          with ordinality as r (run_id, step, dataset, version, direction, at, n)
        order by n`,
-      [
-        records.map((r) => r.runId),
-        records.map((r) => r.step),
-        records.map((r) => r.dataset),
-        records.map((r) => r.version),
-        records.map((r) => r.direction),
-        records.map((r) => r.at),
-      ],
+      [...unnestColumns(records, 6, (r) => [r.runId, r.step, r.dataset, r.version, r.direction, r.at])],
     );
   }
 

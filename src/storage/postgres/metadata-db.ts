@@ -179,6 +179,16 @@ export class PostgresMetadataDb {
 }
 
 /** Postgres text cannot hold NUL characters; free text (error messages) gets them replaced rather than failing the write. */
+/**
+ * Rows as the column arrays of an `unnest($1::t[], $2::t[], ...)`: one statement writes them all.
+ * `row` gives one item's values, `width` of them in column order (given, so that no items still
+ * make `width` empty arrays).
+ */
+export function unnestColumns<T>(items: readonly T[], width: number, row: (item: T) => readonly unknown[]): unknown[][] {
+  const rows = items.map(row);
+  return Array.from({ length: width }, (_, i) => rows.map((r) => r[i]));
+}
+
 export const pgText = (text: string | null | undefined): string | null => (text == null ? null : text.replace(/\0/g, "\uFFFD"));
 
 /**

@@ -1,5 +1,5 @@
 import { modelNotFound, type ModelRegistry, type ModelVersion, type NewModelVersion } from "../model-registry.js";
-import { toModelVersion, type ModelRow } from "../metadata-rows.js";
+import { MODEL_INSERT_COLUMNS, modelRowValues, toModelVersion, type ModelRow } from "../metadata-rows.js";
 import { nextVersion, type PostgresMetadataDb } from "./metadata-db.js";
 
 /** A model's row with its aliases, alphabetically (a text[] the query adds). */
@@ -29,19 +29,8 @@ export class PostgresModelRegistry implements ModelRegistry {
     return this.#db.transaction(LABEL, "register", async (query) => {
       const version = await nextVersion(query, "model", entry.name);
       const [row] = await query<ModelRowWithAliases & Record<string, unknown>>(
-        `insert into models (name, version, algorithm, params, metrics, artifact, run_id, step, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning *, array[]::text[] as aliases`,
-        [
-          entry.name,
-          version,
-          entry.algorithm,
-          JSON.stringify(entry.params),
-          JSON.stringify(entry.metrics ?? {}),
-          entry.artifact === undefined ? null : JSON.stringify(entry.artifact),
-          entry.runId,
-          entry.step,
-          entry.at,
-        ],
+        `insert into models (${MODEL_INSERT_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning *, array[]::text[] as aliases`,
+        modelRowValues(entry, version),
       );
       return toVersion(row!);
     });

@@ -12,7 +12,7 @@ import {
 } from "../run-store.js";
 import { toAttempt, toLog, toRun, toStep, type AttemptRow, type LogRow, type RunRow, type StepRow } from "../metadata-rows.js";
 import { batchedWrites } from "./batched-writes.js";
-import { PostgresMetadataDb, pgText, type PostgresMetadataOptions } from "./metadata-db.js";
+import { PostgresMetadataDb, pgText, unnestColumns, type PostgresMetadataOptions } from "./metadata-db.js";
 
 const LABEL = "metadata store";
 
@@ -34,13 +34,7 @@ export class PostgresRunStore implements RunStore {
         `update runs set status = e.status, ended_at = e.ended_at, error_code = e.error_code, error_message = e.error_message
          from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) as e (id, status, ended_at, error_code, error_message)
          where runs.id = e.id`,
-        [
-          ends.map((e) => e.id),
-          ends.map((e) => e.status),
-          ends.map((e) => e.endedAt),
-          ends.map((e) => e.error?.code ?? null),
-          ends.map((e) => pgText(e.error?.message)),
-        ],
+        unnestColumns(ends, 5, (e) => [e.id, e.status, e.endedAt, e.error?.code ?? null, pgText(e.error?.message)]),
       );
     },
     (e) => e.id,
@@ -60,7 +54,6 @@ export class PostgresRunStore implements RunStore {
   // statement each (data-modifying CTEs are atomic, and foreign keys are checked at their end).
   readonly #creates = batchedWrites<{ run: RunRecord; steps: readonly string[] }>(
     async (creates) => {
-      const runs = creates.map((c) => c.run);
       const steps = creates.flatMap((c) => c.steps.map((step, position) => ({ runId: c.run.id, step, position })));
       await this.#query(
         "create run",
@@ -71,22 +64,26 @@ export class PostgresRunStore implements RunStore {
          insert into run_steps (run_id, step, position, status)
          select run_id, step, position, 'pending' from unnest($14::text[], $15::text[], $16::integer[]) as s (run_id, step, position)`,
         [
-          runs.map((r) => r.id),
-          runs.map((r) => r.pipeline),
-          runs.map((r) => r.status),
-          runs.map((r) => r.trigger.kind),
-          runs.map((r) => r.trigger.id),
-          runs.map((r) => JSON.stringify(r.params)),
-          runs.map((r) => JSON.stringify(r.inputParams)),
-          runs.map((r) => r.owner),
-          runs.map((r) => r.resumedFrom),
-          runs.map((r) => r.startedAt),
-          runs.map((r) => r.endedAt),
-          runs.map((r) => r.error?.code ?? null),
-          runs.map((r) => pgText(r.error?.message)),
-          steps.map((s) => s.runId),
-          steps.map((s) => s.step),
-          steps.map((s) => s.position),
+          ...unnestColumns(
+            creates.map((c) => c.run),
+            13,
+            (r) => [
+              r.id,
+              r.pipeline,
+              r.status,
+              r.trigger.kind,
+              r.trigger.id,
+              JSON.stringify(r.params),
+              JSON.stringify(r.inputParams),
+              r.owner,
+              r.resumedFrom,
+              r.startedAt,
+              r.endedAt,
+              r.error?.code ?? null,
+              pgText(r.error?.message),
+            ],
+          ),
+          ...unnestColumns(steps, 3, (s) => [s.runId, s.step, s.position]),
         ],
       );
     },
@@ -117,8 +114,6 @@ export class PostgresRunStore implements RunStore {
 
   readonly #attempts = batchedWrites<{ a: AttemptRecord; step: StepRecord }>(
     async (saves) => {
-      const steps = saves.map((x) => this.#stepValues(x.step));
-      const column = (i: number): unknown[] => steps.map((v) => v[i]);
       await this.#query(
         "save attempt",
         `with attempt as (
@@ -133,16 +128,18 @@ export class PostgresRunStore implements RunStore {
            as u (run_id, step, status, attempts, started_at, ended_at, error_code, error_message, output, reused_from)
          where run_steps.run_id = u.run_id and run_steps.step = u.step`,
         [
-          ...Array.from({ length: 10 }, (_, i) => column(i)),
-          saves.map((x) => x.a.runId),
-          saves.map((x) => x.a.step),
-          saves.map((x) => x.a.attempt),
-          saves.map((x) => x.a.status),
-          saves.map((x) => x.a.startedAt),
-          saves.map((x) => x.a.endedAt),
-          saves.map((x) => x.a.error?.code ?? null),
-          saves.map((x) => pgText(x.a.error?.message)),
-          saves.map((x) => (x.a.error ? x.a.error.retryable : null)),
+          ...unnestColumns(saves, 10, (x) => this.#stepValues(x.step)),
+          ...unnestColumns(saves, 9, ({ a }) => [
+            a.runId,
+            a.step,
+            a.attempt,
+            a.status,
+            a.startedAt,
+            a.endedAt,
+            a.error?.code ?? null,
+            pgText(a.error?.message),
+            a.error ? a.error.retryable : null,
+          ]),
         ],
       );
     },
@@ -175,14 +172,7 @@ export class PostgresRunStore implements RunStore {
        from unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $5::integer[], $6::text[])
          with ordinality as l (run_id, step, attempt, time, level, line, n)
        order by n`,
-      [
-        lines.map((l) => l.runId),
-        lines.map((l) => l.step),
-        lines.map((l) => l.attempt),
-        lines.map((l) => l.time),
-        lines.map((l) => l.level),
-        lines.map((l) => pgText(l.line)),
-      ],
+      unnestColumns(lines, 6, (l) => [l.runId, l.step, l.attempt, l.time, l.level, pgText(l.line)]),
     );
   }
 

@@ -5,6 +5,7 @@ import { StrataError } from "../../errors/strata-error.js";
 import type { Health, StorageAdapter } from "../adapter.js";
 import type { Format, StorageDefinition } from "../storage-definition.js";
 import { RedisConnection, RedisKvStore } from "./kv-store.js";
+import { redisHostPort } from "./redis-url.js";
 
 const OPTIONS = ["urlEnv", "prefix"] as const;
 const FORMATS = ["kv"] as const satisfies readonly Format[];
@@ -38,24 +39,17 @@ function check(definition: StorageDefinition): string[] {
   return problems;
 }
 
-/** The server's host:port for messages; the URL itself may hold a password, so it is never shown. */
+/** The server's host:port for messages; STORAGE_UNAVAILABLE naming the variable when it holds no redis:// URL. */
 function endpointOf(storage: string, urlEnv: string, url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = new URL("invalid:");
-  }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new StrataError(
-      "STORAGE_UNAVAILABLE",
-      `storage "${storage}" (redis): environment variable ${urlEnv} does not hold a redis:// or rediss:// URL`,
-      {
-        details: { storage, urlEnv },
-      },
-    );
-  }
-  return `${parsed.hostname || "127.0.0.1"}:${parsed.port || "6379"}`;
+  const endpoint = redisHostPort(url);
+  if (endpoint) return endpoint;
+  throw new StrataError(
+    "STORAGE_UNAVAILABLE",
+    `storage "${storage}" (redis): environment variable ${urlEnv} does not hold a redis:// or rediss:// URL`,
+    {
+      details: { storage, urlEnv },
+    },
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { modelNotFound, type ModelRegistry, type ModelVersion, type NewModelVersion } from "../model-registry.js";
-import { toModelVersion, type ModelRow } from "../metadata-rows.js";
+import { MODEL_INSERT_COLUMNS, modelRowValues, toModelVersion, type ModelRow } from "../metadata-rows.js";
 import { storeCall } from "./metadata-db.js";
 
 const toVersionWithAliases = (row: ModelRow, aliases: Map<number, string[]>): ModelVersion =>
@@ -38,20 +38,8 @@ export class SqliteModelRegistry implements ModelRegistry {
             v: number;
           };
           this.#db
-            .prepare(
-              `insert into models (name, version, algorithm, params, metrics, artifact, run_id, step, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-            )
-            .run(
-              entry.name,
-              v,
-              entry.algorithm,
-              JSON.stringify(entry.params),
-              JSON.stringify(entry.metrics ?? {}),
-              entry.artifact === undefined ? null : JSON.stringify(entry.artifact),
-              entry.runId,
-              entry.step,
-              entry.at,
-            );
+            .prepare(`insert into models (${MODEL_INSERT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+            .run(...modelRowValues(entry, v));
           const row = this.#db.prepare(`select * from models where name = ? and version = ?`).get(entry.name, v) as ModelRow;
           return toVersionWithAliases(row, new Map());
         })

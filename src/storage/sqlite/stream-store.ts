@@ -1,9 +1,6 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
-import { StoreError } from "../../errors/errors.js";
+import type Database from "better-sqlite3";
 import type { StreamEvent, StreamStore } from "../stream-store.js";
-import { storeCall } from "./metadata-db.js";
+import { openSqliteDb, storeCall } from "./metadata-db.js";
 
 const SCHEMA = `
   create table if not exists stream_events (
@@ -38,19 +35,7 @@ export class SqliteStreamStore implements StreamStore {
   readonly #q;
 
   constructor(path: string) {
-    try {
-      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-      this.#db = new Database(path);
-      this.#db.pragma("journal_mode = WAL");
-      this.#db.pragma("synchronous = NORMAL");
-      this.#db.pragma("busy_timeout = 5000");
-      this.#db.exec(SCHEMA);
-    } catch (cause) {
-      throw new StoreError("STORE_FAILED", `cannot open the stream store ${path}: ${(cause as Error).message}`, {
-        cause,
-        details: { path },
-      });
-    }
+    this.#db = openSqliteDb(path, "the stream store", [SCHEMA]);
     const db = this.#db;
     this.#q = {
       byId: db.prepare<[string, string], EventRow>(`select * from stream_events where stream = ? and id = ?`),

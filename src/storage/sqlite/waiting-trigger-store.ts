@@ -1,7 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
-import { StoreError } from "../../errors/errors.js";
+import type Database from "better-sqlite3";
+import { openSqliteDb } from "./metadata-db.js";
 import type { Trigger } from "../run-store.js";
 import type { WaitingTrigger, WaitingTriggerStore } from "../waiting-trigger-store.js";
 
@@ -19,25 +17,16 @@ export class SqliteWaitingTriggerStore implements WaitingTriggerStore {
   readonly #db: Database.Database;
 
   constructor(path: string) {
-    try {
-      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-      this.#db = new Database(path);
-      this.#db.pragma("journal_mode = WAL");
-      this.#db.pragma("busy_timeout = 5000");
-      this.#db.exec(`create table if not exists waiting_triggers (
+    this.#db = openSqliteDb(path, "the waiting trigger store", [
+      `create table if not exists waiting_triggers (
         seq integer primary key autoincrement,
         pipeline text not null,
         params text not null,
         trigger_kind text not null,
         trigger_id text not null,
         resume text
-      )`);
-    } catch (cause) {
-      throw new StoreError("STORE_FAILED", `cannot open the waiting trigger store ${path}: ${(cause as Error).message}`, {
-        cause,
-        details: { path },
-      });
-    }
+      )`,
+    ]);
   }
 
   add(waiting: Omit<WaitingTrigger, "seq">): Promise<number> {
