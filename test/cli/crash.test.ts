@@ -35,7 +35,7 @@ describe("a strata process killed in the middle of a step", () => {
 
     writeFileSync(env.STRATA_TEST_FLAG, "");
     const resumed = await strata(["run", "slow", "--project", project.dir, "--resume", run!.id, "--json"], { env });
-    expect(resumed.code).toBe(0);
+    expect(resumed.code, resumed.stderr).toBe(0);
     const steps = (JSON.parse(resumed.stdout) as { steps: { name: string; status: string }[] }).steps;
     expect(steps.map((s) => [s.name, s.status])).toEqual([
       ["first", "reused"],
