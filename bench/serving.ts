@@ -431,6 +431,7 @@ async function main(): Promise<void> {
       app.listen({ host: "127.0.0.1", port: Number(process.argv[1]) });
       process.on("SIGTERM", () => app.close().then(() => process.exit(0)));`;
     const strataArgs = (port: number): string[] => [BIN, "serve", "--project", project, "--port", String(port)];
+    const uncachedArgs = (port: number): string[] => [...strataArgs(port), "--kv-cache-mb", "0"];
     const specs: Omit<Target, "server">[] = [
       { name: "raw node:http", path: "/v1/endpoints/score", strata: false, args: (port) => ["-e", rawCode, String(port)] },
       ...(numbers.context
@@ -446,6 +447,13 @@ async function main(): Promise<void> {
         : []),
       { name: "strata sqlite", path: "/v1/endpoints/score", strata: true, args: strataArgs },
       ...(redisUrl ? [{ name: "strata redis", path: "/v1/endpoints/score-redis", strata: true, args: strataArgs }] : []),
+      // For scale (no goal): every call reads the storage, none is answered from kept documents.
+      ...(numbers.context
+        ? [
+            { name: "sqlite uncached", path: "/v1/endpoints/score", strata: false, args: uncachedArgs },
+            ...(redisUrl ? [{ name: "redis uncached", path: "/v1/endpoints/score-redis", strata: false, args: uncachedArgs }] : []),
+          ]
+        : []),
     ];
     const targets: Target[] = [];
     for (const spec of specs) {

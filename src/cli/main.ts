@@ -451,6 +451,12 @@ Example:
       )
       .option("--port <port>", "port to listen on (0: any free port)", nonNegative, 8080)
       .option("--host <host>", "address to listen on", "127.0.0.1")
+      .option(
+        "--kv-cache-mb <mb>",
+        "memory for key-value documents kept between calls; a kept document is served only while its version is live (0: read the storage every call)",
+        nonNegative,
+        64,
+      )
       .addOption(projectOption());
     if (dev)
       command.option("--control-port <port>", "port of the control plane (strata server), run in the same process", nonNegative, 8070);
@@ -474,7 +480,7 @@ Example:
   strata keys create my-app && strata ${dev ? "dev" : "serve"} --port 8080
   curl -s localhost:8080/v1/endpoints/customer-value -H "authorization: Bearer $KEY" -d '{"customerId":"00001"}' -H 'content-type: application/json'`,
       )
-      .action(async (opts: { port: number; host: string; project?: string; controlPort?: number }) => {
+      .action(async (opts: { port: number; host: string; kvCacheMb: number; project?: string; controlPort?: number }) => {
         const { serveCommand } = await import("./commands/serve.js");
         process.exitCode = await serveCommand({ ...opts, watch: dev });
       });

@@ -7,6 +7,7 @@ import type { CallResult, EndpointCaller } from "../serving/endpoint-call.js";
 import type { EndpointSet, LoadedEndpoint } from "../serving/load-endpoints.js";
 import { keyOf, type ApiKeyCheck } from "./api-key-check.js";
 import { errorBody } from "./error-replies.js";
+import { turnEndWrites } from "./turn-end-writes.js";
 
 export interface CallRoutesOptions {
   readonly caller: EndpointCaller;
@@ -110,10 +111,14 @@ function readJson(request: IncomingMessage, limit: number): Promise<unknown> {
 export function callRoutes(options: CallRoutesOptions): (request: IncomingMessage, response: ServerResponse) => boolean {
   const { caller, keys, log, bodyLimit } = options;
 
-  const send = (response: ServerResponse, status: number, json: string, headers?: Record<string, string>): void => {
-    response.writeHead(status, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(json), ...headers });
-    response.end(json);
-  };
+  // Answers leave together at the end of the turn (see turnEndWrites); the first answer of a response wins.
+  const later = turnEndWrites();
+  const send = (response: ServerResponse, status: number, json: string, headers?: Record<string, string>): void =>
+    later(() => {
+      if (response.headersSent) return;
+      response.writeHead(status, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(json), ...headers });
+      response.end(json);
+    });
 
   const endpointOf = (name: string): LoadedEndpoint => endpointIn(options.endpoints(), name);
 

@@ -27,6 +27,8 @@ export interface ModelsServerOptions {
   /** Service log (JSON lines); silent when left out. */
   readonly log?: Logger;
   readonly now?: () => number;
+  /** Memory for key-value documents kept between calls (0: none); 64 MiB when left out. */
+  readonly kvCacheBytes?: number;
 }
 
 export interface ModelsServer {
@@ -56,7 +58,7 @@ export async function startModelsServer(options: ModelsServerOptions): Promise<M
   const workspace = options.workspace ?? (await openProject(projectDir)).openWorkspace();
   const now = options.now ?? Date.now;
   const log = options.log ?? pino({ level: "silent" });
-  const data = new ServingData(workspace);
+  const data = new ServingData(workspace, options.kvCacheBytes);
   const metrics = new ServingMetrics(workspace.catalog, now);
   const caller = new EndpointCaller(data, metrics, now);
   const keys = new ApiKeyCheck(workspace.apiKeys, now);

@@ -2,7 +2,10 @@ import type { Logger } from "pino";
 import type { SqlQuery } from "../pipeline/sql.js";
 import type { ModelVersion } from "../storage/model-registry.js";
 
-/** Documents of one dataset in a key-value storage, from its live version. */
+/**
+ * Documents of one dataset in a key-value storage, from its live version. A document is shared by
+ * the calls that read it and frozen: copy it (`structuredClone`) to change it.
+ */
 export interface KvReader<Doc> {
   /** The document, or undefined when the live version has no such key. */
   get(key: string): Promise<Doc | undefined>;

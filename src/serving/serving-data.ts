@@ -1,4 +1,3 @@
-import DataLoader from "dataloader";
 import { isDataset } from "../pipeline/dataset.js";
 import { isSqlValue, type SqlLiteral, type SqlQuery } from "../pipeline/sql.js";
 import { aliasOf } from "../runtime/dataset-io.js";
@@ -8,9 +7,12 @@ import type { KvStore } from "../storage/kv-store.js";
 import type { ModelVersion } from "../storage/model-registry.js";
 import type { ResolvedQuery, TableEngine } from "../storage/table-engine.js";
 import type { KvReader, TableReader } from "./endpoint-context.js";
+import { docCache, LiveKvReader, type DocCache } from "./live-kv-reader.js";
 
 /** How long a model looked up by alias is reused before the registry is asked again. */
 const MODEL_TTL_MS = 1000;
+/** Memory for kept documents by default: 64 MiB. */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
  * The models service's view of the project's data: storages opened once and kept, which
@@ -25,10 +27,15 @@ export class ServingData {
   /** The dataset of each storage whose caller named none, once found. */
   readonly #sole = new Map<string, string>();
   /** Readers by storage and dataset. */
-  readonly #readers = new Map<string, KvReader<unknown>>();
+  readonly #readers = new Map<string, LiveKvReader<unknown>>();
 
-  constructor(workspace: Workspace) {
+  /** Documents of live versions, shared by the readers. */
+  readonly #cache: DocCache | undefined;
+
+  /** @param cacheBytes memory for documents kept between calls (0: none; every read goes to the storage) */
+  constructor(workspace: Workspace, cacheBytes = DEFAULT_CACHE_BYTES) {
     this.#workspace = workspace;
+    this.#cache = docCache(cacheBytes);
   }
 
   async kvStore(storage: string): Promise<KvStore> {
@@ -108,45 +115,20 @@ export class ServingData {
     this.#datasets = undefined;
     this.#models.clear();
     this.#sole.clear();
+    for (const reader of this.#readers.values()) reader.close();
+    this.#readers.clear();
   }
 
-  /**
-   * A reader of a key-value dataset, shared by every call. The reads of one turn of the event
-   * loop see one version, so the inputs of a batch never mix two: a store that reads one
-   * snapshot per turn (SQLite) is called directly; for the others (Redis), the `get` calls made
-   * in one turn, by one request or by many, go out as one `mget`, which also saves round trips.
-   */
+  /** A reader of a key-value dataset, shared by every call (see LiveKvReader). */
   kv<Doc>(storage: string, dataset?: string): KvReader<Doc> {
     const id = `${storage}\u0000${dataset ?? ""}`;
     let reader = this.#readers.get(id);
     if (!reader) {
-      const storeAndName = async (): Promise<[KvStore, string]> => [
-        this.#kv.get(storage) ?? (await this.kvStore(storage)),
-        dataset ?? this.#sole.get(storage) ?? (await this.soleDataset(storage)),
-      ];
-      // No cache: a key is read again by the next turn's batch, so a new version shows at once.
-      const loader = new DataLoader<string, string | undefined>(
-        async (keys) => {
-          const [store, name] = await storeAndName();
-          // One key takes the store's cheaper single-key read.
-          return keys.length === 1 ? [await store.get(name, keys[0]!)] : store.mget(name, keys);
-        },
-        { cache: false, maxBatchSize: 1000 },
+      reader = new LiveKvReader<unknown>(
+        id,
+        async () => [await this.kvStore(storage), dataset ?? (await this.soleDataset(storage))],
+        this.#cache,
       );
-      const read = (store: KvStore, name: string, key: string): Promise<string | undefined> =>
-        store.snapshotPerTurn ? store.get(name, key) : loader.load(key);
-      reader = {
-        get: async (key) => {
-          // Known store and dataset (every call but the first): no await before the read.
-          const store = this.#kv.get(storage);
-          const name = dataset ?? this.#sole.get(storage);
-          return parse(store && name !== undefined ? await read(store, name, key) : await storeAndName().then(([s, n]) => read(s, n, key)));
-        },
-        mget: async (keys) => {
-          const [store, name] = await storeAndName();
-          return (store.snapshotPerTurn ? await store.mget(name, keys) : (await loader.loadMany(keys)).map(throwIfError)).map(parse);
-        },
-      };
       this.#readers.set(id, reader);
     }
     return reader as KvReader<Doc>;
@@ -161,15 +143,6 @@ export class ServingData {
       },
     };
   }
-}
-
-function parse(json: string | undefined): unknown {
-  return json === undefined ? undefined : JSON.parse(json);
-}
-
-function throwIfError<T>(value: T | Error): T {
-  if (value instanceof Error) throw value;
-  return value;
 }
 
 /**

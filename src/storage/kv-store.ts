@@ -22,10 +22,40 @@ export interface KvStore {
   /** Several documents of the live version, in the order of `keys`, all from the same version. */
   mget(dataset: string, keys: readonly string[]): Promise<(string | undefined)[]>;
   /**
+   * Like `mget`, and which version answered (null when nothing is live), read together: a reader
+   * that keeps documents by version learns from it whether what it kept is still live. With no
+   * keys, only the live version. With `version`, that version answers if the store still has it
+   * whole (a reader finishing a read begun on it), else the live one.
+   */
+  read(dataset: string, keys: readonly string[], version?: number): Promise<LiveRead>;
+  /**
    * True when every read made in one turn of the event loop sees the same version (one snapshot
    * per turn), so readers need not gather their gets into an mget to stay consistent.
    */
   readonly snapshotPerTurn?: boolean;
+  /**
+   * Tells `onFlip` the name of each dataset whose live version changes, by any process, while
+   * `epoch()` says the store is listening. A store that can (Redis, by pub/sub) spares readers
+   * that keep documents a read of the live version per turn.
+   */
+  watchFlips?(onFlip: (dataset: string) => void): FlipWatch;
+}
+
+/** A listener of flips (see KvStore.watchFlips). */
+export interface FlipWatch {
+  /**
+   * While the store is listening, a number that changes each time it starts listening again
+   * (flips made in a gap were missed); undefined while it is not listening.
+   */
+  epoch(): number | undefined;
+  /** Stops telling this listener. */
+  close(): void;
+}
+
+/** Documents of the live version, and its number. */
+export interface LiveRead {
+  readonly version: number | null;
+  readonly values: (string | undefined)[];
 }
 
 export interface KvVersionWriter {

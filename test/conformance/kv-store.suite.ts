@@ -44,6 +44,25 @@ export function kvStoreSuite(name: string, open: () => Promise<KvStore>): void {
       expect(await kv.mget("scores", ["c", "a"])).toEqual([doc("c", 1), doc("a", 1)]);
     });
 
+    it("reads documents together with the version that answered, or a version still whole when asked for", async () => {
+      const kv = await open();
+      expect(await kv.read("scores", ["a"])).toEqual({ version: null, values: [undefined] });
+      await publish(kv, "scores", 1, entries(["a", "b"], 1));
+      expect(await kv.read("scores", [])).toEqual({ version: 1, values: [] });
+      expect(await kv.read("scores", ["b", "x", "a"])).toEqual({ version: 1, values: [doc("b", 1), undefined, doc("a", 1)] });
+      await publish(kv, "scores", 2, entries(["a"], 2));
+      expect(await kv.read("scores", ["a", "b"])).toEqual({ version: 2, values: [doc("a", 2), undefined] });
+      // A reader that began on version 1 finishes on it while it is whole; once dropped, the live one answers.
+      expect(await kv.read("scores", ["a", "b"], 1)).toEqual({ version: 1, values: [doc("a", 1), doc("b", 1)] });
+      await kv.dropVersion("scores", 1);
+      expect(await kv.read("scores", ["a", "b"], 1)).toEqual({ version: 2, values: [doc("a", 2), undefined] });
+      // Never a version that is being written.
+      const writer = await kv.beginVersion("scores", 3);
+      await writer.put(entries(["a"], 3));
+      expect(await kv.read("scores", ["a"], 3)).toEqual({ version: 2, values: [doc("a", 2)] });
+      await writer.abort();
+    });
+
     it("shows nothing of a version before it is activated", async () => {
       const kv = await open();
       const writer = await kv.beginVersion("scores", 1);

@@ -12,6 +12,8 @@ export interface ServeOptions {
   project?: string;
   host: string;
   port: number;
+  /** Memory for key-value documents kept between calls, in MiB (0: none). */
+  kvCacheMb: number;
   /** `strata dev` only: the control plane runs in the same process, on this port. */
   controlPort?: number;
 }
@@ -32,7 +34,14 @@ export async function serveCommand(options: ServeOptions & { watch?: boolean }):
   let server;
   let control;
   try {
-    server = await startModelsServer({ projectDir: project.dir, workspace, host: options.host, port: options.port, log });
+    server = await startModelsServer({
+      projectDir: project.dir,
+      workspace,
+      host: options.host,
+      port: options.port,
+      log,
+      kvCacheBytes: options.kvCacheMb * 1024 * 1024,
+    });
     // `strata dev` is the whole platform on the embedded defaults: the control plane runs here too.
     control =
       options.controlPort === undefined

@@ -99,10 +99,11 @@ export const redisAdapter: StorageAdapter = {
     const connection = new RedisConnection(client, storage, endpoint, CONNECT_TIMEOUT_MS);
     // The first connection starts now, so the first call does not pay for it; its failure is reported by calls and health().
     connection.ready().catch(() => undefined);
+    const kv = new RedisKvStore(connection, { prefix });
     return {
       definition,
       location: `${endpoint}, keys ${prefix}:*`,
-      kv: new RedisKvStore(connection, { prefix }),
+      kv,
       async health(): Promise<Health> {
         try {
           const info = await connection.call("health check", (c) => c.info("server"));
@@ -112,7 +113,10 @@ export const redisAdapter: StorageAdapter = {
           return { ok: false, detail: (error as Error).message };
         }
       },
-      close: () => connection.close(),
+      close: () => {
+        kv.close();
+        return connection.close();
+      },
     };
   },
 };

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { StrataError, isStrataError } from "../../errors/strata-error.js";
-import type { KvStore, KvVersionWriter } from "../kv-store.js";
+import type { FlipWatch, KvStore, KvVersionWriter, LiveRead } from "../kv-store.js";
 
 /**
  * A Redis client that fails fast: the client is created with `lazyConnect` and without an offline
@@ -115,26 +115,22 @@ export class RedisConnection {
 // change. Version hashes are named from the dataset's key base, which shares the dataset's hash
 // tag, so every key a script touches lives in one slot.
 
-/** KEYS: live. ARGV: version-hash prefix, field. */
-const GET_LUA = `
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-return redis.call('HGET', ARGV[1] .. v, ARGV[2])`;
-
-/** KEYS: live. ARGV: version-hash prefix, fields... Missing fields come back as nil, in order. */
-const MGET_LUA = `
-local n = #ARGV - 1
-local v = redis.call('GET', KEYS[1])
+/**
+ * KEYS: live, versions. ARGV: version-hash prefix, a version to read or '', fields... Returns the
+ * version read (the given one if it is still whole, else the live one; false when none is live)
+ * followed by the fields' values, nil for a missing one, in order.
+ */
+const READ_LUA = `
+local v = false
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], ARGV[2]) == 'finished' then v = ARGV[2] else v = redis.call('GET', KEYS[1]) end
+local out = {v}
 if not v then
-  local out = {}
-  for i = 1, n do out[i] = false end
+  for i = 3, #ARGV do out[i - 1] = false end
   return out
 end
 local h = ARGV[1] .. v
 -- unpack() is limited by Lua's C stack (about 8000 values), so large requests go in slices.
-if n <= 4000 then return redis.call('HMGET', h, unpack(ARGV, 2)) end
-local out = {}
-for s = 2, #ARGV, 4000 do
+for s = 3, #ARGV, 4000 do
   local part = redis.call('HMGET', h, unpack(ARGV, s, math.min(s + 3999, #ARGV)))
   for i = 1, #part do out[#out + 1] = part[i] end
 end
@@ -153,19 +149,22 @@ if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'writing' then return -1 end
 redis.call('HSET', KEYS[1], ARGV[1], 'finished')
 return redis.call('HLEN', KEYS[2])`;
 
-/** KEYS: versions, live. ARGV: version. 'ok', or the version's state ('writing', or false when absent). */
+/**
+ * KEYS: versions, live. ARGV: version, flips channel, dataset. 'ok', or the version's state
+ * ('writing', or false when absent). A flip is announced in the same atomic step.
+ */
 const ACTIVATE_LUA = `
 local s = redis.call('HGET', KEYS[1], ARGV[1])
 if s ~= 'finished' then return s end
 redis.call('SET', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 'ok'`;
 
 interface KvScripts {
-  strataKvGet(live: string, hashPrefix: string, key: string): Promise<string | null>;
-  strataKvMget(live: string, hashPrefix: string, ...keys: string[]): Promise<(string | null)[]>;
+  strataKvRead(live: string, versions: string, hashPrefix: string, version: string, ...keys: string[]): Promise<(string | null)[]>;
   strataKvClear(versions: string, live: string, hash: string, version: string, mode: "begin" | "drop"): Promise<number>;
   strataKvFinish(versions: string, hash: string, version: string): Promise<number>;
-  strataKvActivate(versions: string, live: string, version: string): Promise<string | null>;
+  strataKvActivate(versions: string, live: string, version: string, channel: string, dataset: string): Promise<string | null>;
 }
 
 /** Fields per HSET command, and entries per pipeline (one round trip). */
@@ -181,19 +180,26 @@ export interface RedisKvStoreOptions {
  * Versioned documents in Redis. For dataset `d` under prefix `p`:
  * - `p:{d}:v<N>`: a hash of key -> JSON text for version N;
  * - `p:{d}:live`: the live version's number;
- * - `p:{d}:versions`: a hash of version -> `writing` | `finished` (activation requires finished).
+ * - `p:{d}:versions`: a hash of version -> `writing` | `finished` (activation requires finished);
+ * - `p:flips`: a pub/sub channel; each activation publishes the dataset's name on it.
  * Reads and state changes are Lua scripts (EVALSHA), so each is atomic against a flip.
  */
 export class RedisKvStore implements KvStore {
   readonly #connection: RedisConnection;
   readonly #prefix: string;
+  readonly #flips: string;
+  /** Listeners of flips, and the connection subscribed for them (opened for the first listener). */
+  readonly #listeners = new Set<(dataset: string) => void>();
+  #subscriber: Redis | undefined;
+  #subscriptions = 0;
+  #epoch: number | undefined;
 
   constructor(connection: RedisConnection, options: RedisKvStoreOptions) {
     this.#connection = connection;
     this.#prefix = options.prefix;
+    this.#flips = `${options.prefix}:flips`;
     const client = connection.client;
-    client.defineCommand("strataKvGet", { numberOfKeys: 1, lua: GET_LUA });
-    client.defineCommand("strataKvMget", { numberOfKeys: 1, lua: MGET_LUA });
+    client.defineCommand("strataKvRead", { numberOfKeys: 2, lua: READ_LUA });
     client.defineCommand("strataKvClear", { numberOfKeys: 3, lua: CLEAR_LUA });
     client.defineCommand("strataKvFinish", { numberOfKeys: 2, lua: FINISH_LUA });
     client.defineCommand("strataKvActivate", { numberOfKeys: 2, lua: ACTIVATE_LUA });
@@ -296,7 +302,7 @@ export class RedisKvStore implements KvStore {
   async activate(dataset: string, version: number): Promise<void> {
     const base = this.#base(dataset);
     const state = await this.#call(`activate version ${version} of "${dataset}"`, (c) =>
-      c.strataKvActivate(`${base}:versions`, `${base}:live`, String(version)),
+      c.strataKvActivate(`${base}:versions`, `${base}:live`, String(version), this.#flips, dataset),
     );
     if (state !== "ok") throw this.#missing(dataset, version, state === "writing" ? "is still being written" : "is not in the storage");
   }
@@ -318,16 +324,56 @@ export class RedisKvStore implements KvStore {
     return this.#clear(`drop version ${version} of "${dataset}"`, dataset, version, "drop");
   }
 
+  watchFlips(onFlip: (dataset: string) => void): FlipWatch {
+    this.#listeners.add(onFlip);
+    this.#subscriber ??= this.#subscribe();
+    return { epoch: () => this.#epoch, close: () => void this.#listeners.delete(onFlip) };
+  }
+
+  /**
+   * A second connection, subscribed to the flips channel. Each time its subscription is confirmed
+   * (at first and after every reconnection) the epoch changes, and while it is down there is none:
+   * readers then read the live version again rather than trust what they kept.
+   */
+  #subscribe(): Redis {
+    const subscriber = this.#connection.client.duplicate({ connectionName: `strata:${this.#connection.storage}:flips` });
+    subscriber.on("ready", () => {
+      subscriber.subscribe(this.#flips).then(
+        () => (this.#epoch = ++this.#subscriptions),
+        () => undefined, // the connection dropped again; the next "ready" subscribes
+      );
+    });
+    subscriber.on("close", () => (this.#epoch = undefined));
+    // Reconnections are the client's; the reads on the main connection report a server that is down.
+    subscriber.on("error", () => undefined);
+    subscriber.on("message", (channel: string, dataset: string) => {
+      if (channel === this.#flips) for (const listener of this.#listeners) listener(dataset);
+    });
+    subscriber.connect().catch(() => undefined);
+    return subscriber;
+  }
+
+  /** Closes the flips connection, if one was opened (the main connection is the storage's). */
+  close(): void {
+    this.#epoch = undefined;
+    this.#listeners.clear();
+    this.#subscriber?.disconnect();
+  }
+
   async get(dataset: string, key: string): Promise<string | undefined> {
-    const base = this.#base(dataset);
-    const value = await this.#call(`get from "${dataset}"`, (c) => c.strataKvGet(`${base}:live`, `${base}:v`, key));
-    return value ?? undefined;
+    return (await this.read(dataset, [key])).values[0];
   }
 
   async mget(dataset: string, keys: readonly string[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return [];
+    return (await this.read(dataset, keys)).values;
+  }
+
+  async read(dataset: string, keys: readonly string[], version?: number): Promise<LiveRead> {
     const base = this.#base(dataset);
-    const values = await this.#call(`mget from "${dataset}"`, (c) => c.strataKvMget(`${base}:live`, `${base}:v`, ...keys));
-    return values.map((v) => v ?? undefined);
+    const [read, ...values] = await this.#call(`read from "${dataset}"`, (c) =>
+      c.strataKvRead(`${base}:live`, `${base}:versions`, `${base}:v`, version === undefined ? "" : String(version), ...keys),
+    );
+    return { version: read === null || read === undefined ? null : Number(read), values: values.map((v) => v ?? undefined) };
   }
 }

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { StrataError, isStrataError } from "../../errors/strata-error.js";
-import type { KvStore, KvVersionWriter } from "../kv-store.js";
+import type { KvStore, KvVersionWriter, LiveRead } from "../kv-store.js";
 
 // Versions of the schema of a key-value file; `user_version` records which ran.
 const MIGRATIONS: readonly string[] = [
@@ -104,20 +104,20 @@ export class SqliteKvStore implements KvStore {
     }
     const r = this.#read;
     this.#r = {
+      // A version's documents; the live version is read first, in the same read transaction.
       get: r
-        .prepare<[string, string, string], string>(
-          `select value from kv_entries where dataset = ? and version = (select version from kv_live where dataset = ?) and key = ?`,
-        )
+        .prepare<[string, number, string], string>(`select value from kv_entries where dataset = ? and version = ? and key = ?`)
         .pluck(),
       // json_each keeps the order of `keys` and yields a null for a missing key (left join).
       mget: r
-        .prepare<[string, string, string], string | null>(
+        .prepare<[string, string, number], string | null>(
           `select e.value from json_each(?) j
-           left join kv_entries e on e.dataset = ? and e.version = (select version from kv_live where dataset = ?) and e.key = j.value
+           left join kv_entries e on e.dataset = ? and e.version = ? and e.key = j.value
            order by j.key`,
         )
         .pluck(),
       live: r.prepare<[string], number>(`select version from kv_live where dataset = ?`).pluck(),
+      state: r.prepare<[string, number], string>(`select state from kv_versions where dataset = ? and version = ?`).pluck(),
       finished: r
         .prepare<[string], number>(`select version from kv_versions where dataset = ? and state = 'finished' order by version`)
         .pluck(),
@@ -316,12 +316,25 @@ export class SqliteKvStore implements KvStore {
   }
 
   get(dataset: string, key: string): Promise<string | undefined> {
-    return this.#query(`get from "${dataset}"`, () => this.#r.get.get(dataset, dataset, key));
+    return this.read(dataset, [key]).then((r) => r.values[0]);
   }
 
   mget(dataset: string, keys: readonly string[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return Promise.resolve([]);
-    return this.#query(`mget from "${dataset}"`, () => this.#r.mget.all(JSON.stringify(keys), dataset, dataset).map((v) => v ?? undefined));
+    return this.read(dataset, keys).then((r) => r.values);
+  }
+
+  read(dataset: string, keys: readonly string[], pinned?: number): Promise<LiveRead> {
+    return this.#query(`read from "${dataset}"`, () => {
+      const version =
+        pinned !== undefined && this.#r.state.get(dataset, pinned) === "finished" ? pinned : (this.#r.live.get(dataset) ?? null);
+      if (version === null || keys.length === 0) return { version, values: keys.map(() => undefined) };
+      const values =
+        keys.length === 1
+          ? [this.#r.get.get(dataset, version, keys[0]!)]
+          : this.#r.mget.all(JSON.stringify(keys), dataset, version).map((v) => v ?? undefined);
+      return { version, values };
+    });
   }
 
   /** The SQLite library's version and how many datasets the file holds, for health checks. */
