@@ -12,6 +12,11 @@ import { eventually } from "../helpers/waiting.js";
 
 const tempDir = tempDirEachTest("strata-kv-reader-");
 const closing = closeEachTest<{ close(): unknown }>();
+/** Closed after the test; returns what it is given, typed as it was. */
+const track = <R extends { close(): unknown }>(resource: R): R => {
+  closing.track(resource);
+  return resource;
+};
 
 interface Doc {
   key: string;
@@ -42,7 +47,7 @@ function counted(store: KvStore): { store: KvStore; reads: () => number } {
       reads++;
       return store.read(d, k, v);
     },
-    snapshotPerTurn: store.snapshotPerTurn,
+    ...(store.snapshotPerTurn !== undefined ? { snapshotPerTurn: store.snapshotPerTurn } : {}),
     ...(store.watchFlips ? { watchFlips: store.watchFlips.bind(store) } : {}),
   };
   return { store: wrapped, reads: () => reads };
@@ -51,16 +56,16 @@ function counted(store: KvStore): { store: KvStore; reads: () => number } {
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function reader(store: KvStore, cacheBytes = 1 << 20): LiveKvReader<Doc> {
-  return closing.track(new LiveKvReader<Doc>(`test\u0000scores`, async () => [store, "scores"], docCache(cacheBytes)));
+  return track(new LiveKvReader<Doc>(`test\u0000scores`, async () => [store, "scores"], docCache(cacheBytes)));
 }
 
 describe("LiveKvReader on SQLite (a snapshot per turn)", () => {
-  const open = (): SqliteKvStore => closing.track(new SqliteKvStore(join(tempDir(), "kv.sqlite")));
+  const open = (): SqliteKvStore => track(new SqliteKvStore(join(tempDir(), "kv.sqlite")));
 
   it("answers from kept documents after one read of the live version per turn; another connection's flip shows at the next turn", async () => {
     const path = join(tempDir(), "kv.sqlite");
-    const mine = closing.track(new SqliteKvStore(path));
-    const theirs = closing.track(new SqliteKvStore(path)); // as another process would
+    const mine = track(new SqliteKvStore(path));
+    const theirs = track(new SqliteKvStore(path)); // as another process would
     await publish(theirs, 1, ["a", "b"]);
     const { store, reads } = counted(mine);
     const docs = reader(store);
