@@ -68,6 +68,8 @@ export class LiveKvReader<Doc> implements KvReader<Doc> {
   #known: number | null | undefined;
   /** The live version read in this turn (snapshot stores), until the turn ends. */
   #turn: number | null | undefined;
+  /** The turn's first read while it is under way (snapshot stores). */
+  #turnRead: Promise<unknown[]> | undefined;
   /** Reads waiting for the end of this turn (stores without a snapshot per turn). */
   #waiting: Waiter[] | undefined;
   /** The store's announcements of flips, when it makes them. */
@@ -110,14 +112,24 @@ export class LiveKvReader<Doc> implements KvReader<Doc> {
     if (this.#turn !== undefined) {
       const kept = this.#kept(this.#turn, keys);
       if (kept) return Promise.resolve(kept);
+      return this.#read(keys);
     }
-    return this.#read(keys).then((docs) => {
-      if (this.#turn === undefined) {
+    // The turn's first read is under way (calls made together, as a batch's are): wait for its version.
+    if (this.#turnRead) return this.#turnRead.then(() => this.#docs(keys));
+    const read = this.#read(keys);
+    this.#turnRead = read;
+    return read.then(
+      (docs) => {
+        this.#turnRead = undefined;
         this.#turn = this.#known;
         setImmediate(this.#endTurn);
-      }
-      return docs;
-    });
+        return docs;
+      },
+      (error: unknown) => {
+        this.#turnRead = undefined;
+        throw error;
+      },
+    );
   }
 
   readonly #endTurn = (): void => {

@@ -83,6 +83,15 @@ describe("LiveKvReader on SQLite (a snapshot per turn)", () => {
       undefined,
     ]);
     expect(reads() - before).toBe(2);
+    // Calls made together at the start of a turn (a batch's) share its one read of the live version.
+    await nextTurn();
+    const start = reads();
+    expect(await Promise.all([docs.get("a"), docs.get("b"), docs.get("x")])).toEqual([
+      { key: "a", version: 1 },
+      { key: "b", version: 1 },
+      undefined,
+    ]);
+    expect(reads() - start).toBe(1);
 
     await publish(theirs, 2, ["a", "x"]);
     await nextTurn();
