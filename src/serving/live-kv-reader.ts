@@ -89,31 +89,42 @@ export class LiveKvReader<Doc> implements KvReader<Doc> {
     this.#cache = cache;
   }
 
-  async get(key: string): Promise<Doc | undefined> {
-    return (await this.#docs([key]))[0] as Doc | undefined;
+  get(key: string): Promise<Doc | undefined> {
+    // The hot path: one kept document, no array and no async frame.
+    const version = this.#servable();
+    const kept = version === undefined || version === null ? undefined : this.#cache?.get(this.#cacheKey(version, key));
+    if (kept !== undefined) return Promise.resolve(kept.doc as Doc | undefined);
+    return this.#docs([key]).then((docs) => docs[0] as Doc | undefined);
   }
 
   async mget(keys: readonly string[]): Promise<(Doc | undefined)[]> {
     return (await this.#docs(keys)) as (Doc | undefined)[];
   }
 
+  /**
+   * The version whose kept documents may answer now: for a store with a snapshot per turn, the one
+   * read this turn; for the others, the one last read while the store announces flips and has
+   * announced none since. Undefined when the live version must be read first.
+   */
+  #servable(): number | null | undefined {
+    const store = this.#store;
+    if (!store) return undefined;
+    if (store.snapshotPerTurn) return this.#turn;
+    return this.#trusted !== undefined && this.#trusted === this.#watch!.epoch() ? this.#known : undefined;
+  }
+
   #docs(keys: readonly string[]): Promise<unknown[]> {
     const store = this.#store;
     if (!store) return this.#opened().then(() => this.#docs(keys));
-    if (!store.snapshotPerTurn) {
-      // While the store announces flips and none came since the live version was read, kept documents answer.
-      if (this.#trusted !== undefined && this.#trusted === this.#watch!.epoch()) {
-        const kept = this.#kept(this.#known!, keys);
-        if (kept) return Promise.resolve(kept);
-      }
-      return this.#wait(keys);
-    }
-    // Known this turn: kept documents answer at once; only the others are read (same snapshot).
-    if (this.#turn !== undefined) {
-      const kept = this.#kept(this.#turn, keys);
+    const version = this.#servable();
+    if (version !== undefined) {
+      const kept = this.#kept(version, keys);
       if (kept) return Promise.resolve(kept);
-      return this.#read(keys);
     }
+    // Stores without a snapshot per turn: the reads of a turn go out together at its end.
+    if (!store.snapshotPerTurn) return this.#wait(keys);
+    // Known this turn: only the documents not kept are read (same snapshot).
+    if (version !== undefined) return this.#read(keys);
     // The turn's first read is under way (calls made together, as a batch's are): wait for its version.
     if (this.#turnRead) return this.#turnRead.then(() => this.#docs(keys));
     const read = this.#read(keys);
