@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { StrataError } from "../../errors/strata-error.js";
 import { loadProject } from "../../project/load-project.js";
+import { oneProcessDatasets } from "../../queue/one-process-datasets.js";
 import { startStepWorker } from "../../queue/step-worker.js";
 import { EXIT } from "../exit-codes.js";
 import { untilStopped } from "../until-stopped.js";
@@ -29,8 +30,9 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
   const out = pino.destination({ sync: false });
   const log = pino({ level: "info", base: { service: "strata-worker", pid: process.pid } }, out);
   try {
+    const pipelines = new Map([...project.pipelines].map(([name, p]) => [name, p.pipeline]));
     const worker = await startStepWorker({
-      pipelines: new Map([...project.pipelines].map(([name, p]) => [name, p.pipeline])),
+      pipelines,
       workspace,
       target,
       concurrency: options.concurrency,
@@ -41,6 +43,14 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
     process.stderr.write(
       `strata worker: taking steps from ${target.endpoint} (prefix ${target.prefix}), ${options.concurrency} at once; Ctrl-C stops after the steps running here\n`,
     );
+    const unshared = await oneProcessDatasets(pipelines.values(), workspace.storages);
+    if (unshared.length) {
+      const list = unshared.map((d) => `${d.dataset} (storage "${d.storage}")`).join(", ");
+      log.warn({ datasets: unshared }, "datasets in an embedded DuckDB file, which one process at a time can open");
+      process.stderr.write(
+        `strata worker: warning: ${list} ${unshared.length === 1 ? "is" : "are"} in an embedded DuckDB file, which one process at a time can open: with more than one worker, their steps fail on its lock. Keep them in a shared storage (postgres tables) for a fleet.\n`,
+      );
+    }
     await untilStopped("stopping: no new steps; waiting for the steps running here");
     await worker.close();
   } finally {
