@@ -659,6 +659,13 @@ function positiveNumber(value: string): number {
 
 /** Entry point of bin/strata.js. Sets process.exitCode rather than exiting, so output is flushed. */
 export async function main(argv: readonly string[]): Promise<void> {
+  // Output piped into a reader that stops early (`strata runs list | head`) ends the command
+  // quietly, as Unix tools do, instead of a stack trace about EPIPE.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error;
+      process.exit(process.exitCode ?? EXIT.OK);
+    });
   const cli = program();
   const json = argv.includes("--json");
   try {
