@@ -55,8 +55,8 @@ interface Waiter {
  *   documents answer at once.
  *
  * A flip therefore shows at the next turn, or, when announced, as soon as its announcement
- * arrives (well under a millisecond on a local network); a kept document is never served with
- * another version's, and a call never sees two versions.
+ * arrives (one message from Redis); a kept document is never served with another version's, and
+ * a call never sees two versions.
  */
 export class LiveKvReader<Doc> implements KvReader<Doc> {
   readonly #id: string;
