@@ -1,4 +1,4 @@
-import { isDataset } from "../pipeline/dataset.js";
+import { declaredDatasets } from "../project/declared-datasets.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
 import type { StorageSet } from "../data/storage-set.js";
 
@@ -15,11 +15,8 @@ export interface DatasetPlace {
  */
 export async function oneProcessDatasets(pipelines: Iterable<AnyPipeline>, storages: StorageSet): Promise<DatasetPlace[]> {
   const technology = new Map((await storages.definitions()).map((e) => [e.definition.name, e.definition.technology]));
-  const found = new Map<string, DatasetPlace>();
-  for (const pipeline of pipelines)
-    for (const step of pipeline.steps)
-      for (const ds of [step.dataset, ...Object.values(step.inputs)])
-        if (isDataset(ds) && technology.get(ds.options.storage) === "duckdb")
-          found.set(ds.name, { dataset: ds.name, storage: ds.options.storage });
-  return [...found.values()].sort((a, b) => a.dataset.localeCompare(b.dataset));
+  const found = [...declaredDatasets(pipelines).values()]
+    .filter((ds) => technology.get(ds.options.storage) === "duckdb")
+    .map((ds) => ({ dataset: ds.name, storage: ds.options.storage }));
+  return found.sort((a, b) => a.dataset.localeCompare(b.dataset));
 }

@@ -1,5 +1,6 @@
 import { StrataError } from "../errors/strata-error.js";
-import { isDataset, type DatasetRef } from "../pipeline/dataset.js";
+import type { DatasetRef } from "../pipeline/dataset.js";
+import { declaredDatasets } from "../project/declared-datasets.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
 import { outputOf } from "../pipeline/refs.js";
 import type { StepDefinition } from "../pipeline/step.js";
@@ -12,14 +13,8 @@ const datasetsByPipeline = new WeakMap<AnyPipeline, Map<string, DatasetRef<unkno
 
 /** Every dataset the pipeline reads or writes, by name: worked out once per pipeline, not per step taken. */
 function datasetsOf(pipeline: AnyPipeline): Map<string, DatasetRef<unknown>> {
-  const known = datasetsByPipeline.get(pipeline);
-  if (known) return known;
-  const found = new Map<string, DatasetRef<unknown>>();
-  datasetsByPipeline.set(pipeline, found);
-  for (const step of pipeline.steps) {
-    if (step.dataset) found.set(step.dataset.name, step.dataset);
-    for (const ref of Object.values(step.inputs)) if (isDataset(ref)) found.set(ref.name, ref);
-  }
+  let found = datasetsByPipeline.get(pipeline);
+  if (!found) datasetsByPipeline.set(pipeline, (found = declaredDatasets([pipeline])));
   return found;
 }
 

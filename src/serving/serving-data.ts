@@ -22,10 +22,6 @@ export class ServingData {
   readonly #workspace: Workspace;
   #datasets: Promise<Map<string, string[]>> | undefined;
   readonly #models = new Map<string, { at: number; model: Promise<ModelVersion> }>();
-  /** Opened key-value stores, kept so the hot path does not await an open per request. */
-  readonly #kv = new Map<string, KvStore>();
-  /** The dataset of each storage whose caller named none, once found. */
-  readonly #sole = new Map<string, string>();
   /** Readers by storage and dataset. */
   readonly #readers = new Map<string, LiveKvReader<unknown>>();
 
@@ -38,9 +34,8 @@ export class ServingData {
     this.#cache = docCache(cacheBytes);
   }
 
-  async kvStore(storage: string): Promise<KvStore> {
-    const kept = this.#kv.get(storage);
-    if (kept) return kept;
+  /** Opened at a reader's first read; the reader keeps it. */
+  async #kvStore(storage: string): Promise<KvStore> {
     const opened = await this.#workspace.storages.open(storage);
     if (!opened.kv)
       throw new StrataError(
@@ -50,11 +45,10 @@ export class ServingData {
           details: { storage },
         },
       );
-    this.#kv.set(storage, opened.kv);
     return opened.kv;
   }
 
-  async tableEngine(storage: string): Promise<TableEngine> {
+  async #tableEngine(storage: string): Promise<TableEngine> {
     const opened = await this.#workspace.storages.open(storage);
     if (!opened.tables)
       throw new StrataError("STORAGE_FORMAT_UNSUPPORTED", `storage "${storage}" (${opened.definition.technology}) holds no tables`, {
@@ -80,16 +74,11 @@ export class ServingData {
     return this.#datasets;
   }
 
-  /** The one dataset a storage holds, when the caller did not name one. */
-  async soleDataset(storage: string): Promise<string> {
-    const known = this.#sole.get(storage);
-    if (known !== undefined) return known;
+  /** The one dataset a storage holds, when the caller did not name one (found once per reader). */
+  async #soleDataset(storage: string): Promise<string> {
     let names = (await this.#datasetsByStorage(false)).get(storage);
     if (names?.length !== 1) names = (await this.#datasetsByStorage(true)).get(storage);
-    if (names?.length === 1) {
-      this.#sole.set(storage, names[0]!);
-      return names[0]!;
-    }
+    if (names?.length === 1) return names[0]!;
     throw new StrataError(
       "DATASET_AMBIGUOUS",
       names?.length
@@ -114,7 +103,6 @@ export class ServingData {
   forget(): void {
     this.#datasets = undefined;
     this.#models.clear();
-    this.#sole.clear();
     for (const reader of this.#readers.values()) reader.close();
     this.#readers.clear();
   }
@@ -126,7 +114,7 @@ export class ServingData {
     if (!reader) {
       reader = new LiveKvReader<unknown>(
         id,
-        async () => [await this.kvStore(storage), dataset ?? (await this.soleDataset(storage))],
+        async () => [await this.#kvStore(storage), dataset ?? (await this.#soleDataset(storage))],
         this.#cache,
       );
       this.#readers.set(id, reader);
@@ -138,7 +126,7 @@ export class ServingData {
   table(storage: string): TableReader {
     return {
       query: async <Row>(query: SqlQuery<Row>): Promise<Row[]> => {
-        const engine = await this.tableEngine(storage);
+        const engine = await this.#tableEngine(storage);
         return (await engine.query(resolveServingQuery(query, engine, storage))) as Row[];
       },
     };
