@@ -23,16 +23,20 @@ import { openProject } from "../src/project/load-project.js";
 import type { Workspace } from "../src/runtime/workspace.js";
 import { startControlServer, type ControlServer } from "../src/server/control-server.js";
 import { cliOptions, fmt, machineLine, median, quantile, table } from "./lib.js";
+import { cpuByRole, pidsNamed } from "./proc-cpu.js";
 
-const USAGE = `usage: bash scripts/with-services.sh npx tsx bench/fleet.ts [--runs N] [--probes N] [--concurrency N] [--rounds N] [--check]
+const USAGE = `usage: bash scripts/with-services.sh npx tsx bench/fleet.ts [--runs N] [--probes N] [--concurrency N] [--rounds N] [--profile DIR] [--check]
 
   --runs N          one-step runs (and raw jobs) per throughput round (default 10000)
   --probes N        API calls timed per latency case (default 40)
   --concurrency N   jobs each worker process runs at once, Strata and raw alike (default 16)
   --rounds N        throughput rounds, raw and Strata interleaved; medians reported (default 2)
+  --profile DIR     write a V8 CPU profile of each Strata worker process into DIR (--cpu-prof)
   --check           exit 1 when a goal is missed (latency < 50 ms embedded, < 200 ms queued; runs/s >= 50 % of raw)`;
 
-const { numbers, flags } = cliOptions(USAGE, { runs: [10_000, 1], probes: [40, 1], concurrency: [16, 1], rounds: [2, 1] });
+const { numbers, strings, flags } = cliOptions(USAGE, { runs: [10_000, 1], probes: [40, 1], concurrency: [16, 1], rounds: [2, 1] }, [
+  "profile",
+]);
 const ROOT = resolve(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "strata.js");
 const redisUrl = process.env.STRATA_TEST_REDIS_URL;
@@ -119,10 +123,18 @@ async function probe(server: ControlServer, key: string, workspace: Workspace): 
   return { startMs, floorMs };
 }
 
-async function rawRound(workersReady: Promise<ChildProcess[]>, round: number): Promise<number> {
+/** Where CPU goes in a throughput round: ms per run (or job), by process role. */
+type CpuPerRun = Record<string, number>;
+
+const databases = { postgres: () => pidsNamed(["postgres"]), redis: () => pidsNamed(["redis-server"]) };
+const pidsOf = (children: readonly ChildProcess[]) => () => children.map((c) => c.pid!);
+const perRun = (used: Record<string, number>): CpuPerRun =>
+  Object.fromEntries(Object.entries(used).map(([role, ms]) => [role, ms / numbers.runs]));
+
+async function rawRound(workersReady: Promise<ChildProcess[]>, round: number): Promise<{ perSecond: number; cpu: CpuPerRun }> {
   const connection = new Redis(redisUrl!, { maxRetriesPerRequest: null });
   const queue = new Queue("raw", { connection, prefix: `${tag}raw` });
-  await workersReady;
+  const cpu = cpuByRole({ workers: pidsOf(await workersReady), producer: () => [process.pid], ...databases }).start();
   const started = performance.now();
   for (let i = 0; i < numbers.runs; i += 1000) {
     const jobs = Array.from({ length: Math.min(1000, numbers.runs - i) }, (_, j) => ({
@@ -139,12 +151,17 @@ async function rawRound(workersReady: Promise<ChildProcess[]>, round: number): P
     await new Promise((done) => setTimeout(done, 5));
   }
   const seconds = (performance.now() - started) / 1000;
+  const used = cpu();
   await queue.close();
   connection.disconnect();
-  return numbers.runs / seconds;
+  return { perSecond: numbers.runs / seconds, cpu: perRun(used) };
 }
 
-async function strataRound(server: ControlServer, round: number): Promise<{ perSecond: number; succeeded: number }> {
+async function strataRound(
+  server: ControlServer,
+  workers: readonly ChildProcess[],
+  round: number,
+): Promise<{ perSecond: number; succeeded: number; cpu: CpuPerRun }> {
   const prefix = tag;
   const subscriber = new Redis(redisUrl!);
   let ended = 0;
@@ -155,6 +172,7 @@ async function strataRound(server: ControlServer, round: number): Promise<{ perS
     if (++ended === numbers.runs) allEnded();
   });
   const pipeline = server.plane.pipeline("one");
+  const cpu = cpuByRole({ workers: pidsOf(workers), "control plane": () => [process.pid], ...databases }).start();
   const started = performance.now();
   let next = 0;
   const launcher = async (): Promise<void> => {
@@ -166,6 +184,7 @@ async function strataRound(server: ControlServer, round: number): Promise<{ perS
   await Promise.all(Array.from({ length: 64 }, launcher));
   await done;
   const seconds = (performance.now() - started) / 1000;
+  const used = cpu();
   subscriber.disconnect();
   const client = new pg.Client({ connectionString: postgresUrl });
   await client.connect();
@@ -174,7 +193,7 @@ async function strataRound(server: ControlServer, round: number): Promise<{ perS
     [`bench-${round}-%`],
   );
   await client.end();
-  return { perSecond: numbers.runs / seconds, succeeded: Number(rows[0]!.n) };
+  return { perSecond: numbers.runs / seconds, succeeded: Number(rows[0]!.n), cpu: perRun(used) };
 }
 
 async function withServer<T>(
@@ -207,16 +226,24 @@ const strataWorkers = Promise.all(
   [0, 1].map(() =>
     spawnReady(
       process.execPath,
-      [BIN, "worker", "--concurrency", String(numbers.concurrency), "--project", queued],
+      [
+        ...(strings.profile ? ["--cpu-prof", "--cpu-prof-dir", resolve(strings.profile)] : []),
+        BIN,
+        "worker",
+        "--concurrency",
+        String(numbers.concurrency),
+        "--project",
+        queued,
+      ],
       "worker ready",
       queueEnv,
     ),
   ),
 );
-await strataWorkers;
+const workers = await strataWorkers;
 const { viaQueue, rounds } = await withServer(queued, queueEnv, async (server, key, workspace) => {
   const viaQueue = await probe(server, key, workspace);
-  const rounds: { raw: number; strata: number; succeeded: number }[] = [];
+  const rounds: { raw: number; strata: number; succeeded: number; rawCpu: CpuPerRun; strataCpu: CpuPerRun }[] = [];
   for (let round = 0; round < numbers.rounds; round++) {
     const rawWorkers = Promise.all(
       [0, 1].map(() =>
@@ -229,8 +256,8 @@ const { viaQueue, rounds } = await withServer(queued, queueEnv, async (server, k
     );
     const raw = await rawRound(rawWorkers, round);
     for (const child of await rawWorkers) await stop(child);
-    const strata = await strataRound(server, round);
-    rounds.push({ raw, strata: strata.perSecond, succeeded: strata.succeeded });
+    const strata = await strataRound(server, workers, round);
+    rounds.push({ raw: raw.perSecond, strata: strata.perSecond, succeeded: strata.succeeded, rawCpu: raw.cpu, strataCpu: strata.cpu });
   }
   return { viaQueue, rounds };
 });
@@ -261,6 +288,22 @@ console.log(
         String(r.succeeded),
       ]),
       ["median", fmt(raw, 0), fmt(strata, 0), `${fmt((100 * strata) / raw, 1)} %`, ""],
+    ],
+  ),
+);
+const roles = ["workers", "control plane", "producer", "postgres", "redis"];
+const cpuOf = (pick: (r: (typeof rounds)[number]) => CpuPerRun, role: string): string => {
+  const values = rounds.map((r) => pick(r)[role]).filter((v): v is number => v !== undefined);
+  return values.length ? fmt(median(values), 3) : "-";
+};
+const total = (cpu: CpuPerRun): number => Object.values(cpu).reduce((a, b) => a + b, 0);
+console.log("\nCPU per run (per raw job), ms, medians of the rounds; read from /proc, all postgres and redis-server processes");
+console.log(
+  table(
+    ["process", "raw BullMQ", "Strata"],
+    [
+      ...roles.map((role) => [role, cpuOf((r) => r.rawCpu, role), cpuOf((r) => r.strataCpu, role)]),
+      ["total", fmt(median(rounds.map((r) => total(r.rawCpu))), 3), fmt(median(rounds.map((r) => total(r.strataCpu))), 3)],
     ],
   ),
 );
