@@ -10,7 +10,7 @@ import type { Workspace } from "../runtime/workspace.js";
 import type { Executor, Launch, LaunchRequest } from "../schedule/executor.js";
 import type { TriggerQueue } from "../schedule/trigger-queue.js";
 import { advanceRun, launchRecords, type ProgressDeps } from "./run-progress.js";
-import { queueConnection, queueUnavailable, RunMarks, stepQueue } from "./step-queue.js";
+import { queueConnection, queueUnavailable, RunMarks, StepQueue } from "./step-queue.js";
 
 export interface QueueExecutorOptions {
   readonly pipelines: ReadonlyMap<string, AnyPipeline>;
@@ -48,7 +48,12 @@ export class QueueExecutor implements Executor {
   private constructor(options: QueueExecutorOptions, connection: Redis, subscriber: Redis) {
     this.#o = options;
     this.#marks = new RunMarks(connection, options.target.prefix);
-    this.#deps = { workspace: options.workspace, queue: stepQueue(options.target, connection), marks: this.#marks, clock: options.clock };
+    this.#deps = {
+      workspace: options.workspace,
+      queue: new StepQueue(options.target, connection),
+      marks: this.#marks,
+      clock: options.clock,
+    };
     this.#subscriber = subscriber;
     this.owner = `queue:${options.target.prefix}`;
   }
@@ -153,7 +158,7 @@ export class QueueExecutor implements Executor {
         cancelled: false,
       });
     } catch (error) {
-      // Recorded but never enqueued (the jobs go in one MULTI: none of them is): fail it now
+      // Recorded but not enqueued (Redis failed under the pipeline that carried its jobs): fail it now
       // rather than leave it running. A failure to say so must not hide why.
       const failure = error instanceof StrataError ? error : queueUnavailable(this.#o.target, error);
       await workspace.store

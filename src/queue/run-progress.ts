@@ -1,4 +1,3 @@
-import type { Queue } from "bullmq";
 import type { LevelWithSilent } from "pino";
 import type { Clock } from "../clock/clock.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
@@ -6,11 +5,11 @@ import { endRun, skippedStep, type StepFailure } from "../runtime/run-end.js";
 import { RunLogger } from "../runtime/run-logger.js";
 import type { Workspace } from "../runtime/workspace.js";
 import type { RunRecord, StepRecord, StepStatus } from "../storage/run-store.js";
-import { jobIdOf, type RunMarks, type StepJob } from "./step-queue.js";
+import type { RunMarks, StepQueue } from "./step-queue.js";
 
 export interface ProgressDeps {
   readonly workspace: Workspace;
-  readonly queue: Queue<StepJob>;
+  readonly queue: StepQueue;
   readonly marks: RunMarks;
   readonly clock: Clock;
   readonly logLevel?: LevelWithSilent;
@@ -53,16 +52,9 @@ export async function advanceRun(
       records.set(step.name, skipped);
     } else if (upstream.every((name) => DONE.has(status(name)))) ready.push(step.name);
   }
-  // One MULTI for all of them: either every ready step is on the queue or none is. A step already
-  // enqueued keeps its job (same job id), and one that ended is seen as ended by its worker.
-  if (ready.length)
-    await queue.addBulk(
-      ready.map((name) => ({
-        name: pipeline.name,
-        data: { runId: run.id, pipeline: pipeline.name, step: name, run },
-        opts: { jobId: jobIdOf(run.id, name) },
-      })),
-    );
+  // A step already enqueued keeps its job (its job id), and one that ended is seen as ended by its
+  // worker: after an add that failed, moving the run on again is safe.
+  await queue.add(ready.map((step) => ({ runId: run.id, pipeline: pipeline.name, step, run })));
   if (![...pipeline.steps].every((s) => isEnded(status(s.name)))) return;
   if (!(await marks.claimEnd(run.id))) return;
   try {
@@ -91,7 +83,11 @@ async function endRunOf(
         (s.status === "failed" || s.status === "cancelled") && !!s.error,
     )
     .map((s) => ({ step: s.step, error: s.error }));
-  return endRun(pipeline, run, { store, clock: deps.clock, logger, emit: () => undefined, cancelled, failures });
+  try {
+    return await endRun(pipeline, run, { store, clock: deps.clock, logger, emit: () => undefined, cancelled, failures });
+  } finally {
+    if (!given) await logger.close().catch(() => undefined);
+  }
 }
 
 /** The step records of a run just recorded: pending, or reused from the run it resumes. */

@@ -1,4 +1,5 @@
 import { Queue } from "bullmq";
+import DataLoader from "dataloader";
 import { Redis } from "ioredis";
 import { StrataError } from "../errors/strata-error.js";
 import type { QueueTarget } from "../project/queue-config.js";
@@ -108,16 +109,47 @@ export class RunMarks {
   }
 }
 
-/** The step queue, for adding jobs. Attempts cover Strata's own failures (a store down); a step's retries are its own. */
-export function stepQueue(target: QueueTarget, connection: Redis): Queue<StepJob> {
-  return new Queue<StepJob>(STEP_QUEUE, {
-    connection,
-    prefix: target.prefix,
-    defaultJobOptions: {
-      attempts: 3,
-      backoff: { type: "exponential", delay: 1000 },
-      removeOnComplete: true,
-      removeOnFail: { age: 7 * 24 * 3600 },
+/**
+ * The step queue, for adding jobs. Attempts cover Strata's own failures (a store down); a step's
+ * retries are its own.
+ */
+export class StepQueue {
+  readonly #queue: Queue<StepJob>;
+  // The steps enqueued by every caller in one turn of the event loop go in one pipeline (one write,
+  // one round trip): a control plane launching many runs at once paid both per run.
+  readonly #adds = new DataLoader<readonly StepJob[], void>(
+    async (batches) => {
+      await this.#queue.addBulk(
+        batches.flat().map((data) => ({ name: data.pipeline, data, opts: { jobId: jobIdOf(data.runId, data.step) } })),
+      );
+      return batches.map(() => undefined);
     },
-  });
+    { cache: false },
+  );
+
+  constructor(target: QueueTarget, connection: Redis) {
+    this.#queue = new Queue<StepJob>(STEP_QUEUE, {
+      connection,
+      prefix: target.prefix,
+      defaultJobOptions: {
+        attempts: 3,
+        backoff: { type: "exponential", delay: 1000 },
+        removeOnComplete: true,
+        removeOnFail: { age: 7 * 24 * 3600 },
+      },
+    });
+  }
+
+  /**
+   * Puts these steps of a run on the queue. When Redis fails, every caller of the turn gets the
+   * error (a pipeline is not a transaction: a connection lost in the middle of it may leave some of
+   * the jobs in). A step already enqueued keeps its job, by its job id.
+   */
+  add(jobs: readonly StepJob[]): Promise<void> {
+    return jobs.length ? this.#adds.load(jobs) : Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return this.#queue.close();
+  }
 }

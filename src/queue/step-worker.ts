@@ -15,7 +15,7 @@ import type { ErrorInfo, RunRecord, StepRecord } from "../storage/run-store.js";
 import { MAX_LOST, recoverLostAttempt } from "./lost-attempt.js";
 import { readInputs } from "./step-inputs.js";
 import { advanceRun, launchRecords, type ProgressDeps } from "./run-progress.js";
-import { queueConnection, RunMarks, STEP_QUEUE, stepQueue, type StepJob } from "./step-queue.js";
+import { queueConnection, RunMarks, STEP_QUEUE, StepQueue, type StepJob } from "./step-queue.js";
 
 export interface StepWorkerOptions {
   readonly pipelines: ReadonlyMap<string, AnyPipeline>;
@@ -62,15 +62,17 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     connections.push(redis);
     return redis;
   };
-  let producer: Redis, subscriber: Redis, blocking: Redis;
+  let producer: Redis, marking: Redis, subscriber: Redis, blocking: Redis;
   try {
-    [producer, subscriber, blocking] = [await connect(true), await connect(), await connect()];
+    [producer, marking, subscriber, blocking] = [await connect(true), await connect(true), await connect(), await connect()];
   } catch (error) {
     connections.forEach((r) => r.disconnect());
     throw error;
   }
-  const marks = new RunMarks(producer, target.prefix);
-  const queue = stepQueue(target, producer);
+  // Marks have a connection of their own: BullMQ defines its scripts on the queue's, and an
+  // automatic pipeline copies every script of its connection (a tenth of a step's cost).
+  const marks = new RunMarks(marking, target.prefix);
+  const queue = new StepQueue(target, producer);
   const deps: ProgressDeps = { workspace, queue, marks, clock, ...(options.logLevel ? { logLevel: options.logLevel } : {}) };
   const active = new Map<string, Set<string>>(); // run id -> ids of its jobs running here
   const pipelineOf = (name: string): AnyPipeline => {
@@ -165,7 +167,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       await advanceRun(deps, pipeline, run, { logger, ...(known ? { known, ...(signal.aborted ? {} : { cancelled: false }) } : {}) });
       return outcome.ok ? "succeeded" : "failed";
     } finally {
-      await logger.flush().catch(() => undefined);
+      await logger.close().catch(() => undefined);
     }
   };
 

@@ -1,13 +1,60 @@
 import { pino, type Logger, type LevelWithSilent } from "pino";
 import type { LogRecord, RunStore } from "../storage/run-store.js";
 
+/** The lines of one run logged in this process and not yet in the store, shared by its RunLoggers here. */
+interface RunLines {
+  lines: LogRecord[];
+  readonly tees: Set<(line: string) => void>;
+  /** RunLoggers of the run open in this process. */
+  holders: number;
+}
+
+const open = new Map<string, RunLines>();
+
+const RUN_ID = '"runId":"';
+
+/**
+ * Every run logger's line comes here, and goes to its run's lines by the run id it carries: the
+ * first one in the line, from the logger's bindings (a step may log a field of the same name).
+ */
+const router = {
+  write(line: string): void {
+    const at = line.indexOf(RUN_ID) + RUN_ID.length;
+    const runId = line.slice(at, line.indexOf('"', at)); // run ids hold no quotes or escapes
+    const run = open.get(runId);
+    if (!run) return; // logged after its logger was closed: nobody would store it
+    const parsed = JSON.parse(line) as { time: number; level: number; step?: string; attempt?: number };
+    run.lines.push({
+      runId,
+      step: parsed.step ?? null,
+      attempt: parsed.attempt ?? null,
+      time: parsed.time,
+      level: parsed.level,
+      line: line.trimEnd(),
+    });
+    for (const tee of run.tees) tee(line);
+  },
+};
+
+// One pino per level in the process, a child per run: making a pino costs four times a child,
+// and a worker fleet makes a run logger per step.
+const roots = new Map<LevelWithSilent, Logger>();
+function rootAt(level: LevelWithSilent): Logger {
+  let root = roots.get(level);
+  if (!root) roots.set(level, (root = pino({ level, base: null }, router)));
+  return root;
+}
+
 /**
  * Structured logs of one run: pino lines carrying run id, trigger id, step and attempt, kept in
- * the metadata store so `strata runs logs` can read them back from any machine.
+ * the metadata store so `strata runs logs` can read them back from any machine. Close it when the
+ * run (or the step, on a worker) is over: that writes what is left.
  */
 export class RunLogger {
   readonly root: Logger;
-  #buffer: LogRecord[] = [];
+  readonly #run: RunLines;
+  readonly #tee: ((line: string) => void) | undefined;
+  #closed = false;
 
   constructor(
     readonly store: RunStore,
@@ -16,33 +63,36 @@ export class RunLogger {
     pipeline: string,
     options: { level?: LevelWithSilent; tee?: (line: string) => void } = {},
   ) {
-    const tee = options.tee;
-    const sink = {
-      write: (line: string): void => {
-        const parsed = JSON.parse(line) as { time: number; level: number; step?: string; attempt?: number };
-        this.#buffer.push({
-          runId,
-          step: parsed.step ?? null,
-          attempt: parsed.attempt ?? null,
-          time: parsed.time,
-          level: parsed.level,
-          line: line.trimEnd(),
-        });
-        tee?.(line);
-      },
-    };
-    this.root = pino({ level: options.level ?? "info", base: { runId, triggerId, pipeline } }, sink);
+    let run = open.get(runId);
+    if (!run) open.set(runId, (run = { lines: [], tees: new Set(), holders: 0 }));
+    run.holders++;
+    this.#tee = options.tee;
+    if (this.#tee) run.tees.add(this.#tee);
+    this.#run = run;
+    this.root = rootAt(options.level ?? "info").child({ runId, triggerId, pipeline });
   }
 
   forAttempt(step: string, attempt: number): Logger {
     return this.root.child({ step, attempt });
   }
 
-  /** Writes buffered lines to the store; called at each step's end and at the run's end. */
+  /** Writes the run's buffered lines to the store; called at each step's end and at the run's end. */
   async flush(): Promise<void> {
-    if (!this.#buffer.length) return;
-    const lines = this.#buffer;
-    this.#buffer = [];
+    if (!this.#run.lines.length) return;
+    const lines = this.#run.lines;
+    this.#run.lines = [];
     await this.store.appendLogs(lines);
+  }
+
+  /** Writes what is left; lines logged through this logger afterwards are not kept. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.flush();
+    } finally {
+      if (this.#tee) this.#run.tees.delete(this.#tee);
+      if (--this.#run.holders === 0) open.delete(this.runId);
+    }
   }
 }

@@ -182,9 +182,11 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       const { code, message } = describeError(thrown);
       await store.finishRun(started.run.id, "failed", clock.now(), { code, message }).catch(() => undefined);
       started.logger.root.error({ err: thrown }, "run aborted by an internal error");
-      await started.logger.flush().catch(() => undefined);
+      await started.logger.close().catch(() => undefined);
     }
     if (ownWorkspace) await workspace.close();
     throw thrown;
+  } finally {
+    await started?.logger.close().catch(() => undefined);
   }
 }

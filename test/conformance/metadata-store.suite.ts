@@ -216,6 +216,35 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
         expect(await runs.listRuns({ limit: 100 })).toHaveLength(25);
       });
 
+      it("attempts, log lines and runs' ends written at once by many callers all land, each where it belongs", async () => {
+        const { runs } = open();
+        const ids = range(1, 6).map((i) => `r${i}`);
+        for (const id of ids) await runs.createRun(run(id), ["a"]);
+        await Promise.all(
+          ids.flatMap((id, i) => [
+            runs.saveAttempt(
+              { runId: id, step: "a", attempt: 1, status: "succeeded", startedAt: 10, endedAt: 20 + i, error: null },
+              { ...pendingStep(id, "a"), status: "succeeded", attempts: 1, startedAt: 10, endedAt: 20 + i },
+            ),
+            runs.appendLogs([
+              { runId: id, step: "a", attempt: 1, time: 1, level: 30, line: `{"msg":"${id} 1"}` },
+              { runId: id, step: "a", attempt: 1, time: 2, level: 30, line: `{"msg":"${id} 2"}` },
+            ]),
+            runs.finishRun(id, i % 2 ? "failed" : "succeeded", 30 + i, i % 2 ? { code: "STEP_FAILED", message: `no ${i}` } : null),
+          ]),
+        );
+        for (const [i, id] of ids.entries()) {
+          expect(await runs.getRun(id)).toMatchObject({
+            status: i % 2 ? "failed" : "succeeded",
+            endedAt: 30 + i,
+            error: i % 2 ? { code: "STEP_FAILED", message: `no ${i}` } : null,
+          });
+          expect(await runs.getSteps(id)).toMatchObject([{ status: "succeeded", attempts: 1, endedAt: 20 + i }]);
+          expect((await runs.getAttempts(id)).map((a) => a.endedAt)).toEqual([20 + i]);
+          expect((await runs.getLogs(id)).map((l) => l.line)).toEqual([`{"msg":"${id} 1"}`, `{"msg":"${id} 2"}`]);
+        }
+      });
+
       it("keeps logs in order and filters them by step", async () => {
         const { runs } = open();
         await runs.createRun(run("r1"), ["a", "b"]);

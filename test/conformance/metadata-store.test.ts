@@ -7,6 +7,7 @@ import { isStrataError } from "../../src/errors/strata-error.js";
 import { openWorkspace } from "../../src/runtime/workspace.js";
 import type { MetadataStores } from "../../src/storage/metadata-stores.js";
 import { PostgresMetadataDb } from "../../src/storage/postgres/metadata-db.js";
+import { METADATA_MIGRATIONS } from "../../src/storage/postgres/metadata-schema.js";
 import { openPostgresMetadata } from "../../src/storage/postgres/metadata-stores.js";
 import { openSqliteMetadata } from "../../src/storage/sqlite/metadata-stores.js";
 import { rejection } from "../helpers/errors.js";
@@ -92,7 +93,7 @@ describe("metadata store: writers in several processes", () => {
     expect(sorted(versions)).toEqual(oneTo(60));
     expect(sorted(models)).toEqual(oneTo(60));
     const migrations = await onServer((c) => c.query<{ version: number }>(`select version from "${schema}".migrations order by version`));
-    expect(migrations.rows.map((r) => r.version)).toEqual([1]);
+    expect(migrations.rows.map((r) => r.version)).toEqual(METADATA_MIGRATIONS.map((_m, i) => i + 1));
   });
 });
 
@@ -160,7 +161,7 @@ describe("postgres metadata store", () => {
       2,
     );
     const migrations = await onServer((c) => c.query(`select version from "${schema}".migrations`));
-    expect(migrations.rowCount).toBe(1);
+    expect(migrations.rowCount).toBe(METADATA_MIGRATIONS.length);
   });
 
   it("keeps schemas apart: two projects on one database do not see each other's runs", async () => {

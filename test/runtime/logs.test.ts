@@ -89,6 +89,25 @@ describe("run logs", () => {
     expect(a.length).toBe(b.length);
   });
 
+  it("runs logging at once in one process keep their own lines, even when a step logs a runId of its own", async () => {
+    const workspace = open();
+    const chatty = pipeline("chatty", () => {
+      step("talk", async (_inputs, ctx) => {
+        for (let i = 0; i < 3; i++) {
+          ctx.log.info({ runId: "someone-else", i }, "line");
+          await new Promise((done) => setImmediate(done));
+        }
+        return 1;
+      });
+    });
+    const results = await Promise.all([1, 2, 3].map(() => runPipeline(chatty, { workspace, clock: new TestClock() })));
+    for (const result of results) {
+      const lines = (await workspace.store.getLogs(result.id)).map((r) => JSON.parse(r.line) as Line);
+      expect(lines.filter((l) => l.msg === "line").map((l) => l.i)).toEqual([0, 1, 2]);
+      expect(lines.map((l) => l.msg)).toEqual(["run started", "step started", "line", "line", "line", "step succeeded", "run finished"]);
+    }
+  });
+
   it("logLevel filters what is kept and logTee sees every kept line", async () => {
     const workspace = open();
     const tee: string[] = [];

@@ -12,6 +12,30 @@ describe("batched writes (the Postgres run store's group commit)", () => {
     expect(statements).toEqual([["b=1", "a=2"]]);
   });
 
+  it("while a statement is on its way, the writes that come meanwhile wait and go together in the next one", async () => {
+    const statements: string[][] = [];
+    let release: () => void = () => undefined;
+    const loader = batchedWrites<string>(
+      async (items) => {
+        statements.push([...items]);
+        if (statements.length === 1) await new Promise<void>((done) => (release = done));
+      },
+      (i) => i,
+    );
+    const first = loader.load("a");
+    await new Promise((done) => setImmediate(done)); // "a" is on its way
+    const later = [loader.load("b")];
+    await new Promise((done) => setImmediate(done)); // another turn
+    later.push(loader.load("c"));
+    await new Promise((done) => setImmediate(done));
+    expect(statements).toEqual([["a"]]);
+    release();
+    await Promise.all([first, ...later]);
+    expect(statements).toEqual([["a"], ["b", "c"]]);
+    await loader.load("d"); // at rest again: leaves at the end of its turn
+    expect(statements.at(-1)).toEqual(["d"]);
+  });
+
   it("when the batch fails, writes each row alone: only the bad one's caller gets the error", async () => {
     const written: string[] = [];
     const loader = batchedWrites<string>(

@@ -6,6 +6,9 @@ import { startStepWorker } from "../../queue/step-worker.js";
 import { EXIT } from "../exit-codes.js";
 import { untilStopped } from "../until-stopped.js";
 
+/** How long a log line may wait in the worker's buffer. */
+const FLUSH_MS = 200;
+
 export interface WorkerOptions {
   project?: string;
   concurrency: number;
@@ -26,8 +29,11 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
       { details: { project: project.dir } },
     );
   const workspace = project.openWorkspace();
-  // Written off the step's path (a line per step taken): lines leave as soon as the loop is free.
-  const out = pino.destination({ sync: false });
+  // Written off the step's path, a few KiB at a time: a write per line (a line per step taken) was
+  // a twentieth of a busy worker's CPU. What waits is written at least every FLUSH_MS.
+  const out = pino.destination({ sync: false, minLength: 4096 });
+  const flusher = setInterval(() => out.flush(), FLUSH_MS);
+  flusher.unref();
   const log = pino({ level: "info", base: { service: "strata-worker", pid: process.pid } }, out);
   try {
     const pipelines = new Map([...project.pipelines].map(([name, p]) => [name, p.pipeline]));
@@ -40,6 +46,7 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
       ...(options.lockMs ? { lockMs: options.lockMs } : {}),
       ...(project.config.interpreters ? { interpreters: project.config.interpreters } : {}),
     });
+    out.flush(); // "worker ready", for whoever waits for it
     process.stderr.write(
       `strata worker: taking steps from ${target.endpoint} (prefix ${target.prefix}), ${options.concurrency} at once; Ctrl-C stops after the steps running here\n`,
     );
@@ -54,6 +61,7 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
     await untilStopped("stopping: no new steps; waiting for the steps running here");
     await worker.close();
   } finally {
+    clearInterval(flusher);
     await workspace.close();
     out.flushSync();
   }

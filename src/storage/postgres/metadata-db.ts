@@ -51,7 +51,7 @@ export class PostgresMetadataDb {
       allowExitOnIdle: true,
       application_name: "strata metadata",
       // Unqualified table names are the metadata schema's (the name needs no quoting: SCHEMA_NAME).
-      options: `-c search_path=${this.schema}`,
+      options: `-c search_path=${this.schema} -c plan_cache_mode=force_custom_plan`,
     };
   }
 
@@ -101,15 +101,22 @@ export class PostgresMetadataDb {
     }
   }
 
-  /** One statement on the pool; `label` (the store) and `what` (the operation) name a failure. */
+  /**
+   * One statement on the pool; `label` (the store) and `what` (the operation) name a failure.
+   * `prepared`: the server parses and plans it once per connection, then only binds values. For
+   * the writes made many times a second (a worker fleet's step records); never for a `select *`,
+   * whose prepared plan a later migration adding a column would break.
+   */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     label: string,
     what: string,
     sql: string,
     values: readonly unknown[] = [],
+    prepared = false,
   ): Promise<R[]> {
     await this.ready();
-    return this.#with(label, what, async (client) => (await client.query<R>(sql, values as unknown[])).rows);
+    const name = prepared ? statementName(sql) : undefined;
+    return this.#with(label, what, async (client) => (await client.query<R>({ text: sql, values: values as unknown[], name })).rows);
   }
 
   /** `use` inside one transaction on one connection: committed when it resolves, rolled back when it throws. */
@@ -176,6 +183,15 @@ export class PostgresMetadataDb {
     this.#closed = true;
     if (this.#opened) await (await this.#opened).end();
   }
+}
+
+const statementNames = new Map<string, string>();
+
+/** One name per statement text, so each connection prepares a statement once. */
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) statementNames.set(sql, (name = `strata_${statementNames.size + 1}`));
+  return name;
 }
 
 /** Postgres text cannot hold NUL characters; free text (error messages) gets them replaced rather than failing the write. */

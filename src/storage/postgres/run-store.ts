@@ -12,6 +12,7 @@ import {
 } from "../run-store.js";
 import { toAttempt, toLog, toRun, toStep, type AttemptRow, type LogRow, type RunRow, type StepRow } from "../metadata-rows.js";
 import { batchedWrites } from "./batched-writes.js";
+import { progressKey, progressStatement, stepValues, type ProgressWrite } from "./progress-writes.js";
 import { PostgresMetadataDb, pgText, unnestColumns, type PostgresMetadataOptions } from "./metadata-db.js";
 
 const LABEL = "metadata store";
@@ -20,25 +21,13 @@ const LABEL = "metadata store";
 export class PostgresRunStore implements RunStore {
   readonly #db: PostgresMetadataDb;
   readonly #ownsDb: boolean;
-  // Log lines and run ends from every caller in one turn of the event loop go in one statement:
-  // with many steps ending at once (a worker fleet), a round trip each was most of the cost.
+  // What runs write as they go, from every caller, goes in one statement (a group commit, see
+  // batchedWrites): with many steps ending at once (a worker fleet), a statement each was most of the cost.
   #logBatches = 0;
-  readonly #logs = batchedWrites<{ n: number; lines: readonly LogRecord[] }>(
-    (batches) => this.#insertLogs(batches.flatMap((b) => b.lines)),
-    (b) => String(b.n),
-  );
-  readonly #ends = batchedWrites<{ id: string; status: RunStatus; endedAt: number; error: ErrorInfo | null }>(
-    async (ends) => {
-      await this.#query(
-        "finish run",
-        `update runs set status = e.status, ended_at = e.ended_at, error_code = e.error_code, error_message = e.error_message
-         from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) as e (id, status, ended_at, error_code, error_message)
-         where runs.id = e.id`,
-        unnestColumns(ends, 5, (e) => [e.id, e.status, e.endedAt, e.error?.code ?? null, pgText(e.error?.message)]),
-      );
-    },
-    (e) => e.id,
-  );
+  readonly #progress = batchedWrites<ProgressWrite>(async (writes) => {
+    const { what, sql, values } = progressStatement(writes);
+    await this.#write(what, sql, values);
+  }, progressKey);
 
   /** Uses an open metadata database (which it will not close), or opens one of its own. */
   constructor(dbOrOptions: PostgresMetadataDb | PostgresMetadataOptions) {
@@ -50,12 +39,17 @@ export class PostgresRunStore implements RunStore {
     return this.#db.query<R & Record<string, unknown>>(LABEL, what, sql, values);
   }
 
-  // Runs recorded and attempts saved by every caller in one turn of the event loop go in one
-  // statement each (data-modifying CTEs are atomic, and foreign keys are checked at their end).
+  /** A write made for every step of every run: prepared once per connection. */
+  async #write(what: string, sql: string, values: readonly unknown[]): Promise<void> {
+    await this.#db.query(LABEL, what, sql, values, true);
+  }
+
+  // Runs recorded by every caller go in one statement (data-modifying CTEs are atomic, and foreign
+  // keys are checked at their end), apart from their progress: see progressStatement.
   readonly #creates = batchedWrites<{ run: RunRecord; steps: readonly string[] }>(
     async (creates) => {
       const steps = creates.flatMap((c) => c.steps.map((step, position) => ({ runId: c.run.id, step, position })));
-      await this.#query(
+      await this.#write(
         "create run",
         `with created as (
            insert into runs (id, pipeline, status, trigger_kind, trigger_id, params, input_params, owner, resumed_from, started_at, ended_at, error_code, error_message)
@@ -97,83 +91,20 @@ export class PostgresRunStore implements RunStore {
   static readonly #UPDATE_STEP = `update run_steps set status = $3, attempts = $4, started_at = $5, ended_at = $6, error_code = $7, error_message = $8, output = $9, reused_from = $10
      where run_id = $1 and step = $2`;
 
-  #stepValues(s: StepRecord): unknown[] {
-    return [
-      s.runId,
-      s.step,
-      s.status,
-      s.attempts,
-      s.startedAt,
-      s.endedAt,
-      s.error?.code ?? null,
-      pgText(s.error?.message),
-      s.output ? JSON.stringify(s.output) : null,
-      s.reusedFrom,
-    ];
-  }
-
-  readonly #attempts = batchedWrites<{ a: AttemptRecord; step: StepRecord }>(
-    async (saves) => {
-      await this.#query(
-        "save attempt",
-        `with attempt as (
-           insert into attempts (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable)
-           select * from unnest($11::text[], $12::text[], $13::integer[], $14::text[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::boolean[])
-           on conflict (run_id, step, attempt) do update set status = excluded.status, ended_at = excluded.ended_at,
-             error_code = excluded.error_code, error_message = excluded.error_message, retryable = excluded.retryable
-         )
-         update run_steps set status = u.status, attempts = u.attempts, started_at = u.started_at, ended_at = u.ended_at,
-           error_code = u.error_code, error_message = u.error_message, output = u.output, reused_from = u.reused_from
-         from unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[])
-           as u (run_id, step, status, attempts, started_at, ended_at, error_code, error_message, output, reused_from)
-         where run_steps.run_id = u.run_id and run_steps.step = u.step`,
-        [
-          ...unnestColumns(saves, 10, (x) => this.#stepValues(x.step)),
-          ...unnestColumns(saves, 9, ({ a }) => [
-            a.runId,
-            a.step,
-            a.attempt,
-            a.status,
-            a.startedAt,
-            a.endedAt,
-            a.error?.code ?? null,
-            pgText(a.error?.message),
-            a.error ? a.error.retryable : null,
-          ]),
-        ],
-      );
-    },
-    // One row of run_steps per step: a step's attempts are saved one after the other anyway.
-    (x) => `${x.a.runId}\u0000${x.a.step}`,
-  );
-
-  saveAttempt(a: AttemptRecord, step: StepRecord): Promise<void> {
-    return this.#attempts.load({ a, step });
+  saveAttempt(attempt: AttemptRecord, step: StepRecord): Promise<void> {
+    return this.#progress.load({ kind: "attempt", attempt, step });
   }
 
   async saveStep(step: StepRecord): Promise<void> {
-    await this.#query("save step", PostgresRunStore.#UPDATE_STEP, this.#stepValues(step));
+    await this.#write("save step", PostgresRunStore.#UPDATE_STEP, stepValues(step));
   }
 
   finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<void> {
-    return this.#ends.load({ id, status, endedAt, error });
+    return this.#progress.load({ kind: "end", id, status, endedAt, error });
   }
 
   async appendLogs(lines: readonly LogRecord[]): Promise<void> {
-    if (lines.length) await this.#logs.load({ n: this.#logBatches++, lines });
-  }
-
-  async #insertLogs(lines: readonly LogRecord[]): Promise<void> {
-    // One statement for the batch; identities are assigned in the order of `ordinality`, so seq keeps the lines' order.
-    await this.#query(
-      "append logs",
-      `insert into logs (run_id, step, attempt, time, level, line)
-       select run_id, step, attempt, time, level, line
-       from unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $5::integer[], $6::text[])
-         with ordinality as l (run_id, step, attempt, time, level, line, n)
-       order by n`,
-      unnestColumns(lines, 6, (l) => [l.runId, l.step, l.attempt, l.time, l.level, pgText(l.line)]),
-    );
+    if (lines.length) await this.#progress.load({ kind: "logs", n: this.#logBatches++, lines });
   }
 
   async listRuns(query: RunQuery = {}): Promise<RunRecord[]> {

@@ -1,0 +1,109 @@
+import type { AttemptRecord, ErrorInfo, LogRecord, RunStatus, StepRecord } from "../run-store.js";
+import { pgText, unnestColumns } from "./metadata-db.js";
+
+/**
+ * What a run writes as it goes, after it was recorded: an attempt with its step's record, log
+ * lines, the run's end. A worker fleet makes these for every step of every run.
+ */
+export type ProgressWrite =
+  | { readonly kind: "attempt"; readonly attempt: AttemptRecord; readonly step: StepRecord }
+  | { readonly kind: "logs"; readonly n: number; readonly lines: readonly LogRecord[] }
+  | { readonly kind: "end"; readonly id: string; readonly status: RunStatus; readonly endedAt: number; readonly error: ErrorInfo | null };
+
+/** Writes of one row: the last of them wins (an attempt's key is its step's, whose row it updates). */
+export function progressKey(w: ProgressWrite): string {
+  if (w.kind === "attempt") return `a\0${w.attempt.runId}\0${w.attempt.step}`;
+  return w.kind === "logs" ? `l\0${w.n}` : `e\0${w.id}`;
+}
+
+export function stepValues(s: StepRecord): unknown[] {
+  return [
+    s.runId,
+    s.step,
+    s.status,
+    s.attempts,
+    s.startedAt,
+    s.endedAt,
+    s.error?.code ?? null,
+    pgText(s.error?.message),
+    s.output ? JSON.stringify(s.output) : null,
+    s.reusedFrom,
+  ];
+}
+
+/** A data-modifying statement whose parameters are numbered from `at`. */
+type Part = (at: (i: number) => string) => string;
+
+const PARTS = {
+  attemptRows: ((p) => `insert into attempts (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable)
+     select * from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::integer[], ${p(4)}::text[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::boolean[])
+     on conflict (run_id, step, attempt) do update set status = excluded.status, ended_at = excluded.ended_at,
+       error_code = excluded.error_code, error_message = excluded.error_message, retryable = excluded.retryable`) as Part,
+  stepRows: ((p) => `update run_steps set status = u.status, attempts = u.attempts, started_at = u.started_at, ended_at = u.ended_at,
+       error_code = u.error_code, error_message = u.error_message, output = u.output, reused_from = u.reused_from
+     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::integer[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::text[], ${p(10)}::text[])
+       as u (run_id, step, status, attempts, started_at, ended_at, error_code, error_message, output, reused_from)
+     where run_steps.run_id = u.run_id and run_steps.step = u.step`) as Part,
+  // Identities are assigned in the order of `ordinality`, so seq keeps the lines' order.
+  logRows: ((p) => `insert into logs (run_id, step, attempt, time, level, line)
+     select run_id, step, attempt, time, level, line
+     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::integer[], ${p(4)}::bigint[], ${p(5)}::integer[], ${p(6)}::text[])
+       with ordinality as l (run_id, step, attempt, time, level, line, n)
+     order by n`) as Part,
+  runEnds: ((p) => `update runs set status = e.status, ended_at = e.ended_at, error_code = e.error_code, error_message = e.error_message
+     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bigint[], ${p(4)}::text[], ${p(5)}::text[]) as e (id, status, ended_at, error_code, error_message)
+     where runs.id = e.id`) as Part,
+};
+
+/**
+ * One statement for all of them: each kind present is a data-modifying part (the first ones as
+ * CTEs), so the batch commits or fails as one. The kinds touch different rows: an attempt its
+ * step's and its own, a run's end the run's, log lines new ones. A statement's parts all see the
+ * rows as they were before it, so a row must not be created and changed in one (runs are created
+ * on their own, before anything of theirs is written).
+ */
+export function progressStatement(writes: readonly ProgressWrite[]): { what: string; sql: string; values: unknown[] } {
+  const attempts = writes.flatMap((w) => (w.kind === "attempt" ? [w] : []));
+  const lines = writes.flatMap((w) => (w.kind === "logs" ? w.lines : []));
+  const ends = writes.flatMap((w) => (w.kind === "end" ? [w] : []));
+  const parts: [Part, unknown[][]][] = [];
+  const what: string[] = [];
+  if (attempts.length) {
+    what.push("save attempt");
+    parts.push([PARTS.stepRows, unnestColumns(attempts, 10, (w) => stepValues(w.step))]);
+    parts.push([
+      PARTS.attemptRows,
+      unnestColumns(attempts, 9, ({ attempt: a }) => [
+        a.runId,
+        a.step,
+        a.attempt,
+        a.status,
+        a.startedAt,
+        a.endedAt,
+        a.error?.code ?? null,
+        pgText(a.error?.message),
+        a.error ? a.error.retryable : null,
+      ]),
+    ]);
+  }
+  if (lines.length) {
+    what.push("append logs");
+    parts.push([PARTS.logRows, unnestColumns(lines, 6, (l) => [l.runId, l.step, l.attempt, l.time, l.level, pgText(l.line)])]);
+  }
+  if (ends.length) {
+    what.push("finish run");
+    parts.push([
+      PARTS.runEnds,
+      unnestColumns(ends, 5, (e) => [e.id, e.status, e.endedAt, e.error?.code ?? null, pgText(e.error?.message)]),
+    ]);
+  }
+  const values: unknown[] = [];
+  const statements = parts.map(([part, columns]) => {
+    const base = values.length;
+    values.push(...columns);
+    return part((i) => `$${base + i}`);
+  });
+  const last = statements.pop()!;
+  const sql = statements.length ? `with ${statements.map((s, i) => `w${i} as (${s})`).join(",\n")}\n${last}` : last;
+  return { what: what.join(", "), sql, values };
+}
