@@ -9,8 +9,9 @@
 //
 // Throughput: --runs one-step runs through two `strata worker` processes, next to the same number
 // of no-op BullMQ jobs through two raw BullMQ worker processes, same Redis, same concurrency, in
-// the same run, interleaved over --rounds. Runs are launched through the control plane's executor
-// in-process (no HTTP), at most 64 launches at once.
+// the same run, interleaved over --rounds after an uncounted warm-up round of each. Runs are
+// launched through the control plane's executor in-process (no HTTP), at most 64 launches at once.
+// Beside the rates, the CPU each process role spent per run, read from /proc.
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,18 +26,21 @@ import { startControlServer, type ControlServer } from "../src/server/control-se
 import { cliOptions, fmt, machineLine, median, quantile, table } from "./lib.js";
 import { cpuByRole, pidsNamed } from "./proc-cpu.js";
 
-const USAGE = `usage: bash scripts/with-services.sh npx tsx bench/fleet.ts [--runs N] [--probes N] [--concurrency N] [--rounds N] [--profile DIR] [--check]
+const USAGE = `usage: bash scripts/with-services.sh npx tsx bench/fleet.ts [--runs N] [--probes N] [--concurrency N] [--rounds N] [--warmup N] [--profile DIR] [--check]
 
   --runs N          one-step runs (and raw jobs) per throughput round (default 10000)
   --probes N        API calls timed per latency case (default 40)
   --concurrency N   jobs each worker process runs at once, Strata and raw alike (default 16)
   --rounds N        throughput rounds, raw and Strata interleaved; medians reported (default 2)
+  --warmup N        runs (and raw jobs) of an uncounted first round, so V8 has compiled both sides (default 2000; 0: none)
   --profile DIR     write a V8 CPU profile of each Strata worker process into DIR (--cpu-prof)
   --check           exit 1 when a goal is missed (latency < 50 ms embedded, < 200 ms queued; runs/s >= 50 % of raw)`;
 
-const { numbers, strings, flags } = cliOptions(USAGE, { runs: [10_000, 1], probes: [40, 1], concurrency: [16, 1], rounds: [2, 1] }, [
-  "profile",
-]);
+const { numbers, strings, flags } = cliOptions(
+  USAGE,
+  { runs: [10_000, 1], probes: [40, 1], concurrency: [16, 1], rounds: [2, 1], warmup: [2000, 0] },
+  ["profile"],
+);
 const ROOT = resolve(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "strata.js");
 const redisUrl = process.env.STRATA_TEST_REDIS_URL;
@@ -128,16 +132,16 @@ type CpuPerRun = Record<string, number>;
 
 const databases = { postgres: () => pidsNamed(["postgres"]), redis: () => pidsNamed(["redis-server"]) };
 const pidsOf = (children: readonly ChildProcess[]) => () => children.map((c) => c.pid!);
-const perRun = (used: Record<string, number>): CpuPerRun =>
-  Object.fromEntries(Object.entries(used).map(([role, ms]) => [role, ms / numbers.runs]));
+const perRun = (used: Record<string, number>, runs: number): CpuPerRun =>
+  Object.fromEntries(Object.entries(used).map(([role, ms]) => [role, ms / runs]));
 
-async function rawRound(workersReady: Promise<ChildProcess[]>, round: number): Promise<{ perSecond: number; cpu: CpuPerRun }> {
+async function rawRound(workers: readonly ChildProcess[], round: string, runs: number): Promise<{ perSecond: number; cpu: CpuPerRun }> {
   const connection = new Redis(redisUrl!, { maxRetriesPerRequest: null });
   const queue = new Queue("raw", { connection, prefix: `${tag}raw` });
-  const cpu = cpuByRole({ workers: pidsOf(await workersReady), producer: () => [process.pid], ...databases }).start();
+  const cpu = cpuByRole({ workers: pidsOf(workers), producer: () => [process.pid], ...databases }).start();
   const started = performance.now();
-  for (let i = 0; i < numbers.runs; i += 1000) {
-    const jobs = Array.from({ length: Math.min(1000, numbers.runs - i) }, (_, j) => ({
+  for (let i = 0; i < runs; i += 1000) {
+    const jobs = Array.from({ length: Math.min(1000, runs - i) }, (_, j) => ({
       name: "noop",
       data: { i: i + j, round },
       opts: { removeOnComplete: true, removeOnFail: true },
@@ -154,13 +158,14 @@ async function rawRound(workersReady: Promise<ChildProcess[]>, round: number): P
   const used = cpu();
   await queue.close();
   connection.disconnect();
-  return { perSecond: numbers.runs / seconds, cpu: perRun(used) };
+  return { perSecond: runs / seconds, cpu: perRun(used, runs) };
 }
 
 async function strataRound(
   server: ControlServer,
   workers: readonly ChildProcess[],
-  round: number,
+  round: string,
+  runs: number,
 ): Promise<{ perSecond: number; succeeded: number; cpu: CpuPerRun }> {
   const prefix = tag;
   const subscriber = new Redis(redisUrl!);
@@ -169,14 +174,14 @@ async function strataRound(
   const done = new Promise<void>((resolveDone) => (allEnded = resolveDone));
   await subscriber.subscribe(`${prefix}:runs:ended`);
   subscriber.on("message", () => {
-    if (++ended === numbers.runs) allEnded();
+    if (++ended === runs) allEnded();
   });
   const pipeline = server.plane.pipeline("one");
   const cpu = cpuByRole({ workers: pidsOf(workers), "control plane": () => [process.pid], ...databases }).start();
   const started = performance.now();
   let next = 0;
   const launcher = async (): Promise<void> => {
-    while (next < numbers.runs) {
+    while (next < runs) {
       next++;
       await server.executor.launch({ pipeline, params: {}, trigger: { kind: "api", id: `bench-${round}-${next}` } });
     }
@@ -193,7 +198,7 @@ async function strataRound(
     [`bench-${round}-%`],
   );
   await client.end();
-  return { perSecond: numbers.runs / seconds, succeeded: Number(rows[0]!.n), cpu: perRun(used) };
+  return { perSecond: runs / seconds, succeeded: Number(rows[0]!.n), cpu: perRun(used, runs) };
 }
 
 async function withServer<T>(
@@ -244,21 +249,26 @@ const workers = await strataWorkers;
 const { viaQueue, rounds } = await withServer(queued, queueEnv, async (server, key, workspace) => {
   const viaQueue = await probe(server, key, workspace);
   const rounds: { raw: number; strata: number; succeeded: number; rawCpu: CpuPerRun; strataCpu: CpuPerRun }[] = [];
-  for (let round = 0; round < numbers.rounds; round++) {
-    const rawWorkers = Promise.all(
-      [0, 1].map(() =>
-        spawnReady(
-          process.execPath,
-          ["--import", "tsx", join(ROOT, "bench", "fleet-raw-worker.ts"), redisUrl, `${tag}raw`, String(numbers.concurrency)],
-          "ready",
-        ),
+  const rawWorkers = await Promise.all(
+    [0, 1].map(() =>
+      spawnReady(
+        process.execPath,
+        ["--import", "tsx", join(ROOT, "bench", "fleet-raw-worker.ts"), redisUrl, `${tag}raw`, String(numbers.concurrency)],
+        "ready",
       ),
-    );
-    const raw = await rawRound(rawWorkers, round);
-    for (const child of await rawWorkers) await stop(child);
-    const strata = await strataRound(server, workers, round);
+    ),
+  );
+  if (numbers.warmup > 0) {
+    // Both sides' code is compiled by V8 as it runs: a first round would time the compiler too.
+    await rawRound(rawWorkers, "warm-up", numbers.warmup);
+    await strataRound(server, workers, "warm-up", numbers.warmup);
+  }
+  for (let round = 0; round < numbers.rounds; round++) {
+    const raw = await rawRound(rawWorkers, String(round), numbers.runs);
+    const strata = await strataRound(server, workers, String(round), numbers.runs);
     rounds.push({ raw: raw.perSecond, strata: strata.perSecond, succeeded: strata.succeeded, rawCpu: raw.cpu, strataCpu: strata.cpu });
   }
+  for (const child of rawWorkers) await stop(child);
   return { viaQueue, rounds };
 });
 for (const child of await strataWorkers) await stop(child);
@@ -273,12 +283,13 @@ console.log(
     ],
   ),
 );
+const total = (cpu: CpuPerRun): number => Object.values(cpu).reduce((a, b) => a + b, 0);
 const raw = median(rounds.map((r) => r.raw));
 const strata = median(rounds.map((r) => r.strata));
 console.log(`\n${numbers.runs.toLocaleString("en-US")} one-step runs vs no-op BullMQ jobs, 2 worker processes each (per second)`);
 console.log(
   table(
-    ["round", "raw BullMQ jobs/s", "Strata runs/s", "Strata / raw", "runs succeeded"],
+    ["round", "raw BullMQ jobs/s", "Strata runs/s", "Strata / raw", "runs succeeded", "CPU ms per job", "CPU ms per run"],
     [
       ...rounds.map((r, i) => [
         String(i + 1),
@@ -286,8 +297,10 @@ console.log(
         fmt(r.strata, 0),
         `${fmt((100 * r.strata) / r.raw, 1)} %`,
         String(r.succeeded),
+        fmt(total(r.rawCpu), 3),
+        fmt(total(r.strataCpu), 3),
       ]),
-      ["median", fmt(raw, 0), fmt(strata, 0), `${fmt((100 * strata) / raw, 1)} %`, ""],
+      ["median", fmt(raw, 0), fmt(strata, 0), `${fmt((100 * strata) / raw, 1)} %`, "", "", ""],
     ],
   ),
 );
@@ -296,7 +309,6 @@ const cpuOf = (pick: (r: (typeof rounds)[number]) => CpuPerRun, role: string): s
   const values = rounds.map((r) => pick(r)[role]).filter((v): v is number => v !== undefined);
   return values.length ? fmt(median(values), 3) : "-";
 };
-const total = (cpu: CpuPerRun): number => Object.values(cpu).reduce((a, b) => a + b, 0);
 console.log("\nCPU per run (per raw job), ms, medians of the rounds; read from /proc, all postgres and redis-server processes");
 console.log(
   table(
