@@ -45,10 +45,11 @@ export async function endRun(pipeline: AnyPipeline, run: RunRecord, options: End
   const failures = [...options.failures].sort((a, b) => (position.get(a.step) ?? 0) - (position.get(b.step) ?? 0));
   const error = runError(status, failures);
   logger.root.info({ status, durationMs: endedAt - run.startedAt }, "run finished");
-  await store.finishRun(run.id, status, endedAt, error);
+  // Together: on a store that batches writes, the run's end and its last lines are one statement.
+  await Promise.all([store.finishRun(run.id, status, endedAt, error), logger.flush()]);
   const finished: RunRecord = { ...run, status, endedAt, error };
   await runHooks(pipeline, finished, failures[0]?.step ?? null, logger, emit);
-  await logger.flush();
+  await logger.flush(); // what the hooks logged
   emit({ type: "run-finished", run: finished });
   return finished;
 }

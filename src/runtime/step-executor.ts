@@ -234,12 +234,15 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
     if (outcome.ok) {
       const output = encodeOutput(outcome.value);
       log.info({ durationMs: endedAt - startedAt, output: output.kind }, "step succeeded");
-      await store.saveAttempt(
-        { runId: scope.runId, step: step.name, attempt, status: "succeeded", startedAt, endedAt, error: null },
-        { ...base, status: "succeeded", endedAt, error: null, output },
-      );
+      // Together: on a store that batches writes, the step's end and its lines are one statement.
+      await Promise.all([
+        store.saveAttempt(
+          { runId: scope.runId, step: step.name, attempt, status: "succeeded", startedAt, endedAt, error: null },
+          { ...base, status: "succeeded", endedAt, error: null, output },
+        ),
+        scope.logger.flush(),
+      ]);
       emit({ type: "step-succeeded", step: step.name, attempt, durationMs: endedAt - startedAt });
-      await scope.logger.flush();
       return { ok: true, value: outcome.value };
     }
 
@@ -252,19 +255,21 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
       { err: outcome.thrown, code: info.code, retryable: info.retryable },
       cancelled ? "step cancelled" : last ? "step failed" : "attempt failed, will retry",
     );
-    await store.saveAttempt(
-      {
-        runId: scope.runId,
-        step: step.name,
-        attempt,
-        status: "failed",
-        startedAt,
-        endedAt,
-        error: { ...error, retryable: info.retryable },
-      },
-      { ...base, status: cancelled ? "cancelled" : last ? "failed" : "retrying", endedAt: last ? endedAt : null, error, output: null },
-    );
-    await scope.logger.flush();
+    await Promise.all([
+      store.saveAttempt(
+        {
+          runId: scope.runId,
+          step: step.name,
+          attempt,
+          status: "failed",
+          startedAt,
+          endedAt,
+          error: { ...error, retryable: info.retryable },
+        },
+        { ...base, status: cancelled ? "cancelled" : last ? "failed" : "retrying", endedAt: last ? endedAt : null, error, output: null },
+      ),
+      scope.logger.flush(),
+    ]);
     if (last) {
       emit({ type: "step-failed", step: step.name, attempt, error });
       return { ok: false, error };

@@ -51,7 +51,10 @@ export class PostgresMetadataDb {
       allowExitOnIdle: true,
       application_name: "strata metadata",
       // Unqualified table names are the metadata schema's (the name needs no quoting: SCHEMA_NAME).
-      options: `-c search_path=${this.schema} -c plan_cache_mode=force_custom_plan`,
+      // Every metadata statement finds its rows by key. A prepared statement's plan is made once
+      // per connection, often while the tables are still empty, where a sequential scan looks
+      // cheapest; kept for a table grown to millions of rows, it made each write scan them all.
+      options: `-c search_path=${this.schema} -c enable_seqscan=off`,
     };
   }
 
@@ -103,9 +106,10 @@ export class PostgresMetadataDb {
 
   /**
    * One statement on the pool; `label` (the store) and `what` (the operation) name a failure.
-   * `prepared`: the server parses and plans it once per connection, then only binds values. For
-   * the writes made many times a second (a worker fleet's step records); never for a `select *`,
-   * whose prepared plan a later migration adding a column would break.
+   * `prepared`: the server parses it once per connection, and after a few runs plans it once too
+   * (see enable_seqscan above), then only binds values. For the writes made many times a second
+   * (a worker fleet's step records); never for a `select *`, whose prepared plan a later migration
+   * adding a column would break.
    */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     label: string,
