@@ -233,6 +233,7 @@ const strataWorkers = Promise.all(
       process.execPath,
       [
         ...(strings.profile ? ["--cpu-prof", "--cpu-prof-dir", resolve(strings.profile)] : []),
+        ...(process.env.WFLAGS ? process.env.WFLAGS.split(" ") : []),
         BIN,
         "worker",
         "--concurrency",

@@ -56,15 +56,9 @@ export async function advanceRun(
   // worker: after an add that failed, moving the run on again is safe.
   await queue.add(ready.map((step) => ({ runId: run.id, pipeline: pipeline.name, step, run })));
   if (![...pipeline.steps].every((s) => isEnded(status(s.name)))) return;
-  if (!(await marks.claimEnd(run.id))) return;
-  try {
-    const finished = await endRunOf(deps, pipeline, run, [...records.values()], cancelled, options.logger);
-    await marks.announceEnd(run.id, pipeline.name, finished.status);
-  } catch (error) {
-    // Not ended after all: give the claim back, so the job's retry can end the run.
-    await marks.releaseEnd(run.id).catch(() => undefined);
-    throw error;
-  }
+  // The store ends a run once: of workers that both saw every step ended, one ends it and says so.
+  const finished = await endRunOf(deps, pipeline, run, [...records.values()], cancelled, options.logger);
+  if (finished) await marks.announceEnd(run.id, pipeline.name, finished.status);
 }
 
 async function endRunOf(
@@ -74,7 +68,7 @@ async function endRunOf(
   records: readonly StepRecord[],
   cancelled: boolean,
   given: RunLogger | undefined,
-): Promise<RunRecord> {
+): Promise<RunRecord | undefined> {
   const { store } = deps.workspace;
   const logger = given ?? new RunLogger(store, run.id, run.trigger.id, pipeline.name, deps.logLevel ? { level: deps.logLevel } : {});
   const failures: StepFailure[] = records

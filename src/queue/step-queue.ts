@@ -25,7 +25,7 @@ export const jobIdOf = (runId: string, step: string): string => `${runId}~${step
 
 const CONNECT_TIMEOUT_MS = 3000;
 
-/** How long claims and cancel marks are kept: longer than any run should last. */
+/** How long cancel marks are kept: longer than any run should last. */
 const MARK_TTL_S = 7 * 24 * 3600;
 
 /**
@@ -66,8 +66,8 @@ export function queueUnavailable(target: QueueTarget, error: unknown): StrataErr
 }
 
 /**
- * The shared marks of a run's progress across workers: a run is ended once (its hooks called
- * once), and a cancel is seen by every worker.
+ * The shared marks of a run's progress across workers: a cancel is seen by every worker, and a
+ * run's end is announced. (That a run ends once is the metadata store's: see finishRun.)
  */
 export class RunMarks {
   constructor(
@@ -83,16 +83,6 @@ export class RunMarks {
   /** Channel on which a run's end is announced (payload: JSON { runId, pipeline, status }). */
   get endedChannel(): string {
     return `${this.prefix}:runs:ended`;
-  }
-
-  /** True for the one caller that may end this run. */
-  async claimEnd(runId: string): Promise<boolean> {
-    return (await this.redis.set(`${this.prefix}:runs:${runId}:ended`, "1", "EX", MARK_TTL_S, "NX")) === "OK";
-  }
-
-  /** Gives the end back when ending failed, for a retry to try again. */
-  async releaseEnd(runId: string): Promise<void> {
-    await this.redis.del(`${this.prefix}:runs:${runId}:ended`);
   }
 
   async cancel(runId: string): Promise<void> {

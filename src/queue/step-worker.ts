@@ -216,12 +216,11 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     if (pipeline?.dag.byName.has(data.step)) return failOutright(pipeline, run, data.step, mine, info);
     // A pipeline or step this worker does not know cannot be moved on step by step: the run ends here.
     await workspace.store.saveStep(failedRecord(run.id, data.step, mine, clock.now(), info));
-    if (!(await marks.claimEnd(run.id))) return;
-    await workspace.store.finishRun(run.id, "failed", clock.now(), {
+    const ended = await workspace.store.finishRun(run.id, "failed", clock.now(), {
       code: info.code,
       message: `step "${data.step}" failed: ${info.message}`,
     });
-    await marks.announceEnd(run.id, run.pipeline, "failed");
+    if (ended) await marks.announceEnd(run.id, run.pipeline, "failed");
   };
 
   // A cancel aborts the run's steps running here; its other steps are skipped where they are taken.

@@ -33,9 +33,10 @@ export interface EndRunOptions {
 /**
  * Records how a run ended (cancelled, failed with its first failing step in pipeline order, or
  * succeeded) and calls the pipeline's hooks. Whoever saw the last step end calls it: the run's own
- * process on the local executor, the worker that finished the last step on the queue.
+ * process on the local executor, the worker that finished the last step on the queue. A run ends
+ * once: when another caller ended it first, nothing is logged or called, and it returns undefined.
  */
-export async function endRun(pipeline: AnyPipeline, run: RunRecord, options: EndRunOptions): Promise<RunRecord> {
+export async function endRun(pipeline: AnyPipeline, run: RunRecord, options: EndRunOptions): Promise<RunRecord | undefined> {
   const { store, clock, logger, emit } = options;
   const endedAt = clock.now();
   const status: RunStatus = options.cancelled ? "cancelled" : options.failures.length ? "failed" : "succeeded";
@@ -44,12 +45,11 @@ export async function endRun(pipeline: AnyPipeline, run: RunRecord, options: End
   const position = new Map(pipeline.steps.map((s, i) => [s.name, i]));
   const failures = [...options.failures].sort((a, b) => (position.get(a.step) ?? 0) - (position.get(b.step) ?? 0));
   const error = runError(status, failures);
+  if (!(await store.finishRun(run.id, status, endedAt, error))) return undefined;
   logger.root.info({ status, durationMs: endedAt - run.startedAt }, "run finished");
-  // Together: on a store that batches writes, the run's end and its last lines are one statement.
-  await Promise.all([store.finishRun(run.id, status, endedAt, error), logger.flush()]);
   const finished: RunRecord = { ...run, status, endedAt, error };
   await runHooks(pipeline, finished, failures[0]?.step ?? null, logger, emit);
-  await logger.flush(); // what the hooks logged
+  await logger.flush();
   emit({ type: "run-finished", run: finished });
   return finished;
 }

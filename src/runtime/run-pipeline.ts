@@ -163,7 +163,10 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
 
     // Input scratch tables go now; a resume never needs them.
     await dropScratch(scope);
-    const finished = await endRun(pipeline, run, { store, clock, logger, emit, cancelled: cancel.signal.aborted, failures });
+    // Ended elsewhere first only if this process was taken for dead (Ctrl-C twice, a settle): as recorded.
+    const finished =
+      (await endRun(pipeline, run, { store, clock, logger, emit, cancelled: cancel.signal.aborted, failures })) ??
+      (await store.getRun(run.id));
 
     const outputs: Record<string, unknown> = {};
     for (const [key, value] of scope.outputs) if (value !== undefined) outputs[key] = value;

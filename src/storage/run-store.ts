@@ -125,7 +125,11 @@ export interface RunStore {
   /** Records an attempt and the step's new state together. */
   saveAttempt(attempt: AttemptRecord, step: StepRecord): Promise<void>;
   saveStep(step: StepRecord): Promise<void>;
-  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<void>;
+  /**
+   * Ends a running run. A run ends once: true for the call that ended it, false when it had ended
+   * already (another worker ended it first), and nothing is changed then.
+   */
+  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<boolean>;
   appendLogs(lines: readonly LogRecord[]): Promise<void>;
   listRuns(query?: RunQuery): Promise<RunRecord[]>;
   /** By full id or unique prefix; throws RUN_NOT_FOUND or RUN_AMBIGUOUS_ID. */

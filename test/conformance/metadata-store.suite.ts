@@ -68,12 +68,28 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
           ["extract", "pending", 0, null],
           ["load", "pending", 0, null],
         ]);
-        await runs.finishRun("r100", "failed", 2000, { code: "STEP_FAILED", message: "boom" });
+        expect(await runs.finishRun("r100", "failed", 2000, { code: "STEP_FAILED", message: "boom" })).toBe(true);
         expect(await runs.getRun("r100")).toMatchObject({
           status: "failed",
           endedAt: 2000,
           error: { code: "STEP_FAILED", message: "boom" },
         });
+      });
+
+      it("ends a run once: a later end, or one made at the same time, is told so and changes nothing", async () => {
+        const { runs } = open();
+        await runs.createRun(run("r1"), []);
+        await runs.createRun(run("r2"), []);
+        expect(await runs.finishRun("r1", "succeeded", 10, null)).toBe(true);
+        expect(await runs.finishRun("r1", "failed", 20, { code: "STEP_FAILED", message: "late" })).toBe(false);
+        expect(await runs.getRun("r1")).toMatchObject({ status: "succeeded", endedAt: 10, error: null });
+        const together = await Promise.all([
+          runs.finishRun("r2", "cancelled", 30, { code: "RUN_CANCELLED", message: "the run was cancelled" }),
+          runs.finishRun("r2", "succeeded", 31, null),
+          runs.finishRun("r2", "failed", 32, { code: "STEP_FAILED", message: "x" }),
+        ]);
+        expect(together).toEqual([true, false, false]);
+        expect(await runs.getRun("r2")).toMatchObject({ status: "cancelled", endedAt: 30 });
       });
 
       it("keeps params as given, in their order, and what a resume needs", async () => {

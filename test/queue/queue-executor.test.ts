@@ -1,6 +1,10 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock/clock.js";
+import { notify } from "../../src/pipeline/hooks.js";
 import { pipeline, type AnyPipeline } from "../../src/pipeline/pipeline.js";
 import { step } from "../../src/pipeline/step.js";
 import { QueueExecutor } from "../../src/queue/queue-executor.js";
@@ -34,7 +38,7 @@ async function fleet(
   const waiting = new TriggerQueue(new SqliteWaitingTriggerStore(":memory:"));
   opened.push(waiting.store);
   const executor = await QueueExecutor.open({
-    pipelines: new Map([[counted.name, counted]]),
+    pipelines: new Map([counted, ...workerPipelines].map((p) => [p.name, p])),
     workspace,
     waiting,
     target,
@@ -70,6 +74,34 @@ describe("the queue executor", () => {
     await executor.finished(again.runId);
     expect(ran).toBe(before + 1); // only the second run's step ran
     expect((await workspace.store.getSteps(launch.runId)).map((s) => [s.status, s.error?.code])).toEqual([["skipped", "STEP_SKIPPED"]]);
+  });
+
+  it("two steps ending at the same moment end their run once: one end, one hook call, one line saying so", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strata-twins-"));
+    opened.push({ close: async () => rmSync(dir, { recursive: true, force: true }) });
+    const calls = join(dir, "calls.txt");
+    let arrived = 0;
+    let release: () => void = () => undefined;
+    const together = new Promise<void>((done) => (release = done));
+    const meet = async (): Promise<number> => {
+      if (++arrived === 2) release();
+      await together;
+      return 1;
+    };
+    const twins = pipeline("twins", { onSuccess: [notify.command(`echo called >> '${calls}'`)] }, () => {
+      step("left", meet);
+      step("right", meet);
+    });
+    const { workspace, executor, worker } = await fleet([twins]);
+    const running = await worker();
+    const launch = await executor.launch({ pipeline: twins, params: {}, trigger: { kind: "api", id: "twins" } });
+    if (launch.status !== "started") throw new Error(launch.status);
+    await executor.finished(launch.runId);
+    await running.close(); // both jobs have ended, hooks and all
+    expect((await workspace.store.getRun(launch.runId)).status).toBe("succeeded");
+    expect(readFileSync(calls, "utf8")).toBe("called\n");
+    const finished = (await workspace.store.getLogs(launch.runId)).filter((l) => l.line.includes('"msg":"run finished"'));
+    expect(finished).toHaveLength(1);
   });
 
   it("a worker whose project lacks the pipeline ends the run failed, naming the pipeline", async () => {

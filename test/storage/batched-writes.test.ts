@@ -36,6 +36,14 @@ describe("batched writes (the Postgres run store's group commit)", () => {
     expect(statements.at(-1)).toEqual(["d"]);
   });
 
+  it("gives each caller what the write says of its item", async () => {
+    const loader = batchedWrites<number, string>(
+      async (items) => (item) => `${item} of ${items.length}`,
+      (i) => String(i),
+    );
+    expect(await Promise.all([loader.load(1), loader.load(2)])).toEqual(["1 of 2", "2 of 2"]);
+  });
+
   it("when the batch fails, writes each row alone: only the bad one's caller gets the error", async () => {
     const written: string[] = [];
     const loader = batchedWrites<string>(

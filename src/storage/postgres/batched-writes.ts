@@ -8,13 +8,14 @@ import DataLoader from "dataloader";
  * busy machine, a statement's cost is mostly its round trip and the wake-ups on both sides).
  *
  * Items with the same `key` are one row: the last one is written, and every caller of that key
- * gets its outcome (Postgres refuses to change a row twice in one statement). When the batch
- * fails, each row is written alone, so only the caller whose row is bad gets the error.
+ * gets its outcome (Postgres refuses to change a row twice in one statement). `write` may return
+ * what each written item's caller gets. When the batch fails, each row is written alone, so only
+ * the caller whose row is bad gets the error.
  */
-export function batchedWrites<T>(write: (items: readonly T[]) => Promise<void>, key: (item: T) => string): DataLoader<T, void> {
+export function batchedWrites<T, R = void>(write: Write<T, R>, key: (item: T) => string): DataLoader<T, R> {
   let inFlight: Promise<unknown> | undefined;
   const afterThisTurn = (dispatch: () => void): void => void Promise.resolve().then(() => process.nextTick(dispatch));
-  return new DataLoader<T, void>(
+  return new DataLoader<T, R>(
     (items) => {
       const written = writeAll(write, key, items);
       const settled = (inFlight = written.then(
@@ -34,31 +35,31 @@ export function batchedWrites<T>(write: (items: readonly T[]) => Promise<void>, 
   );
 }
 
-async function writeAll<T>(
-  write: (items: readonly T[]) => Promise<void>,
-  key: (item: T) => string,
-  items: readonly T[],
-): Promise<(Error | undefined)[]> {
+/** Writes items as one statement; resolves to what each written item's caller gets (nothing, by default). */
+export type Write<T, R> = (items: readonly T[]) => Promise<((item: T) => R) | void>;
+
+async function writeAll<T, R>(write: Write<T, R>, key: (item: T) => string, items: readonly T[]): Promise<(R | Error)[]> {
   const last = new Map<string, T>();
   for (const item of items) {
     const k = key(item);
     last.delete(k); // re-inserted at the end: rows keep the order of their last write
     last.set(k, item);
   }
+  const outcomeOf = (result: ((item: T) => R) | void, item: T): R => (result ? result(item) : (undefined as R));
   try {
-    await write([...last.values()]);
-    return items.map(() => undefined);
+    const result = await write([...last.values()]);
+    return items.map((item) => outcomeOf(result, last.get(key(item))!));
   } catch (error) {
     if (last.size === 1) return items.map(() => error as Error);
-    const outcome = new Map<string, Error | undefined>();
+    const outcome = new Map<string, R | Error>();
     for (const [k, item] of last)
       outcome.set(
         k,
         await write([item]).then(
-          () => undefined,
+          (result) => outcomeOf(result, item),
           (e: unknown) => e as Error,
         ),
       );
-    return items.map((item) => outcome.get(key(item)));
+    return items.map((item) => outcome.get(key(item))!);
   }
 }

@@ -8,12 +8,22 @@ import { pgText, unnestColumns } from "./metadata-db.js";
 export type ProgressWrite =
   | { readonly kind: "attempt"; readonly attempt: AttemptRecord; readonly step: StepRecord }
   | { readonly kind: "logs"; readonly n: number; readonly lines: readonly LogRecord[] }
-  | { readonly kind: "end"; readonly id: string; readonly status: RunStatus; readonly endedAt: number; readonly error: ErrorInfo | null };
+  | {
+      readonly kind: "end";
+      readonly n: number;
+      readonly id: string;
+      readonly status: RunStatus;
+      readonly endedAt: number;
+      readonly error: ErrorInfo | null;
+    };
 
-/** Writes of one row: the last of them wins (an attempt's key is its step's, whose row it updates). */
+/**
+ * Writes of one row: the last of them wins (an attempt's key is its step's, whose row it
+ * updates). Ends are never merged: the first end of a run wins, and the others must be told so.
+ */
 export function progressKey(w: ProgressWrite): string {
   if (w.kind === "attempt") return `a\0${w.attempt.runId}\0${w.attempt.step}`;
-  return w.kind === "logs" ? `l\0${w.n}` : `e\0${w.id}`;
+  return w.kind === "logs" ? `l\0${w.n}` : `e\0${w.n}`;
 }
 
 export function stepValues(s: StepRecord): unknown[] {
@@ -50,9 +60,11 @@ const PARTS = {
      from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::integer[], ${p(4)}::bigint[], ${p(5)}::integer[], ${p(6)}::text[])
        with ordinality as l (run_id, step, attempt, time, level, line, n)
      order by n`) as Part,
+  // Only a running run ends: the ids returned are the runs this statement ended.
   runEnds: ((p) => `update runs set status = e.status, ended_at = e.ended_at, error_code = e.error_code, error_message = e.error_message
      from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bigint[], ${p(4)}::text[], ${p(5)}::text[]) as e (id, status, ended_at, error_code, error_message)
-     where runs.id = e.id`) as Part,
+     where runs.id = e.id and runs.status = 'running'
+     returning runs.id`) as Part,
 };
 
 /**
@@ -60,12 +72,20 @@ const PARTS = {
  * CTEs), so the batch commits or fails as one. The kinds touch different rows: an attempt its
  * step's and its own, a run's end the run's, log lines new ones. A statement's parts all see the
  * rows as they were before it, so a row must not be created and changed in one (runs are created
- * on their own, before anything of theirs is written).
+ * on their own, before anything of theirs is written). `ended` reads the statement's rows: for
+ * each end, whether it is the one that ended its run.
  */
-export function progressStatement(writes: readonly ProgressWrite[]): { what: string; sql: string; values: unknown[] } {
+export function progressStatement(writes: readonly ProgressWrite[]): {
+  what: string;
+  sql: string;
+  values: unknown[];
+  ended: (rows: readonly { id: string }[]) => (write: ProgressWrite) => boolean | undefined;
+} {
   const attempts = writes.flatMap((w) => (w.kind === "attempt" ? [w] : []));
   const lines = writes.flatMap((w) => (w.kind === "logs" ? w.lines : []));
-  const ends = writes.flatMap((w) => (w.kind === "end" ? [w] : []));
+  const first = new Map<string, ProgressWrite>(); // run id -> its first end in the batch
+  for (const w of writes) if (w.kind === "end" && !first.has(w.id)) first.set(w.id, w);
+  const ends = writes.flatMap((w) => (w.kind === "end" && first.get(w.id) === w ? [w] : []));
   const parts: [Part, unknown[][]][] = [];
   const what: string[] = [];
   if (attempts.length) {
@@ -105,5 +125,9 @@ export function progressStatement(writes: readonly ProgressWrite[]): { what: str
   });
   const last = statements.pop()!;
   const sql = statements.length ? `with ${statements.map((s, i) => `w${i} as (${s})`).join(",\n")}\n${last}` : last;
-  return { what: what.join(", "), sql, values };
+  const ended = (rows: readonly { id: string }[]) => {
+    const ids = new Set(rows.map((r) => r.id));
+    return (w: ProgressWrite): boolean | undefined => (w.kind === "end" ? first.get(w.id) === w && ids.has(w.id) : undefined);
+  };
+  return { what: what.join(", "), sql, values, ended };
 }

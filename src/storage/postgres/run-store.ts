@@ -23,10 +23,10 @@ export class PostgresRunStore implements RunStore {
   readonly #ownsDb: boolean;
   // What runs write as they go, from every caller, goes in one statement (a group commit, see
   // batchedWrites): with many steps ending at once (a worker fleet), a statement each was most of the cost.
-  #logBatches = 0;
-  readonly #progress = batchedWrites<ProgressWrite>(async (writes) => {
-    const { what, sql, values } = progressStatement(writes);
-    await this.#write(what, sql, values);
+  #writes = 0; // numbers writes that are never merged: log batches, run ends
+  readonly #progress = batchedWrites<ProgressWrite, boolean | undefined>(async (writes) => {
+    const { what, sql, values, ended } = progressStatement(writes);
+    return ended(await this.#write<{ id: string }>(what, sql, values));
   }, progressKey);
 
   /** Uses an open metadata database (which it will not close), or opens one of its own. */
@@ -40,8 +40,8 @@ export class PostgresRunStore implements RunStore {
   }
 
   /** A write made for every step of every run: prepared once per connection. */
-  async #write(what: string, sql: string, values: readonly unknown[]): Promise<void> {
-    await this.#db.query(LABEL, what, sql, values, true);
+  #write<R extends object = object>(what: string, sql: string, values: readonly unknown[]): Promise<R[]> {
+    return this.#db.query<R & Record<string, unknown>>(LABEL, what, sql, values, true);
   }
 
   // Runs recorded by every caller go in one statement (data-modifying CTEs are atomic, and foreign
@@ -91,20 +91,20 @@ export class PostgresRunStore implements RunStore {
   static readonly #UPDATE_STEP = `update run_steps set status = $3, attempts = $4, started_at = $5, ended_at = $6, error_code = $7, error_message = $8, output = $9, reused_from = $10
      where run_id = $1 and step = $2`;
 
-  saveAttempt(attempt: AttemptRecord, step: StepRecord): Promise<void> {
-    return this.#progress.load({ kind: "attempt", attempt, step });
+  async saveAttempt(attempt: AttemptRecord, step: StepRecord): Promise<void> {
+    await this.#progress.load({ kind: "attempt", attempt, step });
   }
 
   async saveStep(step: StepRecord): Promise<void> {
     await this.#write("save step", PostgresRunStore.#UPDATE_STEP, stepValues(step));
   }
 
-  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<void> {
-    return this.#progress.load({ kind: "end", id, status, endedAt, error });
+  async finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<boolean> {
+    return (await this.#progress.load({ kind: "end", n: this.#writes++, id, status, endedAt, error })) === true;
   }
 
   async appendLogs(lines: readonly LogRecord[]): Promise<void> {
-    if (lines.length) await this.#progress.load({ kind: "logs", n: this.#logBatches++, lines });
+    if (lines.length) await this.#progress.load({ kind: "logs", n: this.#writes++, lines });
   }
 
   async listRuns(query: RunQuery = {}): Promise<RunRecord[]> {

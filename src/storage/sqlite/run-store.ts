@@ -45,7 +45,9 @@ export class SqliteRunStore implements RunStore {
            error_code = @error_code, error_message = @error_message, output = @output, reused_from = @reused_from
          where run_id = @run_id and step = @step`,
       ),
-      finishRun: db.prepare(`update runs set status = ?, ended_at = ?, error_code = ?, error_message = ? where id = ?`),
+      finishRun: db.prepare(
+        `update runs set status = ?, ended_at = ?, error_code = ?, error_message = ? where id = ? and status = 'running'`,
+      ),
       insertLog: db.prepare(`insert into logs (run_id, step, attempt, time, level, line) values (?, ?, ?, ?, ?, ?)`),
       runById: db.prepare(`select * from runs where id = ?`),
       runsByPrefix: db.prepare(`select * from runs where id like ? escape '\\' order by id desc limit 6`),
@@ -126,10 +128,11 @@ export class SqliteRunStore implements RunStore {
     return this.#run("save step", () => this.#updateStep(step));
   }
 
-  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<void> {
-    return this.#run("finish run", () => {
-      this.#stmt.finishRun.run(status, endedAt, error?.code ?? null, error?.message ?? null, id);
-    });
+  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<boolean> {
+    return this.#run(
+      "finish run",
+      () => this.#stmt.finishRun.run(status, endedAt, error?.code ?? null, error?.message ?? null, id).changes > 0,
+    );
   }
 
   appendLogs(lines: readonly LogRecord[]): Promise<void> {
