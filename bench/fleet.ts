@@ -26,7 +26,7 @@ import { startControlServer, type ControlServer } from "../src/server/control-se
 import { cliOptions, fmt, machineLine, median, quantile, table } from "./lib.js";
 import { cpuByRole, pidsNamed } from "./proc-cpu.js";
 
-const USAGE = `usage: bash scripts/with-services.sh npx tsx bench/fleet.ts [--runs N] [--probes N] [--concurrency N] [--rounds N] [--warmup N] [--profile DIR] [--check]
+const USAGE = `usage: bash scripts/with-services.sh npx tsx bench/fleet.ts [--runs N] [--probes N] [--concurrency N] [--rounds N] [--warmup N] [--profile DIR] [--worker-flags F] [--check]
 
   --runs N          one-step runs (and raw jobs) per throughput round (default 10000)
   --probes N        API calls timed per latency case (default 40)
@@ -34,12 +34,13 @@ const USAGE = `usage: bash scripts/with-services.sh npx tsx bench/fleet.ts [--ru
   --rounds N        throughput rounds, raw and Strata interleaved; medians reported (default 2)
   --warmup N        runs (and raw jobs) of an uncounted first round, so V8 has compiled both sides (default 2000; 0: none)
   --profile DIR     write a V8 CPU profile of each Strata worker process into DIR (--cpu-prof)
+  --worker-flags F  node flags for the Strata worker processes, e.g. "--perf-basic-prof" for perf record -p
   --check           exit 1 when a goal is missed (latency < 50 ms embedded, < 200 ms queued; runs/s >= 50 % of raw)`;
 
 const { numbers, strings, flags } = cliOptions(
   USAGE,
   { runs: [10_000, 1], probes: [40, 1], concurrency: [16, 1], rounds: [2, 1], warmup: [2000, 0] },
-  ["profile"],
+  ["profile", "worker-flags"],
 );
 const ROOT = resolve(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "strata.js");
@@ -233,7 +234,7 @@ const strataWorkers = Promise.all(
       process.execPath,
       [
         ...(strings.profile ? ["--cpu-prof", "--cpu-prof-dir", resolve(strings.profile)] : []),
-        ...(process.env.WFLAGS ? process.env.WFLAGS.split(" ") : []),
+        ...(strings["worker-flags"]?.split(" ").filter(Boolean) ?? []),
         BIN,
         "worker",
         "--concurrency",
