@@ -2,7 +2,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { queueConnection, STEP_QUEUE, StepQueue, type StepJob } from "../../src/queue/step-queue.js";
-import type { RunRecord } from "../../src/storage/run-store.js";
+import { runRecord } from "../helpers/run-records.js";
 import { redisUrl, uniqueName } from "../helpers/services.js";
 
 const opened: { close(): Promise<unknown> }[] = [];
@@ -13,20 +13,7 @@ afterEach(async () => {
 const target = () => ({ url: redisUrl(), prefix: uniqueName("sq"), endpoint: "test" });
 
 function job(runId: string, step: string): StepJob {
-  const run: RunRecord = {
-    id: runId,
-    pipeline: "p",
-    status: "running",
-    trigger: { kind: "test", id: "t" },
-    params: {},
-    inputParams: {},
-    owner: null,
-    resumedFrom: null,
-    startedAt: 0,
-    endedAt: null,
-    error: null,
-  };
-  return { runId, pipeline: "p", step, run };
+  return { runId, pipeline: "daily", step, run: runRecord(runId) };
 }
 
 describe("the step queue", () => {
