@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   QUEUE_NOT_CONFIGURED: { status: 400, retryable: false },
   QUEUE_UNAVAILABLE: { status: 503, retryable: true },
   WORKER_LOST: { status: 500, retryable: true },
+  STEP_TAKEN_OVER: { status: 409, retryable: false },
   OUTPUT_NOT_PORTABLE: { status: 500, retryable: false },
   PIPELINE_BUSY: { status: 409, retryable: true },
   SCHEDULE_INVALID: { status: 400, retryable: false },

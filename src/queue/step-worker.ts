@@ -1,8 +1,9 @@
+import { performance } from "node:perf_hooks";
 import { UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { LevelWithSilent, Logger } from "pino";
 import { systemClock, type Clock } from "../clock/clock.js";
-import { describeError } from "../errors/strata-error.js";
+import { describeError, isStrataError, StrataError } from "../errors/strata-error.js";
 import { validateParams } from "../pipeline/params.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
 import type { StepDefinition } from "../pipeline/step.js";
@@ -40,6 +41,30 @@ export interface StepWorker {
 }
 
 const ENDED = new Set(["succeeded", "reused", "failed", "cancelled", "skipped"]);
+
+/**
+ * The step's lease: resolves while this worker holds the job, throws STEP_TAKEN_OVER once it may
+ * not. BullMQ locks a job for `lockMs` when it is taken and renews the lock on a timer, which an
+ * event loop blocked by a step stops; the lock then runs out and another worker may take the
+ * step. Within half the lock of the last time it was known held, it must still be ours: no
+ * round trip; after that, extending it says.
+ */
+function leaseOf(job: Job<StepJob>, token: string | undefined, lockMs: number): () => Promise<void> {
+  let heldAt = performance.now();
+  return async () => {
+    const asked = performance.now();
+    if (asked - heldAt < lockMs / 2) return;
+    if (token && (await job.extendLock(token, lockMs)) === 1) {
+      heldAt = asked;
+      return;
+    }
+    throw new StrataError(
+      "STEP_TAKEN_OVER",
+      `step "${job.data.step}" of run ${job.data.runId} was taken over by another worker: this worker's lock on it ran out (its event loop was blocked longer than the lock, ${lockMs} ms), so this attempt's results are not kept`,
+      { details: { runId: job.data.runId, step: job.data.step } },
+    );
+  };
+}
 
 /** A step failed without a further attempt (its inputs cannot be had, its worker cannot run it). */
 function failedRecord(runId: string, step: string, mine: StepRecord | undefined, at: number, error: ErrorInfo): StepRecord {
@@ -82,7 +107,8 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     throw new UnrecoverableError(`PIPELINE_NOT_FOUND: this worker's project has no pipeline "${name}"`);
   };
 
-  const processJob = async (job: Job<StepJob>, signal?: AbortSignal): Promise<string> => {
+  const lockMs = options.lockMs ?? 30_000;
+  const processJob = async (job: Job<StepJob>, token: string | undefined, signal?: AbortSignal): Promise<string> => {
     const { runId, step: stepName } = job.data;
     const pipeline = pipelineOf(job.data.pipeline);
     const step = pipeline.dag.byName.get(stepName);
@@ -109,7 +135,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
         await advanceRun(deps, pipeline, run, { cancelled: true });
         return "cancelled";
       }
-      return await runStep(pipeline, step, run, records, mine, signal ?? new AbortController().signal);
+      return await runStep(pipeline, step, run, records, mine, signal ?? new AbortController().signal, leaseOf(job, token, lockMs));
     } finally {
       jobs.delete(job.id!);
       if (!jobs.size) active.delete(runId);
@@ -123,6 +149,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     records: ReadonlyMap<string, StepRecord>,
     mine: StepRecord | undefined,
     signal: AbortSignal,
+    lease: () => Promise<void>,
   ): Promise<string> => {
     const run = { ...stored, params: validateParams(pipeline, stored.inputParams) };
     const logger = new RunLogger(workspace.store, run.id, run.trigger.id, pipeline.name, {
@@ -132,6 +159,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       logger,
       clock,
       signal,
+      lease,
       emit: () => undefined,
       ...(options.interpreters ? { interpreters: options.interpreters } : {}),
     });
@@ -150,7 +178,17 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
         await advanceRun(deps, pipeline, run);
         return "adopted";
       }
-      const outcome = await executeStep(scope, step, lost + 1);
+      let outcome: Awaited<ReturnType<typeof executeStep>>;
+      try {
+        outcome = await executeStep(scope, step, lost + 1);
+      } catch (error) {
+        if (!isStrataError(error) || error.code !== "STEP_TAKEN_OVER") throw error;
+        // The other worker's attempt is the one that counts: nothing more is written from here.
+        logger.root.warn({ step: step.name, code: error.code }, error.message);
+        log.warn({ runId: run.id, step: step.name, code: error.code }, "step taken over by another worker: this attempt's results dropped");
+        await dropScratch(scope);
+        return "taken-over";
+      }
       await dropScratch(scope);
       // When every other step had ended before this one began, nobody else is changing the run's
       // records: this step's outcome completes them, and they need not be read again.
@@ -171,15 +209,19 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     }
   };
 
-  const worker = new Worker<StepJob, string>(STEP_QUEUE, (job, _token, signal) => processJob(job, signal), {
+  const worker = new Worker<StepJob, string>(STEP_QUEUE, (job, token, signal) => processJob(job, token, signal), {
     connection: blocking,
     prefix: target.prefix,
     concurrency: options.concurrency,
-    lockDuration: options.lockMs ?? 30_000,
-    stalledInterval: Math.max(500, Math.floor((options.lockMs ?? 30_000) / 2)),
+    lockDuration: lockMs,
+    stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
     maxStalledCount: MAX_LOST,
   });
   worker.on("error", (error) => log.error({ err: error }, "queue error"));
+  // A lock that could not be renewed is another worker's now: the step here is told to stop.
+  worker.on("lockRenewalFailed", (jobIds: string[]) => {
+    for (const jobId of jobIds) worker.cancelJob(jobId, "taken over by another worker");
+  });
   worker.on("failed", (job, error) => {
     if (!job) return;
     const final =

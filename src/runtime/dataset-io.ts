@@ -179,6 +179,7 @@ export async function writeDataset(
         }
         written = await writeKvVersion(storage, ds, version, value);
       }
+      await scope.lease?.(); // a worker taken over must not make its version ready, let alone live
       await scope.catalog.finishVersion(ds.name, version, written.rows, scope.clock.now());
       signal.throwIfAborted();
       await activate(storage, ds.name, version);

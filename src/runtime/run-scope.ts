@@ -12,6 +12,7 @@ export interface RunScopeOptions {
   readonly signal: AbortSignal;
   readonly emit: RunEventListener;
   readonly interpreters?: Readonly<Record<string, string>>;
+  readonly lease?: () => Promise<void>;
 }
 
 /** What the steps of `run` share, empty: outputs and pinned reads fill in as steps run. */
@@ -38,6 +39,7 @@ export function newRunScope(workspace: Workspace, run: RunRecord, options: RunSc
     writtenVersions: new Map(),
     scratch: [],
     interpreters: { ...(process.env.STRATA_PYTHON ? { python: process.env.STRATA_PYTHON } : {}), ...options.interpreters },
+    ...(options.lease ? { lease: options.lease } : {}),
   };
 }
 

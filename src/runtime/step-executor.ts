@@ -61,6 +61,13 @@ export interface RunScope {
   readonly scratch: { engine: TableEngine; table: TableName }[];
   /** Program names of `command` steps -> executables (e.g. python -> /usr/bin/python3). */
   readonly interpreters: Readonly<Record<string, string>>;
+  /**
+   * On a worker: resolves while this process still holds the step, and throws STEP_TAKEN_OVER once
+   * another worker may have taken it. Called before what an attempt leaves behind is written (its
+   * dataset version made ready and live, its end recorded), so a worker that comes back late keeps
+   * nothing. It narrows the window to one write; the stores do not check it themselves.
+   */
+  readonly lease?: () => Promise<void>;
 }
 
 export type StepOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ErrorInfo };
@@ -231,6 +238,7 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
     }
     const endedAt = clock.now();
 
+    await scope.lease?.(); // taken over meanwhile: nothing of this attempt is recorded
     if (outcome.ok) {
       const output = encodeOutput(outcome.value);
       log.info({ durationMs: endedAt - startedAt, output: output.kind }, "step succeeded");

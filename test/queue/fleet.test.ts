@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openProject } from "../../src/project/load-project.js";
+import { aliasOf } from "../../src/runtime/dataset-io.js";
 import type { Workspace } from "../../src/runtime/workspace.js";
 import { startControlServer, type ControlServer } from "../../src/server/control-server.js";
 import { BIN, makeProject } from "../cli/helpers.js";
@@ -180,6 +181,41 @@ describe("runs on the worker fleet (BullMQ on Redis, metadata on Postgres)", () 
       [writing.version + 1, "ready", true],
     ]);
     expect((await workspace.catalog.liveVersion("slow_totals"))?.rows).toBe(5);
+  }, 60_000);
+
+  it("a worker whose step blocks it past its lock comes back to a step taken over, and keeps nothing of its attempt", async () => {
+    const started = await call("POST", "/v1/pipelines/stall/runs", { params: { seconds: 4 } });
+    const runId = started.body.runId as string;
+    const holder = await Promise.race(
+      [...taken].map(async ([, w]) => {
+        await w.line((l) => l.msg === "step taken" && l.runId === runId);
+        return w;
+      }),
+    );
+    // The other worker takes the step once the blocked one's lock runs out (--lock-ms 1500) and ends the run.
+    await server.executor.finished(runId);
+    // The blocked one comes back, finds the step gone, and drops what it made.
+    await holder.line((l) => l.code === "STEP_TAKEN_OVER" && l.runId === runId);
+    const run = (await call("GET", `/v1/runs/${runId}`)).body as {
+      status: string;
+      attempts: { attempt: number; status: string; error: { code: string } | null }[];
+      steps: { status: string; attempts: number }[];
+    };
+    expect(run.status, JSON.stringify(run)).toBe("succeeded");
+    expect(run.attempts.map((a) => [a.attempt, a.status, a.error?.code ?? null])).toEqual([
+      [1, "failed", "WORKER_LOST"],
+      [2, "succeeded", null],
+    ]);
+    expect(run.steps.map((s) => [s.status, s.attempts])).toEqual([["succeeded", 2]]);
+    const versions = await workspace.catalog.versionsOfRun(runId);
+    expect(versions.filter((v) => v.live).map((v) => v.status)).toEqual(["ready"]);
+    expect(versions.filter((v) => !v.live).map((v) => v.status)).toEqual(["failed"]);
+    const shared = await workspace.storages.open("shared");
+    const live = await workspace.catalog.liveVersion("stalled_totals");
+    expect(live?.runId).toBe(runId);
+    expect((await shared.tables!.readRows(aliasOf(shared.tables!, "stalled_totals"))).map((r) => Number(r.k))).toEqual([2]);
+    const logs = (await call("GET", `/v1/runs/${runId}/logs`)).body.lines as { code?: string }[];
+    expect(logs.some((l) => l.code === "STEP_TAKEN_OVER")).toBe(true);
   }, 60_000);
 
   it("a control plane killed with a run in flight: the workers finish the run, and the restarted one shows it ended", async () => {
