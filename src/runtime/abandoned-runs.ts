@@ -1,19 +1,10 @@
-import { hostname } from "node:os";
+import { isAlive, thisHost } from "../storage/process-liveness.js";
 import type { RunRecord } from "../storage/run-store.js";
 import { discardVersion } from "./dataset-io.js";
 import type { Workspace } from "./workspace.js";
 
 /** `host:pid` of this process, recorded on the runs it starts. */
-export const thisProcess = `${hostname()}:${process.pid}`;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
-  }
-}
+export const thisProcess = `${thisHost()}:${process.pid}`;
 
 /**
  * A run left "running" by a process of this machine that has ended (killed, crashed, a second
@@ -30,7 +21,7 @@ export async function settleAbandoned(
   const colon = run.owner.lastIndexOf(":");
   const host = run.owner.slice(0, colon);
   const pid = Number(run.owner.slice(colon + 1));
-  if (host !== hostname() || !Number.isInteger(pid) || isAlive(pid)) return run;
+  if (host !== thisHost() || !Number.isInteger(pid) || isAlive(pid)) return run;
   const error = { code: "RUN_ABANDONED", message: `the process that ran it (pid ${pid} on ${host}) ended before the run finished` };
   await workspace.store.finishRun(run.id, "failed", now, error);
   for (const version of await workspace.catalog.versionsOfRun(run.id)) {

@@ -106,13 +106,23 @@ async function* rowsOf(ds: DatasetRef<unknown>, value: unknown): AsyncIterable<R
   yield value as Record<string, unknown>[];
 }
 
-// One writer at a time per dataset in this process, from reading the live version (a partition
-// merge builds on it) to the flip: two concurrent writers could otherwise lose each other's rows.
+// One writer at a time per dataset, from reading the live version (a partition merge builds on
+// it) to the flip: two concurrent writers could otherwise lose each other's rows. In this process
+// writers queue here; across processes (a worker fleet) the catalog's lock keeps them apart.
 const writeLocks = new Map<string, Promise<unknown>>();
 
-async function exclusively<T>(dataset: string, fn: () => Promise<T>): Promise<T> {
+async function exclusively<T>(scope: RunScope, dataset: string, fn: () => Promise<T>): Promise<T> {
   const previous = writeLocks.get(dataset) ?? Promise.resolve();
-  const mine = previous.catch(() => undefined).then(fn);
+  const mine = previous
+    .catch(() => undefined)
+    .then(async () => {
+      const release = await scope.catalog.holdDataset(dataset);
+      try {
+        return await fn();
+      } finally {
+        await release();
+      }
+    });
   writeLocks.set(dataset, mine);
   try {
     return await mine;
@@ -151,7 +161,7 @@ export async function writeDataset(
   });
   let result: { rows: number; handle: unknown };
   try {
-    result = await exclusively(`${storage.definition.name}/${ds.name}`, async () => {
+    result = await exclusively(scope, ds.name, async () => {
       let written: { rows: number; handle: unknown };
       if (storage.tables) {
         const engine = storage.tables;

@@ -54,6 +54,13 @@ export interface CatalogStore {
   beginVersion(entry: NewDatasetVersion): Promise<number>;
   finishVersion(dataset: string, version: number, rows: number, at: number): Promise<void>;
   failVersion(dataset: string, version: number, error: string, at: number): Promise<void>;
+  /**
+   * Takes the dataset's write lock, shared by every process on this metadata database: one writer
+   * at a time from reading its live version to the flip (a partition write builds on the live
+   * version: two at once would lose one's rows). Waits while another holds it; a process that
+   * dies lets go of it. Resolves to the release.
+   */
+  holdDataset(dataset: string): Promise<() => Promise<void>>;
   /** Records `version` as the live one (after the storage's alias flipped). */
   setLive(dataset: string, version: number, at: number): Promise<void>;
   markDropped(dataset: string, version: number): Promise<void>;

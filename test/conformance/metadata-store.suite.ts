@@ -351,6 +351,23 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
     });
 
     describe("CatalogStore", () => {
+      it("holds a dataset's write lock against other connections until it is let go; other datasets stay free", async () => {
+        const [a, b] = [open(), open()];
+        const release = await a.catalog.holdDataset("scores");
+        let second = false;
+        const waiting = b.catalog.holdDataset("scores").then((r) => ((second = true), r));
+        const other = await b.catalog.holdDataset("orders");
+        await new Promise((done) => setTimeout(done, 150));
+        expect(second).toBe(false);
+        await release();
+        const releaseSecond = await waiting;
+        expect(second).toBe(true);
+        await Promise.all([releaseSecond(), other()]);
+        await (
+          await a.catalog.holdDataset("scores")
+        )(); // free again
+      });
+
       it("keeps storages added at run time, by name; a taken name is STORAGE_EXISTS", async () => {
         const { catalog } = open();
         expect(await catalog.listStorages()).toEqual([]);

@@ -97,6 +97,52 @@ describe("metadata store: writers in several processes", () => {
   });
 });
 
+/** Starts a process holding the write lock of "contended", kills it once it holds it, and resolves then. */
+async function holdThenDie(target: object): Promise<void> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "test", "helpers", "dataset-lock-holder.ts"), JSON.stringify(target)],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((held, fail) => {
+    child.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("held") && held());
+    child.on("exit", (code) => fail(new Error(`the holder exited (${code}) before holding: ${stderr}`)));
+  });
+  const gone = new Promise((done) => child.once("exit", done));
+  child.kill("SIGKILL");
+  await gone;
+}
+
+describe("metadata store: a dataset's write lock held by a process that dies", () => {
+  let schema: string;
+  beforeEach(() => {
+    schema = uniqueName("meta");
+  });
+  afterEach(() => dropSchema(schema));
+
+  it("sqlite: is taken by the next writer once the holder's process has ended", async () => {
+    const path = join(tempDir(), "metadata.sqlite");
+    const stores = track(openSqliteMetadata(path));
+    await holdThenDie({ technology: "sqlite", path });
+    await (
+      await stores.catalog.holdDataset("contended")
+    )();
+  });
+
+  it("postgres: is taken by the next writer once the holder's session has ended", async () => {
+    const stores = track(openPostgresMetadata({ url: postgresUrl(), schema }));
+    await holdThenDie({ technology: "postgres", url: postgresUrl(), schema });
+    await (
+      await stores.catalog.holdDataset("contended")
+    )();
+  });
+});
+
 describe("postgres metadata store", () => {
   let schema: string;
   beforeEach(() => {

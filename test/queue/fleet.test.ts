@@ -218,6 +218,15 @@ describe("runs on the worker fleet (BullMQ on Redis, metadata on Postgres)", () 
     expect(logs.some((l) => l.code === "STEP_TAKEN_OVER")).toBe(true);
   }, 60_000);
 
+  it("runs writing days of one partitioned dataset at once on two workers keep every day", async () => {
+    const days = ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05", "2026-01-06"];
+    const runs = await Promise.all(days.map((day) => runToEnd("daily", { day })));
+    expect(runs.map((r) => r.status)).toEqual(days.map(() => "succeeded"));
+    const shared = await workspace.storages.open("shared");
+    const rows = await shared.tables!.readRows(aliasOf(shared.tables!, "daily_totals"));
+    expect(rows.map((r) => String(r.day)).sort()).toEqual(days);
+  }, 60_000);
+
   it("a control plane killed with a run in flight: the workers finish the run, and the restarted one shows it ended", async () => {
     const first = await startServerProcess(project.dir, env);
     try {

@@ -19,6 +19,10 @@ export class PostgresCatalogStore implements CatalogStore {
     return this.#db.query<R & Record<string, unknown>>(LABEL, what, sql, values);
   }
 
+  holdDataset(dataset: string): Promise<() => Promise<void>> {
+    return this.#db.advisoryHold(LABEL, "take the dataset's write lock", `dataset:${dataset}`);
+  }
+
   async addStorage(d: StorageDefinition, at: number): Promise<void> {
     const added = await this.#query(
       "add storage",

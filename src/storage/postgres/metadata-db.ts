@@ -123,6 +123,26 @@ export class PostgresMetadataDb {
     return this.#with(label, what, async (client) => (await client.query<R>({ text: sql, values: values as unknown[], name })).rows);
   }
 
+  /**
+   * Holds a session advisory lock on `key` (within this schema) on a connection of its own,
+   * taken outside the pool so that holders never starve the pool their work needs. Waits while
+   * another session holds it; ending the connection lets go of it, as does a process that dies.
+   */
+  async advisoryHold(label: string, what: string, key: string): Promise<() => Promise<void>> {
+    await this.ready();
+    const { default: driver } = await import("pg");
+    const client = new driver.Client(this.#config);
+    client.on("error", () => undefined); // a broken session has let go of its lock: nothing to do
+    try {
+      await client.connect();
+      await client.query(`select pg_advisory_lock(hashtext($1), hashtext($2))`, [`strata.${this.schema}`, key]);
+    } catch (cause) {
+      await client.end().catch(() => undefined);
+      throw this.#failed(label, what, cause);
+    }
+    return () => client.end().catch(() => undefined);
+  }
+
   /** `use` inside one transaction on one connection: committed when it resolves, rolled back when it throws. */
   async transaction<T>(label: string, what: string, use: (query: Query) => Promise<T>): Promise<T> {
     await this.ready();

@@ -1,7 +1,10 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type Database from "better-sqlite3";
 import { storageExists, type CatalogStore, type DatasetVersion, type LineageRecord, type NewDatasetVersion } from "../catalog-store.js";
 import type { StorageDefinition } from "../storage-definition.js";
 import { toDatasetVersion, toLineage, toStorageDefinition, type LineageRow, type StorageRow, type VersionRow } from "../metadata-rows.js";
+import { isAlive, thisHost } from "../process-liveness.js";
 import { storeCall } from "./metadata-db.js";
 
 const VERSION_COLUMNS = `v.*, (select count(*) from dataset_live l where l.dataset = v.dataset and l.version = v.version) as live`;
@@ -39,7 +42,29 @@ export class SqliteCatalogStore implements CatalogStore {
       datasets: db.prepare(`select distinct dataset from dataset_versions order by dataset`),
       lineage: db.prepare(`insert into lineage (run_id, step, dataset, version, direction, at) values (?, ?, ?, ?, ?, ?)`),
       lineageOfRun: db.prepare(`select * from lineage where run_id = ? order by at, dataset`),
+      takeLock: db.prepare(
+        `insert into dataset_locks (dataset, token, host, pid, taken_at) values (?, ?, ?, ?, ?) on conflict (dataset) do nothing`,
+      ),
+      lockHolder: db.prepare(`select token, host, pid from dataset_locks where dataset = ?`),
+      dropLock: db.prepare(`delete from dataset_locks where dataset = ? and token = ?`),
     };
+  }
+
+  async holdDataset(dataset: string): Promise<() => Promise<void>> {
+    const token = randomUUID();
+    // SQLite has no lock that outlives a statement without blocking every writer of the file: a
+    // row says who holds it, and a holder whose process has ended is cleared.
+    for (let waitMs = 10; ; waitMs = Math.min(waitMs * 2, 250)) {
+      const taken = await this.#run("take the dataset's write lock", () => {
+        if (this.#stmt.takeLock.run(dataset, token, thisHost(), process.pid, Date.now()).changes) return true;
+        const holder = this.#stmt.lockHolder.get(dataset) as { token: string; host: string; pid: number } | undefined;
+        if (holder && holder.host === thisHost() && holder.pid !== process.pid && !isAlive(holder.pid))
+          this.#stmt.dropLock.run(dataset, holder.token);
+        return false;
+      });
+      if (taken) return () => this.#run("release the dataset's write lock", () => void this.#stmt.dropLock.run(dataset, token));
+      await sleep(waitMs);
+    }
   }
 
   #run<T>(what: string, fn: () => T): Promise<T> {

@@ -130,4 +130,12 @@ export const MIGRATIONS: readonly string[] = [
      revoked_at integer
    );
    create unique index api_keys_active_name on api_keys (name) where revoked_at is null;`,
+  // Who holds a dataset's write lock: a process of this machine, told apart by pid (and a token).
+  `create table dataset_locks (
+     dataset text primary key,
+     token text not null,
+     host text not null,
+     pid integer not null,
+     taken_at integer not null
+   );`,
 ];
