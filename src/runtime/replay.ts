@@ -287,6 +287,8 @@ async function appendVersion(
   const columns = Object.keys(target.columns)
     .map((c) => `"${c.replace(/"/g, '""')}"`)
     .join(", ");
+  // The new version is the live one plus the replayed rows: no other writer may flip meanwhile.
+  const release = await workspace.catalog.holdDataset(target.name);
   try {
     let incoming = rows;
     if (engine !== from) {
@@ -326,5 +328,7 @@ async function appendVersion(
     await engine.drop(table).catch(() => undefined);
     await settle("failed", { code: "STEP_FAILED", message: (error as Error).message }).catch(() => undefined);
     throw error;
+  } finally {
+    await release();
   }
 }
