@@ -73,7 +73,7 @@ async function writeFromProcesses(target: object, processes: number, each: numbe
 const sorted = (numbers: readonly number[]): number[] => [...numbers].sort((a, b) => a - b);
 const oneTo = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
 
-describe("metadata store: writers in several processes", () => {
+describe("metadata store: processes sharing one database", () => {
   let schema: string;
   beforeEach(() => {
     schema = uniqueName("meta");
@@ -94,6 +94,23 @@ describe("metadata store: writers in several processes", () => {
     expect(sorted(models)).toEqual(oneTo(60));
     const migrations = await onServer((c) => c.query<{ version: number }>(`select version from "${schema}".migrations order by version`));
     expect(migrations.rows.map((r) => r.version)).toEqual(METADATA_MIGRATIONS.map((_m, i) => i + 1));
+  });
+
+  it("sqlite: a dataset's write lock held by a process that dies is taken by the next writer", async () => {
+    const path = join(tempDir(), "metadata.sqlite");
+    const stores = track(openSqliteMetadata(path));
+    await holdThenDie({ technology: "sqlite", path });
+    await (
+      await stores.catalog.holdDataset("contended")
+    )();
+  });
+
+  it("postgres: a dataset's write lock held by a process that dies is taken by the next writer", async () => {
+    const stores = track(openPostgresMetadata({ url: postgresUrl(), schema }));
+    await holdThenDie({ technology: "postgres", url: postgresUrl(), schema });
+    await (
+      await stores.catalog.holdDataset("contended")
+    )();
   });
 });
 
@@ -117,31 +134,6 @@ async function holdThenDie(target: object): Promise<void> {
   child.kill("SIGKILL");
   await gone;
 }
-
-describe("metadata store: a dataset's write lock held by a process that dies", () => {
-  let schema: string;
-  beforeEach(() => {
-    schema = uniqueName("meta");
-  });
-  afterEach(() => dropSchema(schema));
-
-  it("sqlite: is taken by the next writer once the holder's process has ended", async () => {
-    const path = join(tempDir(), "metadata.sqlite");
-    const stores = track(openSqliteMetadata(path));
-    await holdThenDie({ technology: "sqlite", path });
-    await (
-      await stores.catalog.holdDataset("contended")
-    )();
-  });
-
-  it("postgres: is taken by the next writer once the holder's session has ended", async () => {
-    const stores = track(openPostgresMetadata({ url: postgresUrl(), schema }));
-    await holdThenDie({ technology: "postgres", url: postgresUrl(), schema });
-    await (
-      await stores.catalog.holdDataset("contended")
-    )();
-  });
-});
 
 describe("postgres metadata store", () => {
   let schema: string;
