@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
 import { connect, createServer, type Socket } from "node:net";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
+import Database from "better-sqlite3";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isStrataError } from "../../src/errors/strata-error.js";
@@ -103,6 +105,28 @@ describe("metadata store: processes sharing one database", () => {
     await (
       await stores.catalog.holdDataset("contended")
     )();
+  });
+
+  it("sqlite: a write lock naming a pid that a later process has been given is taken by the next writer", async () => {
+    const path = join(tempDir(), "metadata.sqlite");
+    const stores = track(openSqliteMetadata(path));
+    const later = spawn("sleep", ["30"], { stdio: "ignore" }); // alive, and started after the lock below was taken
+    try {
+      const db = new Database(path);
+      db.prepare(`insert into dataset_locks (dataset, token, host, pid, taken_at) values (?, ?, ?, ?, ?)`).run(
+        "contended",
+        "gone",
+        hostname(),
+        later.pid,
+        Date.now() - 3_600_000,
+      );
+      db.close();
+      await (
+        await stores.catalog.holdDataset("contended")
+      )();
+    } finally {
+      later.kill("SIGKILL");
+    }
   });
 
   it("postgres: a dataset's write lock held by a process that dies is taken by the next writer", async () => {

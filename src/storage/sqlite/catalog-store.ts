@@ -45,7 +45,7 @@ export class SqliteCatalogStore implements CatalogStore {
       takeLock: db.prepare(
         `insert into dataset_locks (dataset, token, host, pid, taken_at) values (?, ?, ?, ?, ?) on conflict (dataset) do nothing`,
       ),
-      lockHolder: db.prepare(`select token, host, pid from dataset_locks where dataset = ?`),
+      lockHolder: db.prepare(`select token, host, pid, taken_at from dataset_locks where dataset = ?`),
       dropLock: db.prepare(`delete from dataset_locks where dataset = ? and token = ?`),
     };
   }
@@ -57,8 +57,8 @@ export class SqliteCatalogStore implements CatalogStore {
     for (let waitMs = 10; ; waitMs = Math.min(waitMs * 2, 250)) {
       const taken = await this.#run("take the dataset's write lock", () => {
         if (this.#stmt.takeLock.run(dataset, token, thisHost(), process.pid, Date.now()).changes) return true;
-        const holder = this.#stmt.lockHolder.get(dataset) as { token: string; host: string; pid: number } | undefined;
-        if (holder && holder.host === thisHost() && holder.pid !== process.pid && !isAlive(holder.pid))
+        const holder = this.#stmt.lockHolder.get(dataset) as { token: string; host: string; pid: number; taken_at: number } | undefined;
+        if (holder && holder.host === thisHost() && holder.pid !== process.pid && !isAlive(holder.pid, holder.taken_at))
           this.#stmt.dropLock.run(dataset, holder.token);
         return false;
       });
