@@ -1,4 +1,3 @@
-import { performance } from "node:perf_hooks";
 import { UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { LevelWithSilent, Logger } from "pino";
@@ -46,17 +45,21 @@ const ENDED = new Set(["succeeded", "reused", "failed", "cancelled", "skipped"])
  * The step's lease: resolves while this worker holds the job, throws STEP_TAKEN_OVER once it may
  * not. BullMQ locks a job for `lockMs` when it is taken and renews the lock on a timer, which an
  * event loop blocked by a step stops; the lock then runs out and another worker may take the
- * step. Within half the lock of the last time it was known held, it must still be ours: no
- * round trip; after that, extending it says.
+ * step. Within half the lock of the time it was taken or last extended here, it must still be
+ * ours: no round trip; after that, extending it says. Once BullMQ has failed to renew it, it is
+ * lost whatever the clock says.
  */
-function leaseOf(job: Job<StepJob>, token: string | undefined, lockMs: number): () => Promise<void> {
-  let heldAt = performance.now();
+function leaseOf(job: Job<StepJob>, token: string | undefined, lockMs: number, unrenewed: ReadonlySet<string>): () => Promise<void> {
+  // Held since the job was taken (BullMQ's own clock for the lock), not since this was called.
+  let heldAt = job.processedOn ?? Date.now();
   return async () => {
-    const asked = performance.now();
-    if (asked - heldAt < lockMs / 2) return;
-    if (token && (await job.extendLock(token, lockMs)) === 1) {
-      heldAt = asked;
-      return;
+    const asked = Date.now();
+    if (!unrenewed.has(job.id!)) {
+      if (asked - heldAt < lockMs / 2) return;
+      if (token && (await job.extendLock(token, lockMs)) === 1) {
+        heldAt = asked;
+        return;
+      }
     }
     throw new StrataError(
       "STEP_TAKEN_OVER",
@@ -100,6 +103,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   const queue = new StepQueue(target, producer);
   const deps: ProgressDeps = { workspace, queue, marks, clock, ...(options.logLevel ? { logLevel: options.logLevel } : {}) };
   const active = new Map<string, Set<string>>(); // run id -> ids of its jobs running here
+  const unrenewed = new Set<string>(); // ids of jobs running here whose lock BullMQ could not renew
   const pipelineOf = (name: string): AnyPipeline => {
     const pipeline = options.pipelines.get(name);
     if (pipeline) return pipeline;
@@ -135,10 +139,19 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
         await advanceRun(deps, pipeline, run, { cancelled: true });
         return "cancelled";
       }
-      return await runStep(pipeline, step, run, records, mine, signal ?? new AbortController().signal, leaseOf(job, token, lockMs));
+      return await runStep(
+        pipeline,
+        step,
+        run,
+        records,
+        mine,
+        signal ?? new AbortController().signal,
+        leaseOf(job, token, lockMs, unrenewed),
+      );
     } finally {
       jobs.delete(job.id!);
       if (!jobs.size) active.delete(runId);
+      unrenewed.delete(job.id!);
     }
   };
 
@@ -220,7 +233,10 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   worker.on("error", (error) => log.error({ err: error }, "queue error"));
   // A lock that could not be renewed is another worker's now: the step here is told to stop.
   worker.on("lockRenewalFailed", (jobIds: string[]) => {
-    for (const jobId of jobIds) worker.cancelJob(jobId, "taken over by another worker");
+    for (const jobId of jobIds) {
+      if ([...active.values()].some((jobs) => jobs.has(jobId))) unrenewed.add(jobId); // its lease fails from now on
+      worker.cancelJob(jobId, "taken over by another worker");
+    }
   });
   worker.on("failed", (job, error) => {
     if (!job) return;

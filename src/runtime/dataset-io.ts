@@ -160,6 +160,7 @@ export async function writeDataset(
     at: scope.clock.now(),
   });
   let result: { rows: number; handle: unknown };
+  let live = false;
   try {
     result = await exclusively(scope, ds.name, async () => {
       let written: { rows: number; handle: unknown };
@@ -193,9 +194,13 @@ export async function writeDataset(
       await scope.catalog.finishVersion(ds.name, version, written.rows, scope.clock.now());
       signal.throwIfAborted();
       await activate(storage, ds.name, version);
+      live = true;
+      // Recorded before the next writer may flip, so the catalog and the alias agree.
+      await scope.catalog.setLive(ds.name, version, scope.clock.now());
       return written;
     });
   } catch (error) {
+    if (live) throw error; // live in its storage: never dropped
     await scope.catalog.failVersion(ds.name, version, (error as Error).message, scope.clock.now()).catch(() => undefined);
     await dropVersion(storage, ds.name, version).catch(() => undefined);
     throw error;
@@ -203,7 +208,6 @@ export async function writeDataset(
   // Live from here on: what follows must not undo it.
   scope.writtenVersions.set(ds.name, version);
   const at = scope.clock.now();
-  await scope.catalog.setLive(ds.name, version, at);
   try {
     await scope.catalog.recordLineage([{ runId: scope.runId, step: step.name, dataset: ds.name, version, direction: "write", at }]);
     await applyRetention(scope, storage, ds);

@@ -58,7 +58,7 @@ export interface CatalogStore {
    * Takes the dataset's write lock, shared by every process on this metadata database: one writer
    * at a time from reading its live version to the flip (a partition write builds on the live
    * version: two at once would lose one's rows). Waits while another holds it; a process that
-   * dies lets go of it. Resolves to the release.
+   * dies lets go of it. Resolves to the release, which never rejects.
    */
   holdDataset(dataset: string): Promise<() => Promise<void>>;
   /** Records `version` as the live one (after the storage's alias flipped). */

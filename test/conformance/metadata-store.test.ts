@@ -129,6 +129,23 @@ describe("metadata store: processes sharing one database", () => {
     }
   });
 
+  it("sqlite: a write lock left under this process's own pid by an earlier process (a restarted container) is taken", async () => {
+    const path = join(tempDir(), "metadata.sqlite");
+    const stores = track(openSqliteMetadata(path));
+    const db = new Database(path);
+    db.prepare(`insert into dataset_locks (dataset, token, host, pid, taken_at) values (?, ?, ?, ?, ?)`).run(
+      "contended",
+      "before-restart",
+      hostname(),
+      process.pid,
+      Date.now() - 3_600_000,
+    );
+    db.close();
+    await (
+      await stores.catalog.holdDataset("contended")
+    )();
+  });
+
   it("postgres: a dataset's write lock held by a process that dies is taken by the next writer", async () => {
     const stores = track(openPostgresMetadata({ url: postgresUrl(), schema }));
     await holdThenDie({ technology: "postgres", url: postgresUrl(), schema });

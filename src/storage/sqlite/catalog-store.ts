@@ -58,11 +58,14 @@ export class SqliteCatalogStore implements CatalogStore {
       const taken = await this.#run("take the dataset's write lock", () => {
         if (this.#stmt.takeLock.run(dataset, token, thisHost(), process.pid, Date.now()).changes) return true;
         const holder = this.#stmt.lockHolder.get(dataset) as { token: string; host: string; pid: number; taken_at: number } | undefined;
-        if (holder && holder.host === thisHost() && holder.pid !== process.pid && !isAlive(holder.pid, holder.taken_at))
-          this.#stmt.dropLock.run(dataset, holder.token);
+        // Our own pid counts too: a restarted container is often pid 1 again.
+        if (holder && holder.host === thisHost() && !isAlive(holder.pid, holder.taken_at)) this.#stmt.dropLock.run(dataset, holder.token);
         return false;
       });
-      if (taken) return () => this.#run("release the dataset's write lock", () => void this.#stmt.dropLock.run(dataset, token));
+      // Letting go never fails the write it closes: a row left behind is cleared with its process.
+      if (taken)
+        return () =>
+          this.#run("release the dataset's write lock", () => void this.#stmt.dropLock.run(dataset, token)).catch(() => undefined);
       await sleep(waitMs);
     }
   }
