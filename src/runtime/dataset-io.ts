@@ -6,7 +6,7 @@ import { isParamRef } from "../pipeline/refs.js";
 import type { StepDefinition } from "../pipeline/step.js";
 import type { StorageSet } from "../data/storage-set.js";
 import type { OpenStorage } from "../storage/adapter.js";
-import type { CatalogStore, DatasetVersion } from "../storage/catalog-store.js";
+import type { CatalogStore, DatasetHold, DatasetVersion } from "../storage/catalog-store.js";
 import type { ColumnDef, TableEngine, TableName } from "../storage/table-engine.js";
 import type { RunScope } from "./step-executor.js";
 import { checkOutput } from "./output-checks.js";
@@ -111,16 +111,16 @@ async function* rowsOf(ds: DatasetRef<unknown>, value: unknown): AsyncIterable<R
 // writers queue here; across processes (a worker fleet) the catalog's lock keeps them apart.
 const writeLocks = new Map<string, Promise<unknown>>();
 
-async function exclusively<T>(scope: RunScope, dataset: string, fn: () => Promise<T>): Promise<T> {
+async function exclusively<T>(scope: RunScope, dataset: string, fn: (hold: DatasetHold) => Promise<T>): Promise<T> {
   const previous = writeLocks.get(dataset) ?? Promise.resolve();
   const mine = previous
     .catch(() => undefined)
     .then(async () => {
-      const release = await scope.catalog.holdDataset(dataset);
+      const hold = await scope.catalog.holdDataset(dataset);
       try {
-        return await fn();
+        return await fn(hold);
       } finally {
-        await release();
+        await hold.release();
       }
     });
   writeLocks.set(dataset, mine);
@@ -162,7 +162,7 @@ export async function writeDataset(
   let result: { rows: number; handle: unknown };
   let live = false;
   try {
-    result = await exclusively(scope, ds.name, async () => {
+    result = await exclusively(scope, ds.name, async (hold) => {
       let written: { rows: number; handle: unknown };
       if (storage.tables) {
         const engine = storage.tables;
@@ -193,6 +193,7 @@ export async function writeDataset(
       await scope.lease?.(); // a worker taken over must not make its version ready, let alone live
       await scope.catalog.finishVersion(ds.name, version, written.rows, scope.clock.now());
       signal.throwIfAborted();
+      hold.ensure(); // another writer may be under way: this version must not go live
       await activate(storage, ds.name, version);
       live = true;
       // Recorded before the next writer may flip, so the catalog and the alias agree.

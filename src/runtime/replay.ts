@@ -288,7 +288,7 @@ async function appendVersion(
     .map((c) => `"${c.replace(/"/g, '""')}"`)
     .join(", ");
   // The new version is the live one plus the replayed rows: no other writer may flip meanwhile.
-  const release = await workspace.catalog.holdDataset(target.name);
+  const hold = await workspace.catalog.holdDataset(target.name);
   try {
     let incoming = rows;
     if (engine !== from) {
@@ -315,6 +315,7 @@ async function appendVersion(
         },
       );
     await workspace.catalog.finishVersion(target.name, version, count, now());
+    hold.ensure();
     await activateVersion(storage, target.name, version);
     await workspace.catalog.setLive(target.name, version, now());
     await workspace.catalog.recordLineage([
@@ -329,6 +330,6 @@ async function appendVersion(
     await settle("failed", { code: "STEP_FAILED", message: (error as Error).message }).catch(() => undefined);
     throw error;
   } finally {
-    await release();
+    await hold.release();
   }
 }

@@ -4,6 +4,17 @@ import type { StorageDefinition } from "./storage-definition.js";
 export type VersionStatus = "writing" | "ready" | "failed" | "dropped";
 
 /** One version of a dataset, as the catalog records it. */
+/** A dataset's write lock, held (`CatalogStore.holdDataset`). */
+export interface DatasetHold {
+  /**
+   * Throws STORAGE_UNAVAILABLE when the lock was lost while held (the database session holding it
+   * ended): another writer may be under way, so what this one made must not go live.
+   */
+  ensure(): void;
+  /** Lets go; never rejects. */
+  release(): Promise<void>;
+}
+
 export interface DatasetVersion {
   readonly dataset: string;
   readonly version: number;
@@ -58,9 +69,9 @@ export interface CatalogStore {
    * Takes the dataset's write lock, shared by every process on this metadata database: one writer
    * at a time from reading its live version to the flip (a partition write builds on the live
    * version: two at once would lose one's rows). Waits while another holds it; a process that
-   * dies lets go of it. Resolves to the release, which never rejects.
+   * dies lets go of it.
    */
-  holdDataset(dataset: string): Promise<() => Promise<void>>;
+  holdDataset(dataset: string): Promise<DatasetHold>;
   /** Records `version` as the live one (after the storage's alias flipped). */
   setLive(dataset: string, version: number, at: number): Promise<void>;
   markDropped(dataset: string, version: number): Promise<void>;

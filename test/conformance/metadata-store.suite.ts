@@ -353,19 +353,18 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
     describe("CatalogStore", () => {
       it("holds a dataset's write lock against other connections until it is let go; other datasets stay free", async () => {
         const [a, b] = [open(), open()];
-        const release = await a.catalog.holdDataset("scores");
+        const first = await a.catalog.holdDataset("scores");
         let second = false;
-        const waiting = b.catalog.holdDataset("scores").then((r) => ((second = true), r));
+        const waiting = b.catalog.holdDataset("scores").then((hold) => ((second = true), hold));
         const other = await b.catalog.holdDataset("orders");
         await new Promise((done) => setTimeout(done, 150));
         expect(second).toBe(false);
-        await release();
-        const releaseSecond = await waiting;
+        expect(() => first.ensure()).not.toThrow();
+        await first.release();
+        const next = await waiting;
         expect(second).toBe(true);
-        await Promise.all([releaseSecond(), other()]);
-        await (
-          await a.catalog.holdDataset("scores")
-        )(); // free again
+        await Promise.all([next.release(), other.release()]);
+        await (await a.catalog.holdDataset("scores")).release(); // free again
       });
 
       it("keeps storages added at run time, by name; a taken name is STORAGE_EXISTS", async () => {

@@ -15,7 +15,7 @@ import { openSqliteMetadata } from "../../src/storage/sqlite/metadata-stores.js"
 import { rejection } from "../helpers/errors.js";
 import { closeEachTest, tempDirEachTest } from "../helpers/resources.js";
 import { postgresUrl, uniqueName } from "../helpers/services.js";
-import { freePort } from "../helpers/waiting.js";
+import { eventually, freePort } from "../helpers/waiting.js";
 import { metadataStoreSuite } from "./metadata-store.suite.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -102,9 +102,7 @@ describe("metadata store: processes sharing one database", () => {
     const path = join(tempDir(), "metadata.sqlite");
     const stores = track(openSqliteMetadata(path));
     await holdThenDie({ technology: "sqlite", path });
-    await (
-      await stores.catalog.holdDataset("contended")
-    )();
+    await (await stores.catalog.holdDataset("contended")).release();
   });
 
   it("sqlite: a write lock naming a pid that a later process has been given is taken by the next writer", async () => {
@@ -121,9 +119,7 @@ describe("metadata store: processes sharing one database", () => {
         Date.now() - 3_600_000,
       );
       db.close();
-      await (
-        await stores.catalog.holdDataset("contended")
-      )();
+      await (await stores.catalog.holdDataset("contended")).release();
     } finally {
       later.kill("SIGKILL");
     }
@@ -141,17 +137,33 @@ describe("metadata store: processes sharing one database", () => {
       Date.now() - 3_600_000,
     );
     db.close();
-    await (
-      await stores.catalog.holdDataset("contended")
-    )();
+    await (await stores.catalog.holdDataset("contended")).release();
+  });
+
+  it("postgres: a write lock whose session is ended under it says so, and another writer can take it", async () => {
+    const stores = track(openPostgresMetadata({ url: postgresUrl(), schema }));
+    const hold = await stores.catalog.holdDataset("contended");
+    expect(() => hold.ensure()).not.toThrow();
+    // The session holding this lock, and no other test's (keys are stored as oids: unsigned).
+    const terminated = await onServer((c) =>
+      c.query(
+        `select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and granted
+           and classid::bigint = (hashtext($1)::bigint + 4294967296) % 4294967296
+           and objid::bigint = (hashtext($2)::bigint + 4294967296) % 4294967296`,
+        [`strata.${schema}`, "dataset:contended"],
+      ),
+    );
+    expect(terminated.rowCount).toBe(1);
+    // STORAGE_UNAVAILABLE, naming the lock, once the client has seen its session end.
+    await eventually(async () => expect(() => hold.ensure()).toThrow(/the lock on dataset:contended was lost/));
+    await (await track(openPostgresMetadata({ url: postgresUrl(), schema })).catalog.holdDataset("contended")).release();
+    await hold.release();
   });
 
   it("postgres: a dataset's write lock held by a process that dies is taken by the next writer", async () => {
     const stores = track(openPostgresMetadata({ url: postgresUrl(), schema }));
     await holdThenDie({ technology: "postgres", url: postgresUrl(), schema });
-    await (
-      await stores.catalog.holdDataset("contended")
-    )();
+    await (await stores.catalog.holdDataset("contended")).release();
   });
 });
 

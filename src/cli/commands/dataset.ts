@@ -140,12 +140,14 @@ export function rollbackDatasetCommand(name: string, version: number, options: C
       );
     }
     // Between writers, not in the middle of one (a partition write builds on the live version).
-    const release = await workspace.catalog.holdDataset(name);
+    const hold = await workspace.catalog.holdDataset(name);
     try {
-      await activateVersion(await workspace.storages.open(target.storage), name, version);
+      const storage = await workspace.storages.open(target.storage);
+      hold.ensure();
+      await activateVersion(storage, name, version);
       await workspace.catalog.setLive(name, version, Date.now());
     } finally {
-      await release();
+      await hold.release();
     }
     process.stdout.write(
       options.json ? `${JSON.stringify({ dataset: name, live: version })}\n` : `dataset ${name}: version ${version} is live\n`,

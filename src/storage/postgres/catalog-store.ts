@@ -1,4 +1,11 @@
-import { storageExists, type CatalogStore, type DatasetVersion, type LineageRecord, type NewDatasetVersion } from "../catalog-store.js";
+import {
+  storageExists,
+  type CatalogStore,
+  type DatasetHold,
+  type DatasetVersion,
+  type LineageRecord,
+  type NewDatasetVersion,
+} from "../catalog-store.js";
 import type { StorageDefinition } from "../storage-definition.js";
 import { toDatasetVersion, toLineage, toStorageDefinition, type LineageRow, type StorageRow, type VersionRow } from "../metadata-rows.js";
 import { nextVersion, pgText, unnestColumns, type PostgresMetadataDb } from "./metadata-db.js";
@@ -19,7 +26,7 @@ export class PostgresCatalogStore implements CatalogStore {
     return this.#db.query<R & Record<string, unknown>>(LABEL, what, sql, values);
   }
 
-  holdDataset(dataset: string): Promise<() => Promise<void>> {
+  holdDataset(dataset: string): Promise<DatasetHold> {
     return this.#db.advisoryHold(LABEL, "take the dataset's write lock", `dataset:${dataset}`);
   }
 

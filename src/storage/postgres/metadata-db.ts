@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { StoreError } from "../../errors/errors.js";
 import { StrataError, isStrataError } from "../../errors/strata-error.js";
+import type { DatasetHold } from "../catalog-store.js";
 import { isConnectionError, quoteIdent, SCHEMA_NAME, serverOf } from "./connection.js";
 import { METADATA_MIGRATIONS } from "./metadata-schema.js";
 
@@ -127,12 +128,16 @@ export class PostgresMetadataDb {
    * Holds a session advisory lock on `key` (within this schema) on a connection of its own,
    * taken outside the pool so that holders never starve the pool their work needs. Waits while
    * another session holds it; ending the connection lets go of it, as does a process that dies.
+   * A session that breaks while held has let go: `ensure` then throws.
    */
-  async advisoryHold(label: string, what: string, key: string): Promise<() => Promise<void>> {
+  async advisoryHold(label: string, what: string, key: string): Promise<DatasetHold> {
     await this.ready();
     const { default: driver } = await import("pg");
     const client = new driver.Client(this.#config);
-    client.on("error", () => undefined); // a broken session has let go of its lock: nothing to do
+    let broken: Error | undefined;
+    let released = false;
+    client.on("error", (error) => (broken ??= error));
+    client.on("end", () => (broken ??= released ? undefined : new Error("the connection ended")));
     try {
       await client.connect();
       await client.query(`select pg_advisory_lock(hashtext($1), hashtext($2))`, [`strata.${this.schema}`, key]);
@@ -140,7 +145,18 @@ export class PostgresMetadataDb {
       await client.end().catch(() => undefined);
       throw this.#failed(label, what, cause);
     }
-    return () => client.end().catch(() => undefined);
+    return {
+      ensure: () => {
+        if (broken)
+          throw new StrataError("STORAGE_UNAVAILABLE", `${label} (${this.location}): the lock on ${key} was lost: ${broken.message}`, {
+            details: { server: this.server, schema: this.schema, lock: key },
+          });
+      },
+      release: async () => {
+        released = true;
+        await client.end().catch(() => undefined);
+      },
+    };
   }
 
   /** `use` inside one transaction on one connection: committed when it resolves, rolled back when it throws. */

@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type Database from "better-sqlite3";
-import { storageExists, type CatalogStore, type DatasetVersion, type LineageRecord, type NewDatasetVersion } from "../catalog-store.js";
+import {
+  storageExists,
+  type CatalogStore,
+  type DatasetHold,
+  type DatasetVersion,
+  type LineageRecord,
+  type NewDatasetVersion,
+} from "../catalog-store.js";
 import type { StorageDefinition } from "../storage-definition.js";
 import { toDatasetVersion, toLineage, toStorageDefinition, type LineageRow, type StorageRow, type VersionRow } from "../metadata-rows.js";
 import { isAlive, thisHost } from "../process-liveness.js";
@@ -50,7 +57,7 @@ export class SqliteCatalogStore implements CatalogStore {
     };
   }
 
-  async holdDataset(dataset: string): Promise<() => Promise<void>> {
+  async holdDataset(dataset: string): Promise<DatasetHold> {
     const token = randomUUID();
     // SQLite has no lock that outlives a statement without blocking every writer of the file: a
     // row says who holds it, and a holder whose process has ended is cleared.
@@ -62,10 +69,14 @@ export class SqliteCatalogStore implements CatalogStore {
         if (holder && holder.host === thisHost() && !isAlive(holder.pid, holder.taken_at)) this.#stmt.dropLock.run(dataset, holder.token);
         return false;
       });
-      // Letting go never fails the write it closes: a row left behind is cleared with its process.
+      // Held until let go: only a writer whose process has ended loses its row. Letting go never
+      // fails the write it closes: a row left behind is cleared with its process.
       if (taken)
-        return () =>
-          this.#run("release the dataset's write lock", () => void this.#stmt.dropLock.run(dataset, token)).catch(() => undefined);
+        return {
+          ensure: () => undefined,
+          release: () =>
+            this.#run("release the dataset's write lock", () => void this.#stmt.dropLock.run(dataset, token)).catch(() => undefined),
+        };
       await sleep(waitMs);
     }
   }
