@@ -357,6 +357,25 @@ describe("postgres metadata store", () => {
     }
   });
 
+  it("a statement that runs past the timeout is STORE_FAILED; a lock wait and a migration are not bound by it", async () => {
+    const db = new PostgresMetadataDb({ url: postgresUrl(), schema, statementTimeoutMs: 300 });
+    const other = new PostgresMetadataDb({ url: postgresUrl(), schema, statementTimeoutMs: 300 });
+    try {
+      await db.ready(); // migrating runs with no timeout
+      const error = await rejection(db.query("test", "sleep", `select pg_sleep(2)`));
+      expect(error.code).toBe("STORE_FAILED");
+      expect(error.message).toMatch(/sleep failed: .*statement timeout/);
+      const first = await db.advisoryHold("test", "hold", "k");
+      const second = other.advisoryHold("test", "hold", "k");
+      await new Promise((done) => setTimeout(done, 600)); // twice the timeout, waiting for the lock
+      await first.release();
+      await (await second).release();
+    } finally {
+      await db.close();
+      await other.close();
+    }
+  });
+
   it("after close, a call is STORAGE_UNAVAILABLE saying so", async () => {
     const stores = open();
     await stores.runs.listRuns();

@@ -12,6 +12,12 @@ export interface PostgresMetadataOptions {
   readonly schema?: string;
   /** Connections at most. Default 10. */
   readonly poolSize?: number;
+  /**
+   * How long one metadata statement may run before the server cancels it (STORE_FAILED). Default
+   * 60 s: every statement finds rows by key, and one that hangs (a lock never given back) would
+   * otherwise hold up every write queued behind it. Migrations and lock waits are exempt.
+   */
+  readonly statementTimeoutMs?: number;
 }
 
 /** Runs one statement and returns its rows: on the pool, or on a transaction's own connection. */
@@ -28,6 +34,7 @@ export class PostgresMetadataDb {
   /** host:port/database, without user or password. */
   readonly server: string;
   readonly #config: pg.PoolConfig;
+  readonly #statementTimeoutMs: number;
   #opened: Promise<pg.Pool> | undefined;
   #ready: Promise<void> | undefined;
   #closed = false;
@@ -57,6 +64,7 @@ export class PostgresMetadataDb {
       // cheapest; kept for a table grown to millions of rows, it made each write scan them all.
       options: `-c search_path=${this.schema} -c enable_seqscan=off`,
     };
+    this.#statementTimeoutMs = options.statementTimeoutMs ?? 60_000;
   }
 
   // The driver is imported at the first call, not with this module: the workspace imports the
@@ -65,6 +73,7 @@ export class PostgresMetadataDb {
     this.#opened ??= import("pg").then(({ default: driver }) => {
       const pool = new driver.Pool({
         ...this.#config,
+        statement_timeout: this.#statementTimeoutMs,
         // bigint columns (times in ms, row counts, count(*)) are read as numbers: they stay far below 2^53.
         types: {
           getTypeParser: ((oid: number, format?: string) =>
@@ -95,6 +104,7 @@ export class PostgresMetadataDb {
 
   // Under an advisory lock: a second process starting at once waits, then finds the work done.
   async #migrate(query: Query): Promise<void> {
+    await query(`set local statement_timeout = 0`); // waiting for another process's migration, and DDL, may take long
     await query(`select pg_advisory_xact_lock(hashtext('strata.metadata'), hashtext($1))`, [this.schema]);
     await query(`create schema if not exists ${quoteIdent(this.schema)}`);
     await query(`create table if not exists migrations (version integer primary key, applied_at timestamptz not null default now())`);
