@@ -1,21 +1,23 @@
 // CPU time of processes, read from /proc (Linux only): where a benchmark's CPU goes, per process
 // role, when the load generator, the servers and the databases share one machine.
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { procStat } from "../src/storage/process-liveness.js";
 
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux everywhere). */
-const TICKS_PER_S = 100;
+/** Clock ticks per second of /proc's CPU times (USER_HZ). */
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
-/** User plus system CPU of a process so far, in ms; 0 when it is gone or /proc is not there. */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces: the fields after it are counted from its ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_S;
-  } catch {
-    return 0;
-  }
+/** CPU time a process (all its threads) has used so far, in ms, in user space and in the kernel; 0 when it is gone. */
+export function processCpuMs(pid: number): { user: number; system: number } {
+  const fields = procStat(pid);
+  if (!fields) return { user: 0, system: 0 };
+  return { user: (Number(fields[11]) * 1000) / CLOCK_TICKS, system: (Number(fields[12]) * 1000) / CLOCK_TICKS };
 }
+
+const cpuMs = (pid: number): number => {
+  const { user, system } = processCpuMs(pid);
+  return user + system;
+};
 
 /** Process ids whose command name is one of `names` (e.g. postgres, redis-server). */
 export function pidsNamed(names: readonly string[]): number[] {

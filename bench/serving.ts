@@ -41,6 +41,7 @@ import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { cliOptions, fmt, machineLine, max, median, table } from "./lib.js";
+import { processCpuMs } from "./proc-cpu.js";
 
 const GOAL_RATIO = 0.6;
 const GOAL_P99_MS = 5;
@@ -152,15 +153,6 @@ async function stopServer(server: Server): Promise<void> {
   const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
   await gone;
   clearTimeout(timer);
-}
-
-const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-
-/** CPU time a process (all its threads) has used, in ms, in user space and in the kernel, from /proc (Linux). */
-function processCpuMs(pid: number): { user: number; system: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { user: (Number(fields[11]) * 1000) / CLOCK_TICKS, system: (Number(fields[12]) * 1000) / CLOCK_TICKS };
 }
 
 // ---------------------------------------------------------------- the project

@@ -199,10 +199,10 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
         // The other worker's attempt is the one that counts: nothing more is written from here.
         logger.root.warn({ step: step.name, code: error.code }, error.message);
         log.warn({ runId: run.id, step: step.name, code: error.code }, "step taken over by another worker: this attempt's results dropped");
-        await dropScratch(scope);
         return "taken-over";
+      } finally {
+        await dropScratch(scope);
       }
-      await dropScratch(scope);
       // When every other step had ended before this one began, nobody else is changing the run's
       // records: this step's outcome completes them, and they need not be read again.
       const alone = pipeline.steps.every((s) => s.name === step.name || ENDED.has(records.get(s.name)?.status ?? "pending"));

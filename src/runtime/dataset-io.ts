@@ -193,11 +193,7 @@ export async function writeDataset(
       await scope.lease?.(); // a worker taken over must not make its version ready, let alone live
       await scope.catalog.finishVersion(ds.name, version, written.rows, scope.clock.now());
       signal.throwIfAborted();
-      hold.ensure(); // another writer may be under way: this version must not go live
-      await activate(storage, ds.name, version);
-      live = true;
-      // Recorded before the next writer may flip, so the catalog and the alias agree.
-      await scope.catalog.setLive(ds.name, version, scope.clock.now());
+      await goLive(scope.catalog, hold, storage, ds.name, version, scope.clock.now(), () => (live = true));
       return written;
     });
   } catch (error) {
@@ -403,12 +399,26 @@ export async function discardVersion(
   await dropVersion(await workspace.storages.open(version.storage), version.dataset, version.version).catch(() => undefined);
 }
 
-/** Makes an earlier version live again (`strata dataset rollback`). */
-export async function activateVersion(storage: OpenStorage, dataset: string, version: number): Promise<void> {
+/**
+ * Makes `version` the live one, under the dataset's write lock: its storage's pointer flips (then
+ * `flipped` is called: from there the version must never be dropped), and the catalog records it
+ * before the lock is let go, so the two agree. A lock lost meanwhile stops it before the flip.
+ */
+export async function goLive(
+  catalog: CatalogStore,
+  hold: DatasetHold,
+  storage: OpenStorage,
+  dataset: string,
+  version: number,
+  at: number,
+  flipped?: () => void,
+): Promise<void> {
+  hold.ensure(); // another writer may be under way: this version must not go live
   await activate(storage, dataset, version);
+  flipped?.();
+  await catalog.setLive(dataset, version, at);
 }
 
-/** Drops all but the newest `keep` finished versions (never the live one). */
 /**
  * Drops all but the newest `keep` finished versions: never the live one, nor one that a run still
  * in progress has read (reads pin a version for the whole run).

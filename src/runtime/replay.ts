@@ -9,7 +9,7 @@ import { countReasons } from "../validation/reason-codes.js";
 import type { TableEngine, TableName } from "../storage/table-engine.js";
 import { schemaDifferences } from "../data/schema-check.js";
 import { thisProcess } from "./abandoned-runs.js";
-import { activateVersion, aliasOf, columnDefs, versionTable } from "./dataset-io.js";
+import { goLive, aliasOf, columnDefs, versionTable } from "./dataset-io.js";
 import { newId } from "./ids.js";
 import { checkRecords, checkerOf, fileSourceOf } from "./raw-read.js";
 import type { Workspace } from "./workspace.js";
@@ -315,9 +315,7 @@ async function appendVersion(
         },
       );
     await workspace.catalog.finishVersion(target.name, version, count, now());
-    hold.ensure();
-    await activateVersion(storage, target.name, version);
-    await workspace.catalog.setLive(target.name, version, now());
+    await goLive(workspace.catalog, hold, storage, target.name, version, now());
     await workspace.catalog.recordLineage([
       { runId, step: "replay", dataset: source, version: 0, direction: "read", at: now() },
       { runId, step: "replay", dataset: target.name, version, direction: "write", at: now() },

@@ -11,7 +11,7 @@ import type { StepDefinition } from "../pipeline/step.js";
 import type { CatalogStore } from "../storage/catalog-store.js";
 import type { ModelRegistry } from "../storage/model-registry.js";
 import type { QuarantineStore } from "../storage/quarantine-store.js";
-import type { ErrorInfo, RunStore, StepRecord } from "../storage/run-store.js";
+import type { AttemptRecord, ErrorInfo, RunStore, StepRecord } from "../storage/run-store.js";
 import type { ResolvedQuery, TableEngine, TableName } from "../storage/table-engine.js";
 import { runAttempt } from "./attempt.js";
 import { runCommandStep } from "./command-step.js";
@@ -207,6 +207,8 @@ async function checkPlainOutput(scope: RunScope, step: StepDefinition, value: un
  */
 export async function executeStep(scope: RunScope, step: StepDefinition, firstAttempt = 1): Promise<StepOutcome> {
   const { store, clock, emit } = scope;
+  // An attempt's end and its lines together: on a store that batches writes, one statement.
+  const saveEnd = (a: AttemptRecord, s: StepRecord): Promise<unknown> => Promise.all([store.saveAttempt(a, s), scope.logger.flush()]);
   let firstStart: number | null = null;
   for (let attempt = firstAttempt; ; attempt++) {
     const startedAt = clock.now();
@@ -242,14 +244,10 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
     if (outcome.ok) {
       const output = encodeOutput(outcome.value);
       log.info({ durationMs: endedAt - startedAt, output: output.kind }, "step succeeded");
-      // Together: on a store that batches writes, the step's end and its lines are one statement.
-      await Promise.all([
-        store.saveAttempt(
-          { runId: scope.runId, step: step.name, attempt, status: "succeeded", startedAt, endedAt, error: null },
-          { ...base, status: "succeeded", endedAt, error: null, output },
-        ),
-        scope.logger.flush(),
-      ]);
+      await saveEnd(
+        { runId: scope.runId, step: step.name, attempt, status: "succeeded", startedAt, endedAt, error: null },
+        { ...base, status: "succeeded", endedAt, error: null, output },
+      );
       emit({ type: "step-succeeded", step: step.name, attempt, durationMs: endedAt - startedAt });
       return { ok: true, value: outcome.value };
     }
@@ -263,21 +261,18 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
       { err: outcome.thrown, code: info.code, retryable: info.retryable },
       cancelled ? "step cancelled" : last ? "step failed" : "attempt failed, will retry",
     );
-    await Promise.all([
-      store.saveAttempt(
-        {
-          runId: scope.runId,
-          step: step.name,
-          attempt,
-          status: "failed",
-          startedAt,
-          endedAt,
-          error: { ...error, retryable: info.retryable },
-        },
-        { ...base, status: cancelled ? "cancelled" : last ? "failed" : "retrying", endedAt: last ? endedAt : null, error, output: null },
-      ),
-      scope.logger.flush(),
-    ]);
+    await saveEnd(
+      {
+        runId: scope.runId,
+        step: step.name,
+        attempt,
+        status: "failed",
+        startedAt,
+        endedAt,
+        error: { ...error, retryable: info.retryable },
+      },
+      { ...base, status: cancelled ? "cancelled" : last ? "failed" : "retrying", endedAt: last ? endedAt : null, error, output: null },
+    );
     if (last) {
       emit({ type: "step-failed", step: step.name, attempt, error });
       return { ok: false, error };

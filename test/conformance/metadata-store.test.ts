@@ -110,15 +110,7 @@ describe("metadata store: processes sharing one database", () => {
     const stores = track(openSqliteMetadata(path));
     const later = spawn("sleep", ["30"], { stdio: "ignore" }); // alive, and started after the lock below was taken
     try {
-      const db = new Database(path);
-      db.prepare(`insert into dataset_locks (dataset, token, host, pid, taken_at) values (?, ?, ?, ?, ?)`).run(
-        "contended",
-        "gone",
-        hostname(),
-        later.pid,
-        Date.now() - 3_600_000,
-      );
-      db.close();
+      lockRowAnHourOld(path, later.pid!);
       await (await stores.catalog.holdDataset("contended")).release();
     } finally {
       later.kill("SIGKILL");
@@ -128,15 +120,7 @@ describe("metadata store: processes sharing one database", () => {
   it("sqlite: a write lock left under this process's own pid by an earlier process (a restarted container) is taken", async () => {
     const path = join(tempDir(), "metadata.sqlite");
     const stores = track(openSqliteMetadata(path));
-    const db = new Database(path);
-    db.prepare(`insert into dataset_locks (dataset, token, host, pid, taken_at) values (?, ?, ?, ?, ?)`).run(
-      "contended",
-      "before-restart",
-      hostname(),
-      process.pid,
-      Date.now() - 3_600_000,
-    );
-    db.close();
+    lockRowAnHourOld(path, process.pid);
     await (await stores.catalog.holdDataset("contended")).release();
   });
 
@@ -166,6 +150,19 @@ describe("metadata store: processes sharing one database", () => {
     await (await stores.catalog.holdDataset("contended")).release();
   });
 });
+
+/** A row holding the write lock of "contended" in a SQLite metadata file, taken an hour ago by `pid` of this machine. */
+function lockRowAnHourOld(path: string, pid: number): void {
+  const db = new Database(path);
+  db.prepare(`insert into dataset_locks (dataset, token, host, pid, taken_at) values (?, ?, ?, ?, ?)`).run(
+    "contended",
+    "an-hour-ago",
+    hostname(),
+    pid,
+    Date.now() - 3_600_000,
+  );
+  db.close();
+}
 
 /** Starts a process holding the write lock of "contended", kills it once it holds it, and resolves then. */
 async function holdThenDie(target: object): Promise<void> {

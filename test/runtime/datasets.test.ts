@@ -4,7 +4,7 @@ import { dataset } from "../../src/pipeline/dataset.js";
 import { pipeline } from "../../src/pipeline/pipeline.js";
 import { sql } from "../../src/pipeline/sql.js";
 import { step } from "../../src/pipeline/step.js";
-import { activateVersion } from "../../src/runtime/dataset-io.js";
+import { goLive } from "../../src/runtime/dataset-io.js";
 import { runPipeline } from "../../src/runtime/run-pipeline.js";
 import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
 import { z } from "zod";
@@ -77,8 +77,9 @@ describe("datasets", () => {
       [2, "ready"],
       [3, "ready"],
     ]);
-    await activateVersion(await workspace.storages.open("warehouse"), "scores", 2);
-    await workspace.catalog.setLive("scores", 2, Date.now());
+    const hold = await workspace.catalog.holdDataset("scores");
+    await goLive(workspace.catalog, hold, await workspace.storages.open("warehouse"), "scores", 2, Date.now());
+    await hold.release();
     const read = await runPipeline(reader, { workspace });
     expect(read.outputs.total).toMatchObject({ rows: 2 });
   });

@@ -1,6 +1,6 @@
 import { StrataError } from "../../errors/strata-error.js";
 import { declaredDatasets } from "../../project/declared-datasets.js";
-import { activateVersion } from "../../runtime/dataset-io.js";
+import { goLive } from "../../runtime/dataset-io.js";
 import type { DatasetVersion } from "../../storage/catalog-store.js";
 import { EXIT } from "../exit-codes.js";
 import { formatTime, table } from "../format.js";
@@ -142,10 +142,7 @@ export function rollbackDatasetCommand(name: string, version: number, options: C
     // Between writers, not in the middle of one (a partition write builds on the live version).
     const hold = await workspace.catalog.holdDataset(name);
     try {
-      const storage = await workspace.storages.open(target.storage);
-      hold.ensure();
-      await activateVersion(storage, name, version);
-      await workspace.catalog.setLive(name, version, Date.now());
+      await goLive(workspace.catalog, hold, await workspace.storages.open(target.storage), name, version, Date.now());
     } finally {
       await hold.release();
     }
