@@ -159,11 +159,10 @@ export class QueueExecutor implements Executor {
       });
     } catch (error) {
       // Recorded but not enqueued (Redis failed under the pipeline that carried its jobs): fail it now
-      // rather than leave it running. A failure to say so must not hide why.
+      // rather than leave it running, its hooks due at the next sweep. A failure to say so must not hide why.
       const failure = error instanceof StrataError ? error : queueUnavailable(this.#o.target, error);
-      await workspace.store
-        .finishRun(run.id, "failed", clock.now(), { code: failure.code, message: failure.message })
-        .catch(() => undefined);
+      const now = clock.now();
+      await workspace.store.finishRun(run.id, "failed", now, { code: failure.code, message: failure.message }, now).catch(() => undefined);
       throw failure;
     }
     log.info({ runId: run.id, pipeline: run.pipeline, trigger: run.trigger }, "run enqueued");

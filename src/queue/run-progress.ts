@@ -1,7 +1,7 @@
 import type { LevelWithSilent } from "pino";
 import type { Clock } from "../clock/clock.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
-import { endRun, skippedStep, type StepFailure } from "../runtime/run-end.js";
+import { endRun, skippedStep, stepFailures } from "../runtime/run-end.js";
 import { RunLogger } from "../runtime/run-logger.js";
 import type { Workspace } from "../runtime/workspace.js";
 import type { RunRecord, StepRecord, StepStatus } from "../storage/run-store.js";
@@ -71,13 +71,8 @@ async function endRunOf(
 ): Promise<RunRecord | undefined> {
   const { store } = deps.workspace;
   const logger = given ?? new RunLogger(store, run.id, run.trigger.id, pipeline.name, deps.logLevel ? { level: deps.logLevel } : {});
-  const failures: StepFailure[] = records
-    .filter(
-      (s): s is StepRecord & { error: NonNullable<StepRecord["error"]> } =>
-        (s.status === "failed" || s.status === "cancelled") && !!s.error,
-    )
-    .map((s) => ({ step: s.step, error: s.error }));
   try {
+    const failures = stepFailures(pipeline, records);
     return await endRun(pipeline, run, { store, clock: deps.clock, logger, emit: () => undefined, cancelled, failures });
   } finally {
     if (!given) await logger.close().catch(() => undefined);

@@ -272,12 +272,17 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       : { code: coded?.[1] ?? describeError(error).code, message: error.message };
     const pipeline = options.pipelines.get(data.pipeline);
     if (pipeline?.dag.byName.has(data.step)) return failOutright(pipeline, run, data.step, mine, info);
-    // A pipeline or step this worker does not know cannot be moved on step by step: the run ends here.
+    // A pipeline or step this worker does not know cannot be moved on step by step: the run ends
+    // here, and its hooks, which this worker does not know either, are due from the control plane.
     await workspace.store.saveStep(failedRecord(run.id, data.step, mine, clock.now(), info));
-    const ended = await workspace.store.finishRun(run.id, "failed", clock.now(), {
-      code: info.code,
-      message: `step "${data.step}" failed: ${info.message}`,
-    });
+    const now = clock.now();
+    const ended = await workspace.store.finishRun(
+      run.id,
+      "failed",
+      now,
+      { code: info.code, message: `step "${data.step}" failed: ${info.message}` },
+      now,
+    );
     if (ended) await marks.announceEnd(run.id, run.pipeline, "failed");
   };
 

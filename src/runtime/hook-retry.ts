@@ -35,3 +35,21 @@ export async function deliverWithRetry(hook: Hook, payload: HookPayload, options
     }
   }
 }
+
+/** Time beyond the tries themselves: a slow store write, a pause of the process. */
+const BUDGET_MARGIN_MS = 30_000;
+
+/**
+ * The longest `deliverWithRetry` can take for these hooks (delivered together): every try timing
+ * out, every wait in between, plus a margin. Until then, a run's hooks are the ender's to deliver;
+ * after it, a sweep takes them over (see OverdueHooks).
+ */
+export function deliveryBudgetMs(hooks: readonly Hook[]): number {
+  let longest = 0;
+  for (const { timeoutMs, retry } of hooks) {
+    let total = timeoutMs;
+    for (let attempt = 1; attempt < retry.attempts; attempt++) total += retry.delayMs * retry.factor ** (attempt - 1) + timeoutMs;
+    longest = Math.max(longest, total);
+  }
+  return longest + BUDGET_MARGIN_MS;
+}

@@ -1,16 +1,39 @@
 import type { Clock } from "../clock/clock.js";
 import { describeError } from "../errors/strata-error.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
+import type { Hook } from "../pipeline/hooks.js";
 import type { ErrorInfo, RunRecord, RunStatus, RunStore, StepRecord } from "../storage/run-store.js";
 import type { RunEventListener } from "./events.js";
 import { hookPayload } from "./hook-payload.js";
-import { deliverWithRetry } from "./hook-retry.js";
+import { deliverWithRetry, deliveryBudgetMs } from "./hook-retry.js";
 import { describeHook } from "./hook-runner.js";
 import type { RunLogger } from "./run-logger.js";
 
 export interface StepFailure {
   readonly step: string;
   readonly error: ErrorInfo;
+}
+
+/** The failures among a run's step records (failed or cancelled, with an error), in the pipeline's step order. */
+export function stepFailures(pipeline: AnyPipeline, records: readonly StepRecord[]): StepFailure[] {
+  const failures = records
+    .filter(
+      (s): s is StepRecord & { error: NonNullable<StepRecord["error"]> } =>
+        (s.status === "failed" || s.status === "cancelled") && !!s.error,
+    )
+    .map((s) => ({ step: s.step, error: s.error }));
+  return inStepOrder(pipeline, failures);
+}
+
+// The pipeline's step order, not the order steps happened to end: the run's error then reads the same every time.
+function inStepOrder(pipeline: AnyPipeline, failures: readonly StepFailure[]): StepFailure[] {
+  const position = new Map(pipeline.steps.map((s, i) => [s.name, i]));
+  return [...failures].sort((a, b) => (position.get(a.step) ?? 0) - (position.get(b.step) ?? 0));
+}
+
+/** The hooks a run's end calls: the pipeline's onSuccess or onFailure; none for a cancel. */
+export function hooksFor(pipeline: AnyPipeline, status: RunStatus): readonly Hook[] {
+  return status === "succeeded" ? pipeline.onSuccess : status === "failed" ? pipeline.onFailure : [];
 }
 
 function runError(status: RunStatus, failures: readonly StepFailure[]): ErrorInfo | null {
@@ -40,28 +63,39 @@ export async function endRun(pipeline: AnyPipeline, run: RunRecord, options: End
   const { store, clock, logger, emit } = options;
   const endedAt = clock.now();
   const status: RunStatus = options.cancelled ? "cancelled" : options.failures.length ? "failed" : "succeeded";
-  // Failures in the pipeline's step order, not in the order they happened to end: the run's
-  // error then reads the same every time.
-  const position = new Map(pipeline.steps.map((s, i) => [s.name, i]));
-  const failures = [...options.failures].sort((a, b) => (position.get(a.step) ?? 0) - (position.get(b.step) ?? 0));
+  const failures = inStepOrder(pipeline, options.failures);
   const error = runError(status, failures);
-  if (!(await store.finishRun(run.id, status, endedAt, error))) return undefined;
+  const hooks = hooksFor(pipeline, status);
+  // Recorded as due once this process has had its time to deliver them: should it die first, a
+  // control plane's sweep delivers them (schedule/overdue-hooks.ts).
+  const hooksDueAt = hooks.length ? endedAt + deliveryBudgetMs(hooks) : null;
+  if (!(await store.finishRun(run.id, status, endedAt, error, hooksDueAt))) return undefined;
   logger.root.info({ status, durationMs: endedAt - run.startedAt }, "run finished");
   const finished: RunRecord = { ...run, status, endedAt, error };
-  await runHooks(pipeline, finished, failures[0]?.step ?? null, logger, emit);
+  await runHooks(hooks, finished, failures[0]?.step ?? null, logger, emit);
+  if (hooksDueAt !== null) await hooksDelivered(store, run.id, hooksDueAt, logger);
   await logger.flush();
   emit({ type: "run-finished", run: finished });
   return finished;
 }
 
-async function runHooks(
-  pipeline: AnyPipeline,
+/** Records a run's hooks as delivered (tried to the end); a failure to say so only means a sweep may deliver them again. */
+export async function hooksDelivered(store: RunStore, runId: string, dueAt: number, logger: RunLogger): Promise<void> {
+  try {
+    await store.moveHooks(runId, dueAt, null);
+  } catch (error) {
+    logger.root.warn({ err: error }, "the hooks could not be recorded as delivered: a control plane may deliver them again");
+  }
+}
+
+/** Delivers a run's hooks, each with its retries; one that fails is logged and emitted, never thrown. */
+export async function runHooks(
+  hooks: readonly Hook[],
   run: RunRecord,
   failedStep: string | null,
   logger: RunLogger,
   emit: RunEventListener,
 ): Promise<void> {
-  const hooks = run.status === "succeeded" ? pipeline.onSuccess : run.status === "failed" ? pipeline.onFailure : [];
   if (!hooks.length) return;
   const payload = hookPayload(run, failedStep);
   await Promise.all(

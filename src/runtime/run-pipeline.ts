@@ -180,10 +180,12 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       close: () => (ownWorkspace ? workspace.close() : Promise.resolve()),
     };
   } catch (thrown) {
-    // Strata's own machinery failed after the run was recorded: never leave it "running".
+    // Strata's own machinery failed after the run was recorded: never leave it "running". Its
+    // failure hooks are due at once, from a control plane's sweep.
     if (started) {
       const { code, message } = describeError(thrown);
-      await store.finishRun(started.run.id, "failed", clock.now(), { code, message }).catch(() => undefined);
+      const now = clock.now();
+      await store.finishRun(started.run.id, "failed", now, { code, message }, now).catch(() => undefined);
       started.logger.root.error({ err: thrown }, "run aborted by an internal error");
       await started.logger.close().catch(() => undefined);
     }

@@ -9,6 +9,7 @@ import type { RunRecord, Trigger } from "../storage/run-store.js";
 import type { StreamEvent, StreamStore } from "../storage/stream-store.js";
 import { dueFireTimes, nextFireTime, type CronSchedule } from "./cron.js";
 import type { Executor, Launch } from "./executor.js";
+import { OverdueHooks } from "./overdue-hooks.js";
 import type { DatasetTrigger, PartitionTrigger, StreamTrigger } from "./triggers.js";
 
 export interface ControlPlaneOptions {
@@ -58,6 +59,8 @@ interface PartitionEntry {
  * a TestClock).
  */
 export class ControlPlane {
+  /** Hooks of ended runs that nobody delivered: swept at every pass, delivered in the background. */
+  readonly hooks: OverdueHooks;
   readonly #o: ControlPlaneOptions;
   #crons: CronEntry[] = [];
   #datasets: DatasetEntry[] = [];
@@ -69,6 +72,7 @@ export class ControlPlane {
 
   constructor(options: ControlPlaneOptions) {
     this.#o = options;
+    this.hooks = new OverdueHooks({ pipelines: options.pipelines, store: options.workspace.store, clock: options.clock, log: options.log });
   }
 
   /** Reads where every trigger left off; then runs what was missed (per catch-up policy) at the first tick. */
@@ -139,6 +143,7 @@ export class ControlPlane {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#ticking;
+    await this.hooks.settled();
   }
 
   /** Starts a run by hand or through the API. */
@@ -193,6 +198,8 @@ export class ControlPlane {
     }
     for (const entry of this.#partitions) await this.#partitionsLanded(entry);
     for (const { pipeline, trigger } of this.#streams) await this.#consume(pipeline, trigger);
+    // Not awaited: a slow alert must not hold up the triggers.
+    if (!this.#stopped) void this.hooks.sweep().catch((error: unknown) => this.#o.log.error({ err: error }, "overdue hooks sweep failed"));
   }
 
   async #consume(pipeline: AnyPipeline, trigger: StreamTrigger): Promise<void> {

@@ -119,6 +119,12 @@ export interface RunQuery {
   readonly status?: RunStatus;
 }
 
+/** An ended run whose hooks are still to be delivered: from `dueAt` on, by whoever sweeps them. */
+export interface DueHooks {
+  readonly run: RunRecord;
+  readonly dueAt: number;
+}
+
 export interface RunStore {
   /** Records a new run and its steps as pending. */
   createRun(run: RunRecord, steps: readonly string[]): Promise<void>;
@@ -127,9 +133,19 @@ export interface RunStore {
   saveStep(step: StepRecord): Promise<void>;
   /**
    * Ends a running run. A run ends once: true for the call that ended it, false when it had ended
-   * already (another worker ended it first), and nothing is changed then.
+   * already (another worker ended it first), and nothing is changed then. `hooksDueAt`: the run's
+   * hooks are to be delivered, by a sweep from that time on unless the caller has delivered them
+   * first (see moveHooks).
    */
-  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<boolean>;
+  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null, hooksDueAt?: number | null): Promise<boolean>;
+  /** Ended runs whose hooks were due at `now` or before, the longest due first. */
+  dueHooks(now: number, limit: number): Promise<DueHooks[]>;
+  /**
+   * Moves a run's hooks from due at `from` to due at `to` (null: delivered), unless somebody moved
+   * them since: true when this call did. A sweep claims a run's hooks this way, and whoever
+   * delivered them clears them.
+   */
+  moveHooks(runId: string, from: number, to: number | null): Promise<boolean>;
   appendLogs(lines: readonly LogRecord[]): Promise<void>;
   listRuns(query?: RunQuery): Promise<RunRecord[]>;
   /** By full id or unique prefix; throws RUN_NOT_FOUND or RUN_AMBIGUOUS_ID. */

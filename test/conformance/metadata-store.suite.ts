@@ -92,6 +92,32 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
         expect(await runs.getRun("r2")).toMatchObject({ status: "cancelled", endedAt: 30 });
       });
 
+      it("keeps a run's hooks due until they are moved: one claim wins, and a cleared run is due no more", async () => {
+        const { runs } = open();
+        for (const id of ["h1", "h2", "h3", "h4"]) await runs.createRun(run(id), []);
+        expect(await runs.finishRun("h1", "failed", 10, { code: "STEP_FAILED", message: "x" }, 500)).toBe(true);
+        expect(await runs.finishRun("h2", "succeeded", 11, null, 100)).toBe(true);
+        expect(await runs.finishRun("h3", "succeeded", 12, null)).toBe(true); // no hooks
+        // A second end changes nothing, its due time included.
+        expect(await runs.finishRun("h2", "failed", 13, { code: "STEP_FAILED", message: "late" }, 50)).toBe(false);
+        expect(await runs.dueHooks(99, 10)).toEqual([]);
+        expect((await runs.dueHooks(500, 10)).map((d) => [d.run.id, d.run.status, d.dueAt])).toEqual([
+          ["h2", "succeeded", 100],
+          ["h1", "failed", 500],
+        ]);
+        expect((await runs.dueHooks(500, 1)).map((d) => d.run.id)).toEqual(["h2"]);
+        // Two sweeps claim h1 at once: one gets it. A move from a time it no longer has fails.
+        const claims = await Promise.all([runs.moveHooks("h1", 500, 9000), runs.moveHooks("h1", 500, 9001)]);
+        expect(claims.filter(Boolean)).toHaveLength(1);
+        const claimedUntil = claims[0] ? 9000 : 9001;
+        expect(await runs.moveHooks("h1", 500, null)).toBe(false);
+        expect((await runs.dueHooks(1000, 10)).map((d) => d.run.id)).toEqual(["h2"]);
+        expect(await runs.moveHooks("h1", claimedUntil, null)).toBe(true);
+        expect(await runs.moveHooks("h2", 100, null)).toBe(true);
+        expect(await runs.moveHooks("h4", 100, null)).toBe(false); // running, nothing due
+        expect(await runs.dueHooks(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+      });
+
       it("keeps params as given, in their order, and what a resume needs", async () => {
         const { runs } = open();
         const params = { z: "last key first", day: "2026-01-01", list: [1, 2.5, null], nested: { b: true, a: "é😀\u0000" } };

@@ -1,6 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { openProject } from "../../src/project/load-project.js";
+import { TestClock } from "../../src/clock/clock.js";
+import { loadProject, openProject } from "../../src/project/load-project.js";
+import { OverdueHooks } from "../../src/schedule/overdue-hooks.js";
 import { aliasOf } from "../../src/runtime/dataset-io.js";
 import type { Workspace } from "../../src/runtime/workspace.js";
 import { startControlServer, type ControlServer } from "../../src/server/control-server.js";
@@ -15,6 +20,10 @@ let project: ReturnType<typeof makeProject>;
 let workspace: Workspace;
 let server: ControlServer;
 let key: string;
+/** The alerts `alerted` sends; the first is held unanswered, so its worker is still delivering it. */
+let alerts: Server;
+const alertsSeen: { runId: string }[] = [];
+const held: ServerResponse[] = [];
 const workers = new Set<ChildProcess>();
 /** Each worker process with its log, to find the one that took a step. */
 const taken = new Map<ChildProcess, Worker>();
@@ -82,7 +91,18 @@ async function runToEnd(
 }
 
 beforeAll(async () => {
+  alerts = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    req.on("end", () => {
+      alertsSeen.push(JSON.parse(body) as { runId: string });
+      if (alertsSeen.length === 1) held.push(res);
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve) => alerts.listen(0, "127.0.0.1", resolve));
   Object.assign(env, {
+    FLEET_ALERT_URL: `http://127.0.0.1:${(alerts.address() as AddressInfo).port}/alert`,
     FLEET_METADATA_URL: postgresUrl(),
     FLEET_QUEUE_URL: redisUrl(),
     FLEET_SCHEMA: uniqueName("fleet").toLowerCase(),
@@ -101,6 +121,8 @@ afterEach(() => undefined);
 
 afterAll(async () => {
   for (const child of workers) child.kill("SIGKILL");
+  held.forEach((res) => res.destroy());
+  alerts?.close();
   await server?.close(1000);
   await workspace?.close();
   project?.cleanup();
@@ -225,6 +247,34 @@ describe("runs on the worker fleet (BullMQ on Redis, metadata on Postgres)", () 
     const shared = await workspace.storages.open("shared");
     const rows = await shared.tables!.readRows(aliasOf(shared.tables!, "daily_totals"));
     expect(rows.map((r) => String(r.day)).sort()).toEqual(days);
+  }, 60_000);
+
+  it("a worker killed while it delivers a run's alert: the control plane's sweep delivers it once the worker's time is up", async () => {
+    const started = await call("POST", "/v1/pipelines/alerted/runs", {});
+    const runId = started.body.runId as string;
+    await eventually(async () => {
+      if (alertsSeen.length < 1) throw new Error("no alert yet");
+    });
+    const holder = await Promise.race(
+      [...taken].map(async ([child, w]) => {
+        await w.line((l) => l.msg === "step taken" && l.runId === runId);
+        return child;
+      }),
+    );
+    await killHard(holder);
+    expect(await workspace.store.getRun(runId)).toMatchObject({ status: "failed", error: { code: "STEP_FAILED" } });
+    const [due] = await workspace.store.dueHooks(Number.MAX_SAFE_INTEGER, 10);
+    expect(due?.run.id).toBe(runId);
+    // The control plane's sweeper, on a clock just before, then at, the end of the worker's delivery budget (20 s timeout + margin).
+    const pipelines = new Map([...(await loadProject(project.dir)).pipelines].map(([name, p]) => [name, p.pipeline]));
+    const sweepAt = (at: number): Promise<number> =>
+      new OverdueHooks({ pipelines, store: workspace.store, clock: new TestClock(at), log: pino({ level: "silent" }) }).sweep();
+    expect(await sweepAt(due!.dueAt - 1)).toBe(0);
+    expect(alertsSeen).toHaveLength(1);
+    expect(await sweepAt(due!.dueAt)).toBe(1);
+    expect(alertsSeen.map((a) => a.runId)).toEqual([runId, runId]);
+    expect(await workspace.store.dueHooks(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    await startWorker().line((l) => l.msg === "worker ready"); // the fleet is two again
   }, 60_000);
 
   it("a control plane killed with a run in flight: the workers finish the run, and the restarted one shows it ended", async () => {

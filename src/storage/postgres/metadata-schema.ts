@@ -152,4 +152,7 @@ export const METADATA_MIGRATIONS: readonly string[] = [
   `alter table runs set (fillfactor = 80);
    alter table run_steps set (fillfactor = 60);
    alter table attempts set (fillfactor = 60);`,
+  // When an ended run's hooks are due from whoever sweeps them (null: delivered, or none to deliver).
+  `alter table runs add column hooks_due_at bigint;
+   create index runs_hooks_due on runs (hooks_due_at) where hooks_due_at is not null;`,
 ];

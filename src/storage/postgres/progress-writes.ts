@@ -15,6 +15,7 @@ export type ProgressWrite =
       readonly status: RunStatus;
       readonly endedAt: number;
       readonly error: ErrorInfo | null;
+      readonly hooksDueAt: number | null;
     };
 
 /**
@@ -61,8 +62,10 @@ const PARTS = {
        with ordinality as l (run_id, step, attempt, time, level, line, n)
      order by n`) as Part,
   // Only a running run ends: the ids returned are the runs this statement ended.
-  runEnds: ((p) => `update runs set status = e.status, ended_at = e.ended_at, error_code = e.error_code, error_message = e.error_message
-     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bigint[], ${p(4)}::text[], ${p(5)}::text[]) as e (id, status, ended_at, error_code, error_message)
+  runEnds: ((p) => `update runs set status = e.status, ended_at = e.ended_at, error_code = e.error_code, error_message = e.error_message,
+       hooks_due_at = e.hooks_due_at
+     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bigint[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::bigint[])
+       as e (id, status, ended_at, error_code, error_message, hooks_due_at)
      where runs.id = e.id and runs.status = 'running'
      returning runs.id`) as Part,
 };
@@ -114,7 +117,7 @@ export function progressStatement(writes: readonly ProgressWrite[]): {
     what.push("finish run");
     parts.push([
       PARTS.runEnds,
-      unnestColumns(ends, 5, (e) => [e.id, e.status, e.endedAt, e.error?.code ?? null, pgText(e.error?.message)]),
+      unnestColumns(ends, 6, (e) => [e.id, e.status, e.endedAt, e.error?.code ?? null, pgText(e.error?.message), e.hooksDueAt]),
     ]);
   }
   const values: unknown[] = [];

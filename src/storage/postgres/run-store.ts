@@ -1,6 +1,7 @@
 import {
   runLookupError,
   type AttemptRecord,
+  type DueHooks,
   type ErrorInfo,
   type LogRecord,
   type RunQuery,
@@ -99,8 +100,32 @@ export class PostgresRunStore implements RunStore {
     await this.#write("save step", PostgresRunStore.#UPDATE_STEP, stepValues(step));
   }
 
-  async finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<boolean> {
-    return (await this.#progress.load({ kind: "end", n: this.#writes++, id, status, endedAt, error })) === true;
+  async finishRun(
+    id: string,
+    status: RunStatus,
+    endedAt: number,
+    error: ErrorInfo | null,
+    hooksDueAt: number | null = null,
+  ): Promise<boolean> {
+    return (await this.#progress.load({ kind: "end", n: this.#writes++, id, status, endedAt, error, hooksDueAt })) === true;
+  }
+
+  async dueHooks(now: number, limit: number): Promise<DueHooks[]> {
+    const rows = await this.#query<RunRow & { hooks_due_at: number }>(
+      "read due hooks",
+      `select * from runs where hooks_due_at <= $1 order by hooks_due_at limit $2`,
+      [now, limit],
+    );
+    return rows.map((r) => ({ run: toRun(r), dueAt: r.hooks_due_at }));
+  }
+
+  async moveHooks(runId: string, from: number, to: number | null): Promise<boolean> {
+    const rows = await this.#query("move hooks", `update runs set hooks_due_at = $3 where id = $1 and hooks_due_at = $2 returning id`, [
+      runId,
+      from,
+      to,
+    ]);
+    return rows.length > 0;
   }
 
   async appendLogs(lines: readonly LogRecord[]): Promise<void> {

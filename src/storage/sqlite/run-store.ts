@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import type {
   AttemptRecord,
+  DueHooks,
   ErrorInfo,
   LogRecord,
   RunQuery,
@@ -46,8 +47,12 @@ export class SqliteRunStore implements RunStore {
          where run_id = @run_id and step = @step`,
       ),
       finishRun: db.prepare(
-        `update runs set status = ?, ended_at = ?, error_code = ?, error_message = ? where id = ? and status = 'running'`,
+        `update runs set status = ?, ended_at = ?, error_code = ?, error_message = ?, hooks_due_at = ? where id = ? and status = 'running'`,
       ),
+      dueHooks: db.prepare<[number, number], RunRow & { hooks_due_at: number }>(
+        `select * from runs where hooks_due_at <= ? order by hooks_due_at limit ?`,
+      ),
+      moveHooks: db.prepare(`update runs set hooks_due_at = ? where id = ? and hooks_due_at = ?`),
       insertLog: db.prepare(`insert into logs (run_id, step, attempt, time, level, line) values (?, ?, ?, ?, ?, ?)`),
       runById: db.prepare(`select * from runs where id = ?`),
       runsByPrefix: db.prepare(`select * from runs where id like ? escape '\\' order by id desc limit 6`),
@@ -128,11 +133,19 @@ export class SqliteRunStore implements RunStore {
     return this.#run("save step", () => this.#updateStep(step));
   }
 
-  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null): Promise<boolean> {
+  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null, hooksDueAt: number | null = null): Promise<boolean> {
     return this.#run(
       "finish run",
-      () => this.#stmt.finishRun.run(status, endedAt, error?.code ?? null, error?.message ?? null, id).changes > 0,
+      () => this.#stmt.finishRun.run(status, endedAt, error?.code ?? null, error?.message ?? null, hooksDueAt, id).changes > 0,
     );
+  }
+
+  dueHooks(now: number, limit: number): Promise<DueHooks[]> {
+    return this.#run("read due hooks", () => this.#stmt.dueHooks.all(now, limit).map((r) => ({ run: toRun(r), dueAt: r.hooks_due_at })));
+  }
+
+  moveHooks(runId: string, from: number, to: number | null): Promise<boolean> {
+    return this.#run("move hooks", () => this.#stmt.moveHooks.run(to, runId, from).changes > 0);
   }
 
   appendLogs(lines: readonly LogRecord[]): Promise<void> {

@@ -138,4 +138,7 @@ export const MIGRATIONS: readonly string[] = [
      pid integer not null,
      taken_at integer not null
    );`,
+  // When an ended run's hooks are due from whoever sweeps them (null: delivered, or none to deliver).
+  `alter table runs add column hooks_due_at integer;
+   create index runs_hooks_due on runs (hooks_due_at) where hooks_due_at is not null;`,
 ];

@@ -1,0 +1,155 @@
+import { spawnSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino } from "pino";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { TestClock } from "../../src/clock/clock.js";
+import { notify } from "../../src/pipeline/hooks.js";
+import { pipeline, type AnyPipeline } from "../../src/pipeline/pipeline.js";
+import { step } from "../../src/pipeline/step.js";
+import { settleAbandoned } from "../../src/runtime/abandoned-runs.js";
+import type { HookPayload } from "../../src/runtime/hook-payload.js";
+import { deliveryBudgetMs } from "../../src/runtime/hook-retry.js";
+import { runPipeline } from "../../src/runtime/run-pipeline.js";
+import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
+import { OverdueHooks } from "../../src/schedule/overdue-hooks.js";
+import { thisHost } from "../../src/storage/process-liveness.js";
+import { runRecord } from "../helpers/run-records.js";
+
+let server: Server;
+let base = "";
+const received: HookPayload[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    req.on("end", () => {
+      received.push(JSON.parse(body) as HookPayload);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+});
+
+let workspace: Workspace;
+let clock: TestClock;
+beforeEach(() => {
+  received.length = 0;
+  workspace = openWorkspace(":memory:");
+  clock = new TestClock(Date.UTC(2026, 5, 1));
+});
+afterEach(async () => {
+  await workspace.close();
+});
+
+const alerting = (): AnyPipeline =>
+  pipeline(
+    "daily",
+    { onFailure: [notify.webhook({ url: `${base}/alert` }, { timeoutMs: 2000, retry: { attempts: 2, delayMs: 10 } })] },
+    () => {
+      step("load", () => 1);
+    },
+  );
+
+function sweeper(pipelines: AnyPipeline[]): OverdueHooks {
+  return new OverdueHooks({
+    pipelines: new Map(pipelines.map((p) => [p.name, p])),
+    store: workspace.store,
+    clock,
+    log: pino({ level: "silent" }),
+  });
+}
+
+/** A failed run of "daily" as a worker that died right after ending it leaves it: hooks due at `dueAt`, not delivered. */
+async function endedUndelivered(id: string, dueAt: number): Promise<void> {
+  const { store } = workspace;
+  await store.createRun(runRecord(id, { startedAt: clock.now() }), ["load"]);
+  const error = { code: "STEP_FAILED", message: "boom" };
+  await store.saveStep({
+    runId: id,
+    step: "load",
+    status: "failed",
+    attempts: 1,
+    startedAt: 1,
+    endedAt: 2,
+    error,
+    output: null,
+    reusedFrom: null,
+  });
+  expect(await store.finishRun(id, "failed", clock.now(), { code: "STEP_FAILED", message: 'step "load" failed: boom' }, dueAt)).toBe(true);
+}
+
+describe("hooks nobody delivered (OverdueHooks)", () => {
+  it("gives the ender the hooks' whole delivery budget, then delivers them once", async () => {
+    const p = alerting();
+    const budget = deliveryBudgetMs(p.onFailure);
+    expect(budget).toBe(2000 + 10 + 2000 + 30_000); // two tries timing out, the wait between, the margin
+    await endedUndelivered("r1", clock.now() + budget);
+    const sweep = sweeper([p]);
+    clock.advance(budget - 1);
+    expect(await sweep.sweep()).toBe(0);
+    expect(received).toEqual([]);
+    clock.advance(1);
+    expect(await sweep.sweep()).toBe(1);
+    expect(received).toHaveLength(1);
+    expect(received[0]).toMatchObject({ runId: "r1", pipeline: "daily", status: "failed", failedStep: "load", errorCode: "STEP_FAILED" });
+    clock.advance(24 * 3600_000);
+    expect(await sweep.sweep()).toBe(0);
+    expect(received).toHaveLength(1);
+    const lines = (await workspace.store.getLogs("r1")).map((l) => JSON.parse(l.line) as { msg: string });
+    expect(lines.map((l) => l.msg)).toEqual([
+      "hooks delivered by the control plane: whoever ended the run did not deliver them",
+      "hook delivered",
+    ]);
+  });
+
+  it("two sweeps at once (two control planes) deliver a run's hooks once", async () => {
+    await endedUndelivered("r1", clock.now());
+    await endedUndelivered("r2", clock.now());
+    const counts = await Promise.all([sweeper([alerting()]).sweep(), sweeper([alerting()]).sweep()]);
+    expect(counts[0]! + counts[1]!).toBe(2);
+    expect(received.map((r) => r.runId).sort()).toEqual(["r1", "r2"]);
+  });
+
+  it("a run whose ender delivered its hooks is not due any more", async () => {
+    const p = alerting();
+    const result = await runPipeline(
+      pipeline("daily", { onFailure: p.onFailure }, () => {
+        step("load", () => {
+          throw new Error("boom");
+        });
+      }),
+      { workspace },
+    );
+    expect(result.status).toBe("failed");
+    expect(received).toHaveLength(1);
+    expect(await workspace.store.dueHooks(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    await result.close();
+  });
+
+  it("clears hooks that are no one's to deliver: no hook for that end, or a pipeline it lacks", async () => {
+    await endedUndelivered("r1", clock.now());
+    const quiet = pipeline("daily", {}, () => {
+      step("load", () => 1);
+    });
+    expect(await sweeper([quiet]).sweep()).toBe(0);
+    await endedUndelivered("r2", clock.now());
+    expect(await sweeper([]).sweep()).toBe(0);
+    expect(received).toEqual([]);
+    expect(await workspace.store.dueHooks(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+
+  it("a run settled as abandoned (its process gone) gets its failure hooks from the next sweep", async () => {
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid; // a process that has ended
+    await workspace.store.createRun(runRecord("r1", { owner: `${thisHost()}:${gone}` }), ["load"]);
+    const settled = await settleAbandoned(workspace, await workspace.store.getRun("r1"), clock.now());
+    expect(settled).toMatchObject({ status: "failed", error: { code: "RUN_ABANDONED" } });
+    expect(await sweeper([alerting()]).sweep()).toBe(1);
+    expect(received).toMatchObject([{ runId: "r1", status: "failed", errorCode: "RUN_ABANDONED", failedStep: null }]);
+  });
+});
