@@ -195,6 +195,11 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       try {
         outcome = await executeStep(scope, step, lost + 1);
       } catch (error) {
+        if (isStrataError(error) && error.code === "RUN_FINISHED") {
+          // Its run was ended meanwhile (failed when its steps could not all be enqueued, say): nothing to do.
+          log.warn({ runId: run.id, step: step.name, code: error.code }, "step of a run that has ended: not run");
+          return "run-ended";
+        }
         if (!isStrataError(error) || error.code !== "STEP_TAKEN_OVER") throw error;
         // The other worker's attempt is the one that counts: nothing more is written from here.
         logger.root.warn({ step: step.name, code: error.code }, error.message);

@@ -1,7 +1,7 @@
 import type { Clock } from "../clock/clock.js";
 import { SqlError } from "../errors/errors.js";
 import type { Logger } from "pino";
-import { describeError } from "../errors/strata-error.js";
+import { describeError, StrataError } from "../errors/strata-error.js";
 import type { StorageSet } from "../data/storage-set.js";
 import { isDataset } from "../pipeline/dataset.js";
 import { isParamRef, outputOf, type InputRef } from "../pipeline/refs.js";
@@ -220,10 +220,15 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
       startedAt: firstStart,
       reusedFrom: null,
     };
-    await store.saveAttempt(
+    const started = await store.saveAttempt(
       { runId: scope.runId, step: step.name, attempt, status: "running", startedAt, endedAt: null, error: null },
       { ...base, status: "running", endedAt: null, error: null, output: null },
     );
+    // The run ended before this step began (a step job that outlived its run): it does not run.
+    if (!started)
+      throw new StrataError("RUN_FINISHED", `run ${scope.runId} has already ended: step "${step.name}" is not run`, {
+        details: { runId: scope.runId, step: step.name },
+      });
     emit({ type: "step-started", step: step.name, attempt, at: startedAt });
     const log = scope.logger.forAttempt(step.name, attempt);
     log.info("step started");

@@ -128,8 +128,12 @@ export interface DueHooks {
 export interface RunStore {
   /** Records a new run and its steps as pending. */
   createRun(run: RunRecord, steps: readonly string[]): Promise<void>;
-  /** Records an attempt and the step's new state together. */
-  saveAttempt(attempt: AttemptRecord, step: StepRecord): Promise<void>;
+  /**
+   * Records an attempt and the step's new state together. An attempt's start (status "running") is
+   * recorded only while its run is running: false, and nothing written, when the run has ended (a
+   * step job that outlived its run, which is then not to run). An attempt's end is always recorded.
+   */
+  saveAttempt(attempt: AttemptRecord, step: StepRecord): Promise<boolean>;
   saveStep(step: StepRecord): Promise<void>;
   /**
    * Ends a running run. A run ends once: true for the call that ended it, false when it had ended

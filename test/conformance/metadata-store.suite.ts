@@ -118,6 +118,30 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
         expect(await runs.dueHooks(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
       });
 
+      it("refuses an attempt's start once its run has ended, and still records an attempt's end", async () => {
+        const { runs } = open();
+        for (const id of ["live", "over"]) await runs.createRun(run(id), ["s"]);
+        expect(await runs.finishRun("over", "failed", 20, { code: "QUEUE_UNAVAILABLE", message: "redis went away" })).toBe(true);
+        const start = (runId: string) =>
+          runs.saveAttempt(
+            { runId, step: "s", attempt: 1, status: "running", startedAt: 30, endedAt: null, error: null },
+            pendingStep(runId, "s"),
+          );
+        // Together, as a worker's concurrent steps write them (one statement on a store that batches).
+        expect(await Promise.all([start("live"), start("over")])).toEqual([true, false]);
+        expect((await runs.getAttempts("over")).length).toBe(0);
+        expect((await runs.getSteps("over"))[0]!.status).toBe("pending");
+        expect((await runs.getAttempts("live")).map((a) => a.status)).toEqual(["running"]);
+        // An end is recorded whatever the run's state: a cancel ends the run before its steps stop.
+        const lost = { code: "WORKER_LOST", message: "gone", retryable: true };
+        const ended = await runs.saveAttempt(
+          { runId: "over", step: "s", attempt: 1, status: "failed", startedAt: 30, endedAt: 40, error: lost },
+          { ...pendingStep("over", "s"), status: "failed", endedAt: 40, error: lost },
+        );
+        expect(ended).toBe(true);
+        expect((await runs.getAttempts("over")).map((a) => a.status)).toEqual(["failed"]);
+      });
+
       it("keeps params as given, in their order, and what a resume needs", async () => {
         const { runs } = open();
         const params = { z: "last key first", day: "2026-01-01", list: [1, 2.5, null], nested: { b: true, a: "é😀\u0000" } };

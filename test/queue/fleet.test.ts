@@ -5,6 +5,7 @@ import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestClock } from "../../src/clock/clock.js";
 import { loadProject, openProject } from "../../src/project/load-project.js";
+import { queueConnection, StepQueue } from "../../src/queue/step-queue.js";
 import { OverdueHooks } from "../../src/schedule/overdue-hooks.js";
 import { aliasOf } from "../../src/runtime/dataset-io.js";
 import type { Workspace } from "../../src/runtime/workspace.js";
@@ -12,6 +13,7 @@ import { startControlServer, type ControlServer } from "../../src/server/control
 import { BIN, makeProject } from "../cli/helpers.js";
 import { postgresUrl, redisUrl, uniqueName } from "../helpers/services.js";
 import { killHard, startServerProcess } from "../helpers/server-process.js";
+import { runRecord } from "../helpers/run-records.js";
 import { eventually } from "../helpers/waiting.js";
 
 // The fixture's config reads these when the project loads, here and in the worker processes.
@@ -248,6 +250,27 @@ describe("runs on the worker fleet (BullMQ on Redis, metadata on Postgres)", () 
     const rows = await shared.tables!.readRows(aliasOf(shared.tables!, "daily_totals"));
     expect(rows.map((r) => String(r.day)).sort()).toEqual(days);
   }, 60_000);
+
+  it("a step job of a run that ended before a worker took it (its other jobs failed to enqueue) is not run", async () => {
+    const runId = `r-ended-${Date.now().toString(36)}`;
+    const record = runRecord(runId, { pipeline: "one", params: {}, inputParams: {}, startedAt: Date.now() });
+    await workspace.store.createRun(record, ["noop"]);
+    await workspace.store.finishRun(runId, "failed", Date.now(), { code: "QUEUE_UNAVAILABLE", message: "redis went away" });
+    // The job that made it into Redis before the connection broke.
+    const target = (await loadProject(project.dir)).queue()!;
+    const redis = await queueConnection(target, "producer");
+    const queue = new StepQueue(target, redis);
+    try {
+      await queue.add([{ runId, pipeline: "one", step: "noop", run: record }]);
+      await Promise.race([...taken.values()].map((w) => w.line((l) => l.runId === runId && l.code === "RUN_FINISHED")));
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+    expect(await workspace.store.getAttempts(runId)).toEqual([]);
+    expect((await workspace.store.getSteps(runId)).map((s) => s.status)).toEqual(["pending"]);
+    expect(await workspace.store.getRun(runId)).toMatchObject({ status: "failed", error: { code: "QUEUE_UNAVAILABLE" } });
+  }, 30_000);
 
   it("a worker killed while it delivers a run's alert: the control plane's sweep delivers it once the worker's time is up", async () => {
     const started = await call("POST", "/v1/pipelines/alerted/runs", {});

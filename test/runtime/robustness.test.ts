@@ -57,7 +57,7 @@ describe("the runner's own failures never repeat or hide a step's work", () => {
     const real = openWorkspace(tempDir());
     workspace = real;
     // The real SQLite store, with one write made to fail as a full disk would.
-    const failing = (attempt: AttemptRecord, stepRecord: StepRecord): Promise<void> =>
+    const failing = (attempt: AttemptRecord, stepRecord: StepRecord): Promise<boolean> =>
       attempt.step === "b" && attempt.status === "succeeded"
         ? Promise.reject(new StoreError("STORE_FAILED", "disk full"))
         : real.store.saveAttempt(attempt, stepRecord);

@@ -45,16 +45,25 @@ export function stepValues(s: StepRecord): unknown[] {
 /** A data-modifying statement whose parameters are numbered from `at`. */
 type Part = (at: (i: number) => string) => string;
 
+/** An attempt's start (`start` true) is written only while its run is running; its end always is (see RunStore.saveAttempt). */
+const whileRunning = (start: string): string =>
+  `(not ${start} or exists (select 1 from runs where runs.id = u.run_id and runs.status = 'running'))`;
+
 const PARTS = {
+  // Returns the attempts written, so that a start refused is told so.
   attemptRows: ((p) => `insert into attempts (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable)
-     select * from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::integer[], ${p(4)}::text[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::boolean[])
+     select run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable
+     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::integer[], ${p(4)}::text[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::boolean[])
+       as u (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable)
+     where ${whileRunning("u.status = 'running'")}
      on conflict (run_id, step, attempt) do update set status = excluded.status, ended_at = excluded.ended_at,
-       error_code = excluded.error_code, error_message = excluded.error_message, retryable = excluded.retryable`) as Part,
+       error_code = excluded.error_code, error_message = excluded.error_message, retryable = excluded.retryable
+     returning run_id, step`) as Part,
   stepRows: ((p) => `update run_steps set status = u.status, attempts = u.attempts, started_at = u.started_at, ended_at = u.ended_at,
        error_code = u.error_code, error_message = u.error_message, output = u.output, reused_from = u.reused_from
-     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::integer[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::text[], ${p(10)}::text[])
-       as u (run_id, step, status, attempts, started_at, ended_at, error_code, error_message, output, reused_from)
-     where run_steps.run_id = u.run_id and run_steps.step = u.step`) as Part,
+     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::integer[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::boolean[])
+       as u (run_id, step, status, attempts, started_at, ended_at, error_code, error_message, output, reused_from, start)
+     where run_steps.run_id = u.run_id and run_steps.step = u.step and ${whileRunning("u.start")}`) as Part,
   // Identities are assigned in the order of `ordinality`, so seq keeps the lines' order.
   logRows: ((p) => `insert into logs (run_id, step, attempt, time, level, line)
      select run_id, step, attempt, time, level, line
@@ -70,19 +79,28 @@ const PARTS = {
      returning runs.id`) as Part,
 };
 
+/** What the statement returns: the attempts it wrote (run id and step) and the runs it ended (run id). */
+export interface ProgressRow {
+  readonly kind: "attempt" | "end";
+  readonly id: string;
+  readonly step: string | null;
+}
+
 /**
- * One statement for all of them: each kind present is a data-modifying part (the first ones as
- * CTEs), so the batch commits or fails as one. The kinds touch different rows: an attempt its
- * step's and its own, a run's end the run's, log lines new ones. A statement's parts all see the
- * rows as they were before it, so a row must not be created and changed in one (runs are created
- * on their own, before anything of theirs is written). `ended` reads the statement's rows: for
- * each end, whether it is the one that ended its run.
+ * One statement for all of them: each kind present is a data-modifying CTE, so the batch commits
+ * or fails as one, and the statement returns what the attempt and end parts wrote. The kinds touch
+ * different rows: an attempt its step's and its own, a run's end the run's, log lines new ones. A
+ * statement's parts all see the rows as they were before it, so a row must not be created and
+ * changed in one (runs are created on their own, before anything of theirs is written), and an
+ * attempt's start is refused by the run's status before this statement. `outcome` reads the
+ * statement's rows: for each attempt, whether it was written (false: a start refused, its run had
+ * ended); for each end, whether it is the one that ended its run.
  */
 export function progressStatement(writes: readonly ProgressWrite[]): {
   what: string;
   sql: string;
   values: unknown[];
-  ended: (rows: readonly { id: string }[]) => (write: ProgressWrite) => boolean | undefined;
+  outcome: (rows: readonly ProgressRow[]) => (write: ProgressWrite) => boolean | undefined;
 } {
   const attempts = writes.flatMap((w) => (w.kind === "attempt" ? [w] : []));
   const lines = writes.flatMap((w) => (w.kind === "logs" ? w.lines : []));
@@ -91,9 +109,11 @@ export function progressStatement(writes: readonly ProgressWrite[]): {
   const ends = writes.flatMap((w) => (w.kind === "end" && first.get(w.id) === w ? [w] : []));
   const parts: [Part, unknown[][]][] = [];
   const what: string[] = [];
+  const returned: string[] = []; // the final select's parts, each reading a CTE's returned rows
   if (attempts.length) {
     what.push("save attempt");
-    parts.push([PARTS.stepRows, unnestColumns(attempts, 10, (w) => stepValues(w.step))]);
+    parts.push([PARTS.stepRows, unnestColumns(attempts, 11, (w) => [...stepValues(w.step), w.attempt.status === "running"])]);
+    returned.push(`select 'attempt' as kind, run_id as id, step from w${parts.length}`);
     parts.push([
       PARTS.attemptRows,
       unnestColumns(attempts, 9, ({ attempt: a }) => [
@@ -115,6 +135,7 @@ export function progressStatement(writes: readonly ProgressWrite[]): {
   }
   if (ends.length) {
     what.push("finish run");
+    returned.push(`select 'end' as kind, id, null as step from w${parts.length}`);
     parts.push([
       PARTS.runEnds,
       unnestColumns(ends, 6, (e) => [e.id, e.status, e.endedAt, e.error?.code ?? null, pgText(e.error?.message), e.hooksDueAt]),
@@ -126,11 +147,15 @@ export function progressStatement(writes: readonly ProgressWrite[]): {
     values.push(...columns);
     return part((i) => `$${base + i}`);
   });
-  const last = statements.pop()!;
-  const sql = statements.length ? `with ${statements.map((s, i) => `w${i} as (${s})`).join(",\n")}\n${last}` : last;
-  const ended = (rows: readonly { id: string }[]) => {
-    const ids = new Set(rows.map((r) => r.id));
-    return (w: ProgressWrite): boolean | undefined => (w.kind === "end" ? first.get(w.id) === w && ids.has(w.id) : undefined);
+  const sql = `with ${statements.map((s, i) => `w${i} as (${s})`).join(",\n")}\n${
+    returned.length ? returned.join("\nunion all ") : "select null as kind, null as id, null as step where false"
+  }`;
+  const outcome = (rows: readonly ProgressRow[]) => {
+    const written = new Set(rows.map((r) => (r.kind === "end" ? `e\0${r.id}` : `a\0${r.id}\0${r.step}`)));
+    return (w: ProgressWrite): boolean | undefined => {
+      if (w.kind === "end") return first.get(w.id) === w && written.has(`e\0${w.id}`);
+      return w.kind === "attempt" ? written.has(`a\0${w.attempt.runId}\0${w.attempt.step}`) : undefined;
+    };
   };
-  return { what: what.join(", "), sql, values, ended };
+  return { what: what.join(", "), sql, values, outcome };
 }

@@ -13,7 +13,7 @@ import {
 } from "../run-store.js";
 import { toAttempt, toLog, toRun, toStep, type AttemptRow, type LogRow, type RunRow, type StepRow } from "../metadata-rows.js";
 import { batchedWrites } from "./batched-writes.js";
-import { progressKey, progressStatement, stepValues, type ProgressWrite } from "./progress-writes.js";
+import { progressKey, progressStatement, stepValues, type ProgressRow, type ProgressWrite } from "./progress-writes.js";
 import { PostgresMetadataDb, pgText, unnestColumns, type PostgresMetadataOptions } from "./metadata-db.js";
 
 const LABEL = "metadata store";
@@ -26,8 +26,8 @@ export class PostgresRunStore implements RunStore {
   // batchedWrites): with many steps ending at once (a worker fleet), a statement each was most of the cost.
   #writes = 0; // numbers writes that are never merged: log batches, run ends
   readonly #progress = batchedWrites<ProgressWrite, boolean | undefined>(async (writes) => {
-    const { what, sql, values, ended } = progressStatement(writes);
-    return ended(await this.#write<{ id: string }>(what, sql, values));
+    const { what, sql, values, outcome } = progressStatement(writes);
+    return outcome(await this.#write<ProgressRow>(what, sql, values));
   }, progressKey);
 
   /** Uses an open metadata database (which it will not close), or opens one of its own. */
@@ -92,8 +92,8 @@ export class PostgresRunStore implements RunStore {
   static readonly #UPDATE_STEP = `update run_steps set status = $3, attempts = $4, started_at = $5, ended_at = $6, error_code = $7, error_message = $8, output = $9, reused_from = $10
      where run_id = $1 and step = $2`;
 
-  async saveAttempt(attempt: AttemptRecord, step: StepRecord): Promise<void> {
-    await this.#progress.load({ kind: "attempt", attempt, step });
+  async saveAttempt(attempt: AttemptRecord, step: StepRecord): Promise<boolean> {
+    return (await this.#progress.load({ kind: "attempt", attempt, step })) === true;
   }
 
   async saveStep(step: StepRecord): Promise<void> {

@@ -55,6 +55,7 @@ export class SqliteRunStore implements RunStore {
       moveHooks: db.prepare(`update runs set hooks_due_at = ? where id = ? and hooks_due_at = ?`),
       insertLog: db.prepare(`insert into logs (run_id, step, attempt, time, level, line) values (?, ?, ?, ?, ?, ?)`),
       runById: db.prepare(`select * from runs where id = ?`),
+      runStatus: db.prepare<[string], string>(`select status from runs where id = ?`).pluck(),
       runsByPrefix: db.prepare(`select * from runs where id like ? escape '\\' order by id desc limit 6`),
       steps: db.prepare(`select * from run_steps where run_id = ? order by position`),
       attempts: db.prepare(`select * from attempts where run_id = ? order by started_at, step, attempt`),
@@ -110,9 +111,11 @@ export class SqliteRunStore implements RunStore {
     });
   }
 
-  saveAttempt(a: AttemptRecord, step: StepRecord): Promise<void> {
+  saveAttempt(a: AttemptRecord, step: StepRecord): Promise<boolean> {
     return this.#run("save attempt", () =>
       this.#db.transaction(() => {
+        // A start is refused once the run has ended (see RunStore.saveAttempt).
+        if (a.status === "running" && this.#stmt.runStatus.get(a.runId) !== "running") return false;
         this.#stmt.upsertAttempt.run({
           run_id: a.runId,
           step: a.step,
@@ -125,6 +128,7 @@ export class SqliteRunStore implements RunStore {
           retryable: a.error ? Number(a.error.retryable) : null,
         });
         this.#updateStep(step);
+        return true;
       })(),
     );
   }
