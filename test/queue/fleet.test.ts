@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { ServerResponse } from "node:http";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestClock } from "../../src/clock/clock.js";
@@ -15,6 +14,7 @@ import { postgresUrl, redisUrl, uniqueName } from "../helpers/services.js";
 import { killHard, startServerProcess } from "../helpers/server-process.js";
 import { runRecord } from "../helpers/run-records.js";
 import { eventually } from "../helpers/waiting.js";
+import { startWebhookSink, type WebhookSink } from "../helpers/webhook-sink.js";
 
 // The fixture's config reads these when the project loads, here and in the worker processes.
 const env: Record<string, string> = {};
@@ -23,8 +23,7 @@ let workspace: Workspace;
 let server: ControlServer;
 let key: string;
 /** The alerts `alerted` sends; the first is held unanswered, so its worker is still delivering it. */
-let alerts: Server;
-const alertsSeen: { runId: string }[] = [];
+let alerts: WebhookSink;
 const held: ServerResponse[] = [];
 const workers = new Set<ChildProcess>();
 /** Each worker process with its log, to find the one that took a step. */
@@ -93,18 +92,9 @@ async function runToEnd(
 }
 
 beforeAll(async () => {
-  alerts = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
-    req.on("end", () => {
-      alertsSeen.push(JSON.parse(body) as { runId: string });
-      if (alertsSeen.length === 1) held.push(res);
-      else res.end();
-    });
-  });
-  await new Promise<void>((resolve) => alerts.listen(0, "127.0.0.1", resolve));
+  alerts = await startWebhookSink((res) => (alerts.received.length === 1 ? held.push(res) : res.end()));
   Object.assign(env, {
-    FLEET_ALERT_URL: `http://127.0.0.1:${(alerts.address() as AddressInfo).port}/alert`,
+    FLEET_ALERT_URL: `${alerts.url}/alert`,
     FLEET_METADATA_URL: postgresUrl(),
     FLEET_QUEUE_URL: redisUrl(),
     FLEET_SCHEMA: uniqueName("fleet").toLowerCase(),
@@ -123,8 +113,7 @@ afterEach(() => undefined);
 
 afterAll(async () => {
   for (const child of workers) child.kill("SIGKILL");
-  held.forEach((res) => res.destroy());
-  alerts?.close();
+  await alerts?.close();
   await server?.close(1000);
   await workspace?.close();
   project?.cleanup();
@@ -276,7 +265,7 @@ describe("runs on the worker fleet (BullMQ on Redis, metadata on Postgres)", () 
     const started = await call("POST", "/v1/pipelines/alerted/runs", {});
     const runId = started.body.runId as string;
     await eventually(async () => {
-      if (alertsSeen.length < 1) throw new Error("no alert yet");
+      if (alerts.received.length < 1) throw new Error("no alert yet");
     });
     const holder = await Promise.race(
       [...taken].map(async ([child, w]) => {
@@ -293,9 +282,9 @@ describe("runs on the worker fleet (BullMQ on Redis, metadata on Postgres)", () 
     const sweepAt = (at: number): Promise<number> =>
       new OverdueHooks({ pipelines, store: workspace.store, clock: new TestClock(at), log: pino({ level: "silent" }) }).sweep();
     expect(await sweepAt(due!.dueAt - 1)).toBe(0);
-    expect(alertsSeen).toHaveLength(1);
+    expect(alerts.received).toHaveLength(1);
     expect(await sweepAt(due!.dueAt)).toBe(1);
-    expect(alertsSeen.map((a) => a.runId)).toEqual([runId, runId]);
+    expect(alerts.received.map((a) => a.body.runId)).toEqual([runId, runId]);
     expect(await workspace.store.dueHooks(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
     await startWorker().line((l) => l.msg === "worker ready"); // the fleet is two again
   }, 60_000);

@@ -1,6 +1,4 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -14,17 +12,11 @@ import type { HookPayload } from "../../src/runtime/hook-runner.js";
 import { deliverWithRetry } from "../../src/runtime/hook-retry.js";
 import { runPipeline } from "../../src/runtime/run-pipeline.js";
 import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
+import { startWebhookSink, type ReceivedHook, type WebhookSink } from "../helpers/webhook-sink.js";
 
-interface Received {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: HookPayload;
-}
-
-let server: Server;
+let sink: WebhookSink;
 let base = "";
-const received: Received[] = [];
+let received: ReceivedHook[] = [];
 // Requests seen per path, so `/flaky-<n>` can fail its first n.
 const seen = new Map<string, number>();
 
@@ -38,20 +30,15 @@ function statusFor(path: string): number {
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
-    req.on("end", () => {
-      received.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body: JSON.parse(body) as HookPayload });
-      res.statusCode = statusFor(req.url ?? "");
-      res.end();
-    });
+  sink = await startWebhookSink((res, hook) => {
+    res.statusCode = statusFor(hook.path);
+    res.end();
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = sink.url;
+  received = sink.received;
 });
 afterAll(async () => {
-  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+  await sink.close();
 });
 
 let workspace: Workspace;

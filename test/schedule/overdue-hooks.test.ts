@@ -1,6 +1,4 @@
 import { spawnSync } from "node:child_process";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TestClock } from "../../src/clock/clock.js";
@@ -15,31 +13,25 @@ import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
 import { OverdueHooks } from "../../src/schedule/overdue-hooks.js";
 import { thisHost } from "../../src/storage/process-liveness.js";
 import { runRecord } from "../helpers/run-records.js";
+import { startWebhookSink, type WebhookSink } from "../helpers/webhook-sink.js";
 
-let server: Server;
+let sink: WebhookSink;
 let base = "";
-const received: HookPayload[] = [];
+/** The payloads the sink got, in order. */
+const received = (): HookPayload[] => sink.received.map((r) => r.body);
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
-    req.on("end", () => {
-      received.push(JSON.parse(body) as HookPayload);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  sink = await startWebhookSink();
+  base = sink.url;
 });
 afterAll(async () => {
-  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+  await sink.close();
 });
 
 let workspace: Workspace;
 let clock: TestClock;
 beforeEach(() => {
-  received.length = 0;
+  sink.received.length = 0;
   workspace = openWorkspace(":memory:");
   clock = new TestClock(Date.UTC(2026, 5, 1));
 });
@@ -93,14 +85,14 @@ describe("hooks nobody delivered (OverdueHooks)", () => {
     const sweep = sweeper([p]);
     clock.advance(budget - 1);
     expect(await sweep.sweep()).toBe(0);
-    expect(received).toEqual([]);
+    expect(received()).toEqual([]);
     clock.advance(1);
     expect(await sweep.sweep()).toBe(1);
-    expect(received).toHaveLength(1);
-    expect(received[0]).toMatchObject({ runId: "r1", pipeline: "daily", status: "failed", failedStep: "load", errorCode: "STEP_FAILED" });
+    expect(received()).toHaveLength(1);
+    expect(received()[0]).toMatchObject({ runId: "r1", pipeline: "daily", status: "failed", failedStep: "load", errorCode: "STEP_FAILED" });
     clock.advance(24 * 3600_000);
     expect(await sweep.sweep()).toBe(0);
-    expect(received).toHaveLength(1);
+    expect(received()).toHaveLength(1);
     const lines = (await workspace.store.getLogs("r1")).map((l) => JSON.parse(l.line) as { msg: string });
     expect(lines.map((l) => l.msg)).toEqual([
       "hooks delivered by the control plane: whoever ended the run did not deliver them",
@@ -113,7 +105,11 @@ describe("hooks nobody delivered (OverdueHooks)", () => {
     await endedUndelivered("r2", clock.now());
     const counts = await Promise.all([sweeper([alerting()]).sweep(), sweeper([alerting()]).sweep()]);
     expect(counts[0]! + counts[1]!).toBe(2);
-    expect(received.map((r) => r.runId).sort()).toEqual(["r1", "r2"]);
+    expect(
+      received()
+        .map((r) => r.runId)
+        .sort(),
+    ).toEqual(["r1", "r2"]);
   });
 
   it("a run whose ender delivered its hooks is not due any more", async () => {
@@ -127,7 +123,7 @@ describe("hooks nobody delivered (OverdueHooks)", () => {
       { workspace },
     );
     expect(result.status).toBe("failed");
-    expect(received).toHaveLength(1);
+    expect(received()).toHaveLength(1);
     expect(await workspace.store.dueHooks(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
     await result.close();
   });
@@ -140,7 +136,7 @@ describe("hooks nobody delivered (OverdueHooks)", () => {
     expect(await sweeper([quiet]).sweep()).toBe(0);
     await endedUndelivered("r2", clock.now());
     expect(await sweeper([]).sweep()).toBe(0);
-    expect(received).toEqual([]);
+    expect(received()).toEqual([]);
     expect(await workspace.store.dueHooks(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
   });
 
@@ -150,6 +146,6 @@ describe("hooks nobody delivered (OverdueHooks)", () => {
     const settled = await settleAbandoned(workspace, await workspace.store.getRun("r1"), clock.now());
     expect(settled).toMatchObject({ status: "failed", error: { code: "RUN_ABANDONED" } });
     expect(await sweeper([alerting()]).sweep()).toBe(1);
-    expect(received).toMatchObject([{ runId: "r1", status: "failed", errorCode: "RUN_ABANDONED", failedStep: null }]);
+    expect(received()).toMatchObject([{ runId: "r1", status: "failed", errorCode: "RUN_ABANDONED", failedStep: null }]);
   });
 });
