@@ -38,6 +38,8 @@ export async function deliverWithRetry(hook: Hook, payload: HookPayload, options
 
 /** Time beyond the tries themselves: a slow store write, a pause of the process. */
 const BUDGET_MARGIN_MS = 30_000;
+/** Hooks whose tries would take longer are taken over by a sweep after this anyway. */
+const BUDGET_MAX_MS = 24 * 3600_000;
 
 /**
  * The longest `deliverWithRetry` can take for these hooks (delivered together): every try timing
@@ -51,5 +53,6 @@ export function deliveryBudgetMs(hooks: readonly Hook[]): number {
     for (let attempt = 1; attempt < retry.attempts; attempt++) total += retry.delayMs * retry.factor ** (attempt - 1) + timeoutMs;
     longest = Math.max(longest, total);
   }
-  return longest + BUDGET_MARGIN_MS;
+  // Whole milliseconds (the stores keep integers; a factor of 1.5 makes fractions), and bounded.
+  return Math.min(Math.ceil(longest) + BUDGET_MARGIN_MS, BUDGET_MAX_MS);
 }

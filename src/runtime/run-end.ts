@@ -82,7 +82,8 @@ export async function endRun(pipeline: AnyPipeline, run: RunRecord, options: End
 /** Records a run's hooks as delivered (tried to the end); a failure to say so only means a sweep may deliver them again. */
 export async function hooksDelivered(store: RunStore, runId: string, dueAt: number, logger: RunLogger): Promise<void> {
   try {
-    await store.moveHooks(runId, dueAt, null);
+    if (!(await store.moveHooks(runId, dueAt, null)))
+      logger.root.warn("a control plane took these hooks over while they were being delivered (past their budget): they may go out twice");
   } catch (error) {
     logger.root.warn({ err: error }, "the hooks could not be recorded as delivered: a control plane may deliver them again");
   }

@@ -224,11 +224,23 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
       { runId: scope.runId, step: step.name, attempt, status: "running", startedAt, endedAt: null, error: null },
       { ...base, status: "running", endedAt: null, error: null, output: null },
     );
-    // The run ended before this step began (a step job that outlived its run): it does not run.
-    if (!started)
-      throw new StrataError("RUN_FINISHED", `run ${scope.runId} has already ended: step "${step.name}" is not run`, {
+    // The run ended before this attempt began (a step job that outlived its run, or a run ended
+    // during a retry's backoff): it does not run, and a step left retrying is recorded cancelled.
+    if (!started) {
+      const ended = new StrataError("RUN_FINISHED", `run ${scope.runId} has already ended: step "${step.name}" is not run`, {
         details: { runId: scope.runId, step: step.name },
       });
+      if (attempt > firstAttempt)
+        await store.saveStep({
+          ...base,
+          attempts: attempt - 1,
+          status: "cancelled",
+          endedAt: clock.now(),
+          error: { code: ended.code, message: ended.message },
+          output: null,
+        });
+      throw ended;
+    }
     emit({ type: "step-started", step: step.name, attempt, at: startedAt });
     const log = scope.logger.forAttempt(step.name, attempt);
     log.info("step started");

@@ -143,7 +143,8 @@ export class ControlPlane {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#ticking;
-    await this.hooks.settled();
+    // Deliveries under way are not waited for (a hook may take minutes): one cut short is
+    // delivered again by the next sweep once its claim runs out.
   }
 
   /** Starts a run by hand or through the API. */
@@ -199,7 +200,8 @@ export class ControlPlane {
     for (const entry of this.#partitions) await this.#partitionsLanded(entry);
     for (const { pipeline, trigger } of this.#streams) await this.#consume(pipeline, trigger);
     // Not awaited: a slow alert must not hold up the triggers.
-    if (!this.#stopped) void this.hooks.sweep().catch((error: unknown) => this.#o.log.error({ err: error }, "overdue hooks sweep failed"));
+    if (!this.#stopped)
+      void this.hooks.sweep().catch((error: unknown) => this.#o.log.error({ err: error }, "overdue hooks could not be read"));
   }
 
   async #consume(pipeline: AnyPipeline, trigger: StreamTrigger): Promise<void> {

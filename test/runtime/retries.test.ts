@@ -145,4 +145,24 @@ describe("retries", () => {
     expect(clock.sleeps).toEqual([]);
     expect(result.steps[0]!.attempts).toBe(1);
   });
+
+  it("a run ended during a retry's backoff: the next attempt does not start, and the step is recorded cancelled", async () => {
+    const workspace = open();
+    const { p, seen } = flaky({ max: 3, delayMs: 100 }, Infinity);
+    let runId = "";
+    // The run is ended by someone else (a worker lacking the pipeline, a settle) while the step waits.
+    const clock = new TestClock(START);
+    const sleep = clock.sleep.bind(clock);
+    clock.sleep = async (ms, signal) => {
+      await workspace.store.finishRun(runId, "failed", clock.now(), { code: "STEP_NOT_FOUND", message: "ended elsewhere" });
+      return sleep(ms, signal);
+    };
+    const running = runPipeline(p, { workspace, clock, onEvent: (e) => (e.type === "run-started" ? (runId = e.run.id) : undefined) });
+    await expect(running).rejects.toMatchObject({ code: "RUN_FINISHED" });
+    expect(seen).toEqual([1]);
+    const [stepRecord] = await workspace.store.getSteps(runId);
+    expect(stepRecord).toMatchObject({ status: "cancelled", attempts: 1, error: { code: "RUN_FINISHED" } });
+    expect((await workspace.store.getAttempts(runId)).map((a) => a.status)).toEqual(["failed"]);
+    expect((await workspace.store.getRun(runId)).error?.code).toBe("STEP_NOT_FOUND");
+  });
 });

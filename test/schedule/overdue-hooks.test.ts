@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import type { ServerResponse } from "node:http";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TestClock } from "../../src/clock/clock.js";
@@ -13,15 +14,18 @@ import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
 import { OverdueHooks } from "../../src/schedule/overdue-hooks.js";
 import { thisHost } from "../../src/storage/process-liveness.js";
 import { runRecord } from "../helpers/run-records.js";
+import { eventually } from "../helpers/waiting.js";
 import { startWebhookSink, type WebhookSink } from "../helpers/webhook-sink.js";
 
 let sink: WebhookSink;
 let base = "";
+/** Responses the sink holds unanswered, as an endpoint that hangs. */
+const held: ServerResponse[] = [];
 /** The payloads the sink got, in order. */
 const received = (): HookPayload[] => sink.received.map((r) => r.body);
 
 beforeAll(async () => {
-  sink = await startWebhookSink();
+  sink = await startWebhookSink((res, hook) => (hook.path === "/hang" ? held.push(res) : res.end()));
   base = sink.url;
 });
 afterAll(async () => {
@@ -128,16 +132,50 @@ describe("hooks nobody delivered (OverdueHooks)", () => {
     await result.close();
   });
 
-  it("clears hooks that are no one's to deliver: no hook for that end, or a pipeline it lacks", async () => {
+  it("clears hooks that are no one's to deliver; those of a pipeline it lacks it leaves for a day to one that has it", async () => {
     await endedUndelivered("r1", clock.now());
     const quiet = pipeline("daily", {}, () => {
       step("load", () => 1);
     });
     expect(await sweeper([quiet]).sweep()).toBe(0);
+    expect(await workspace.store.dueHooks(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
     await endedUndelivered("r2", clock.now());
     expect(await sweeper([]).sweep()).toBe(0);
-    expect(received()).toEqual([]);
-    expect(await workspace.store.dueHooks(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    expect(await workspace.store.dueHooks(clock.now(), 10)).toEqual([]); // looked at again later
+    clock.advance(10 * 60_000);
+    expect(await sweeper([alerting()]).sweep()).toBe(1); // a control plane that has it
+    expect(received().map((r) => r.runId)).toEqual(["r2"]);
+    await endedUndelivered("r3", clock.now());
+    clock.advance(24 * 3600_000);
+    expect(await sweeper([]).sweep()).toBe(0);
+    expect(await workspace.store.dueHooks(Number.MAX_SAFE_INTEGER, 10)).toEqual([]); // a day on: dropped
+  });
+
+  it("a hook that hangs holds up no other run's hooks", async () => {
+    const hanging = pipeline(
+      "hangs",
+      { onFailure: [notify.webhook({ url: `${base}/hang` }, { timeoutMs: 30_000, retry: { attempts: 1 } })] },
+      () => {
+        step("load", () => 1);
+      },
+    );
+    await workspace.store.createRun(runRecord("stuck", { pipeline: "hangs" }), ["load"]);
+    await workspace.store.finishRun("stuck", "failed", clock.now(), { code: "STEP_FAILED", message: "x" }, clock.now());
+    const sweep = sweeper([alerting(), hanging]);
+    const first = sweep.sweep(); // delivers "stuck", whose endpoint never answers
+    await eventually(async () => expect(sink.received.map((r) => r.path)).toEqual(["/hang"]));
+    await endedUndelivered("r1", clock.now());
+    expect(await sweep.sweep()).toBe(1); // while the first is still under way
+    expect(received().map((r) => r.runId)).toEqual(["stuck", "r1"]);
+    held.splice(0).forEach((res) => res.end());
+    expect(await first).toBe(1);
+  });
+
+  it("a delivery budget is whole milliseconds, and at most a day", () => {
+    const hook = (retry: { attempts: number; delayMs: number; factor: number }) =>
+      notify.webhook({ url: base }, { timeoutMs: 1000, retry });
+    expect(deliveryBudgetMs([hook({ attempts: 3, delayMs: 333, factor: 1.5 })])).toBe(1000 + 333 + 1000 + 500 + 1000 + 30_000);
+    expect(deliveryBudgetMs([hook({ attempts: 200, delayMs: 1000, factor: 2 })])).toBe(24 * 3600_000);
   });
 
   it("a run settled as abandoned (its process gone) gets its failure hooks from the next sweep", async () => {

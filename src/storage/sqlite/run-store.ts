@@ -113,23 +113,27 @@ export class SqliteRunStore implements RunStore {
 
   saveAttempt(a: AttemptRecord, step: StepRecord): Promise<boolean> {
     return this.#run("save attempt", () =>
-      this.#db.transaction(() => {
-        // A start is refused once the run has ended (see RunStore.saveAttempt).
-        if (a.status === "running" && this.#stmt.runStatus.get(a.runId) !== "running") return false;
-        this.#stmt.upsertAttempt.run({
-          run_id: a.runId,
-          step: a.step,
-          attempt: a.attempt,
-          status: a.status,
-          started_at: a.startedAt,
-          ended_at: a.endedAt,
-          error_code: a.error?.code ?? null,
-          error_message: a.error?.message ?? null,
-          retryable: a.error ? Number(a.error.retryable) : null,
-        });
-        this.#updateStep(step);
-        return true;
-      })(),
+      this.#db
+        .transaction(() => {
+          // A start is refused once the run has ended (see RunStore.saveAttempt).
+          if (a.status === "running" && this.#stmt.runStatus.get(a.runId) !== "running") return false;
+          this.#stmt.upsertAttempt.run({
+            run_id: a.runId,
+            step: a.step,
+            attempt: a.attempt,
+            status: a.status,
+            started_at: a.startedAt,
+            ended_at: a.endedAt,
+            error_code: a.error?.code ?? null,
+            error_message: a.error?.message ?? null,
+            retryable: a.error ? Number(a.error.retryable) : null,
+          });
+          this.#updateStep(step);
+          return true;
+          // Immediate: it reads before it writes, and a deferred transaction that another process
+          // writes in between fails at its first write (SQLITE_BUSY_SNAPSHOT) instead of waiting.
+        })
+        .immediate(),
     );
   }
 
