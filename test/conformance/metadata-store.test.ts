@@ -215,6 +215,26 @@ describe("postgres metadata store", () => {
     }
   });
 
+  it("plans prepared writes once (generic plans), and reads afresh (their optional filters need the values)", async () => {
+    const db = new PostgresMetadataDb({ url: postgresUrl(), schema });
+    try {
+      const mode = async (prepared: boolean): Promise<unknown> =>
+        (
+          await db.query<{ plan_cache_mode: string }>(
+            "test",
+            "show",
+            `select current_setting('plan_cache_mode') as plan_cache_mode`,
+            [],
+            prepared,
+          )
+        )[0]?.plan_cache_mode;
+      expect(await mode(true)).toBe("force_generic_plan");
+      expect(await mode(false)).toBe("auto");
+    } finally {
+      await db.close();
+    }
+  });
+
   it("creates its schema and tables at the first call, not when opened", async () => {
     const stores = open();
     const exists = async (): Promise<boolean> =>

@@ -23,8 +23,14 @@ export interface PostgresMetadataOptions {
 /** Runs one statement and returns its rows: on the pool, or on a transaction's own connection. */
 export type Query = <R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values?: readonly unknown[]) => Promise<R[]>;
 
+/** Which pool a statement runs on: prepared writes have a small one of their own (see `query`). */
+type PoolKind = "any" | "prepared";
+
+/** Connections of the prepared writes' pool: each batcher has one statement in flight at a time. */
+const PREPARED_POOL_SIZE = 3;
+
 /**
- * The metadata database on a Postgres server: one pool shared by the run store, the catalog, the
+ * The metadata database on a Postgres server: pools shared by the run store, the catalog, the
  * model registry and the API keys, with every table in one schema (`strata` by default). Nothing
  * connects until the first call, which also brings the schema up to date, so opening a workspace
  * stays synchronous and a server that is down at start is retried at the next call.
@@ -35,7 +41,7 @@ export class PostgresMetadataDb {
   readonly server: string;
   readonly #config: pg.PoolConfig;
   readonly #statementTimeoutMs: number;
-  #opened: Promise<pg.Pool> | undefined;
+  readonly #pools = new Map<PoolKind, Promise<pg.Pool>>();
   #ready: Promise<void> | undefined;
   #closed = false;
 
@@ -69,10 +75,18 @@ export class PostgresMetadataDb {
 
   // The driver is imported at the first call, not with this module: the workspace imports the
   // Postgres stores whatever its metadata technology, and most commands never reach a server.
-  #pool(): Promise<pg.Pool> {
-    this.#opened ??= import("pg").then(({ default: driver }) => {
+  #pool(kind: PoolKind): Promise<pg.Pool> {
+    let opened = this.#pools.get(kind);
+    if (opened) return opened;
+    opened = import("pg").then(({ default: driver }) => {
       const pool = new driver.Pool({
         ...this.#config,
+        ...(kind === "prepared"
+          ? {
+              max: Math.min(PREPARED_POOL_SIZE, this.#config.max!),
+              options: `${this.#config.options} -c plan_cache_mode=force_generic_plan`,
+            }
+          : {}),
         statement_timeout: this.#statementTimeoutMs,
         // bigint columns (times in ms, row counts, count(*)) are read as numbers: they stay far below 2^53.
         types: {
@@ -85,7 +99,8 @@ export class PostgresMetadataDb {
       pool.on("error", () => undefined);
       return pool;
     });
-    return this.#opened;
+    this.#pools.set(kind, opened);
+    return opened;
   }
 
   /** What messages name: server and schema, never the password. */
@@ -117,10 +132,14 @@ export class PostgresMetadataDb {
 
   /**
    * One statement on the pool; `label` (the store) and `what` (the operation) name a failure.
-   * `prepared`: the server parses it once per connection, and after a few runs plans it once too
-   * (see enable_seqscan above), then only binds values. For the writes made many times a second
-   * (a worker fleet's step records); never for a `select *`, whose prepared plan a later migration
-   * adding a column would break.
+   * `prepared`: the server parses it once per connection and plans it once (a generic plan, see
+   * enable_seqscan above), then only binds values. For the writes made many times a second (a
+   * worker fleet's step records); never for a `select *`, whose prepared plan a later migration
+   * adding a column would break. They run on a small pool of their own with
+   * plan_cache_mode=force_generic_plan: left to choose, Postgres planned every call of the
+   * unnest-of-arrays writes afresh (it knows the arrays' lengths then, which makes a custom plan
+   * look cheaper), and planning was a sixth of the server's time on a fleet. Reads keep custom
+   * plans: their optional filters (`$1 is null or pipeline = $1`) find an index only then.
    */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     label: string,
@@ -131,7 +150,12 @@ export class PostgresMetadataDb {
   ): Promise<R[]> {
     await this.ready();
     const name = prepared ? statementName(sql) : undefined;
-    return this.#with(label, what, async (client) => (await client.query<R>({ text: sql, values: values as unknown[], name })).rows);
+    return this.#with(
+      label,
+      what,
+      async (client) => (await client.query<R>({ text: sql, values: values as unknown[], name })).rows,
+      prepared ? "prepared" : "any",
+    );
   }
 
   /**
@@ -192,11 +216,11 @@ export class PostgresMetadataDb {
   }
 
   /** Runs `use` on a pooled connection (dropped, not reused, if it broke) and names any failure. */
-  async #with<T>(label: string, what: string, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  async #with<T>(label: string, what: string, use: (client: pg.PoolClient) => Promise<T>, kind: PoolKind = "any"): Promise<T> {
     if (this.#closed) throw new StrataError("STORAGE_UNAVAILABLE", `${label} (${this.location}) is closed`, { retryable: false });
     let client: pg.PoolClient;
     try {
-      client = await (await this.#pool()).connect();
+      client = await (await this.#pool(kind)).connect();
     } catch (cause) {
       throw this.#failed(label, what, cause);
     }
@@ -231,7 +255,7 @@ export class PostgresMetadataDb {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#opened) await (await this.#opened).end();
+    await Promise.all([...this.#pools.values()].map(async (pool) => (await pool).end()));
   }
 }
 
