@@ -51,6 +51,8 @@ export interface EndRunOptions {
   readonly emit: RunEventListener;
   readonly cancelled: boolean;
   readonly failures: readonly StepFailure[];
+  /** Strata's own failure stopped the run (not a step's): it fails with this error. */
+  readonly aborted?: ErrorInfo;
 }
 
 /**
@@ -62,9 +64,9 @@ export interface EndRunOptions {
 export async function endRun(pipeline: AnyPipeline, run: RunRecord, options: EndRunOptions): Promise<RunRecord | undefined> {
   const { store, clock, logger, emit } = options;
   const endedAt = clock.now();
-  const status: RunStatus = options.cancelled ? "cancelled" : options.failures.length ? "failed" : "succeeded";
+  const status: RunStatus = options.aborted ? "failed" : options.cancelled ? "cancelled" : options.failures.length ? "failed" : "succeeded";
   const failures = inStepOrder(pipeline, options.failures);
-  const error = runError(status, failures);
+  const error = options.aborted ?? runError(status, failures);
   const hooks = hooksFor(pipeline, status);
   // Recorded as due once this process has had its time to deliver them: should it die first, a
   // control plane's sweep delivers them (schedule/overdue-hooks.ts).

@@ -180,13 +180,21 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
       close: () => (ownWorkspace ? workspace.close() : Promise.resolve()),
     };
   } catch (thrown) {
-    // Strata's own machinery failed after the run was recorded: never leave it "running". Its
-    // failure hooks are due at once, from a control plane's sweep.
+    // Strata's own machinery failed after the run was recorded: never leave it "running", and
+    // send its failure alerts (when the store cannot record the end either, the run is settled as
+    // abandoned once this process has gone, and a control plane sends them).
     if (started) {
       const { code, message } = describeError(thrown);
-      const now = clock.now();
-      await store.finishRun(started.run.id, "failed", now, { code, message }, now).catch(() => undefined);
       started.logger.root.error({ err: thrown }, "run aborted by an internal error");
+      await endRun(pipeline, started.run, {
+        store,
+        clock,
+        logger: started.logger,
+        emit: () => undefined,
+        cancelled: false,
+        failures: [],
+        aborted: { code, message },
+      }).catch(() => undefined);
       await started.logger.close().catch(() => undefined);
     }
     if (ownWorkspace) await workspace.close();

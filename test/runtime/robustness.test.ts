@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { StoreError } from "../../src/errors/errors.js";
+import { notify } from "../../src/pipeline/hooks.js";
 import { pipeline } from "../../src/pipeline/pipeline.js";
 import { step } from "../../src/pipeline/step.js";
 import { runPipeline } from "../../src/runtime/run-pipeline.js";
 import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
 import type { AttemptRecord, RunStore, StepRecord } from "../../src/storage/run-store.js";
 import { tempDirEachTest } from "../helpers/resources.js";
+import { startWebhookSink } from "../helpers/webhook-sink.js";
 
 const tempDir = tempDirEachTest("strata-robust-");
 let workspace: Workspace | undefined;
@@ -68,13 +70,21 @@ describe("the runner's own failures never repeat or hide a step's work", () => {
         return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },
     }) as RunStore;
-    const p = pipeline("store-fails", () => {
-      const a = step("a", () => 1);
-      step("b", { inputs: { a } }, ({ a }) => a + 1);
-      step("c", () => 3);
-    });
-    await expect(runPipeline(p, { workspace: { ...real, store }, concurrency: 1 })).rejects.toMatchObject({ code: "STORE_FAILED" });
-    const [run] = await real.store.listRuns();
-    expect(run).toMatchObject({ status: "failed", error: { code: "STORE_FAILED", message: "disk full" } });
+    const sink = await startWebhookSink();
+    try {
+      const p = pipeline("store-fails", { onFailure: [notify.webhook({ url: `${sink.url}/alert` })] }, () => {
+        const a = step("a", () => 1);
+        step("b", { inputs: { a } }, ({ a }) => a + 1);
+        step("c", () => 3);
+      });
+      await expect(runPipeline(p, { workspace: { ...real, store }, concurrency: 1 })).rejects.toMatchObject({ code: "STORE_FAILED" });
+      const [run] = await real.store.listRuns();
+      expect(run).toMatchObject({ status: "failed", error: { code: "STORE_FAILED", message: "disk full" } });
+      // Its alert went out from the run's own process, and nothing is left due for a control plane.
+      expect(sink.received.map((r) => [r.body.runId, r.body.errorCode])).toEqual([[run!.id, "STORE_FAILED"]]);
+      expect(await real.store.dueHooks(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    } finally {
+      await sink.close();
+    }
   });
 });
