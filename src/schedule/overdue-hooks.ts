@@ -60,11 +60,6 @@ export class OverdueHooks {
     return (await Promise.all(started)).filter(Boolean).length;
   }
 
-  /** Waits for the deliveries under way here. */
-  async settled(): Promise<void> {
-    await Promise.all(this.#delivering.values());
-  }
-
   async #deliver({ run, dueAt }: DueHooks): Promise<boolean> {
     const { store, clock, log } = this.#o;
     const pipeline = this.#o.pipelines.get(run.pipeline);
