@@ -3,7 +3,6 @@ import type { StorageDefinition } from "./storage-definition.js";
 
 export type VersionStatus = "writing" | "ready" | "failed" | "dropped";
 
-/** One version of a dataset, as the catalog records it. */
 /** A dataset's write lock, held (`CatalogStore.holdDataset`). */
 export interface DatasetHold {
   /**
@@ -15,6 +14,7 @@ export interface DatasetHold {
   release(): Promise<void>;
 }
 
+/** One version of a dataset, as the catalog records it. */
 export interface DatasetVersion {
   readonly dataset: string;
   readonly version: number;

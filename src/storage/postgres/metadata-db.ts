@@ -268,7 +268,6 @@ function statementName(sql: string): string {
   return name;
 }
 
-/** Postgres text cannot hold NUL characters; free text (error messages) gets them replaced rather than failing the write. */
 /**
  * Rows as the column arrays of an `unnest($1::t[], $2::t[], ...)`: one statement writes them all.
  * `row` gives one item's values, `width` of them in column order (given, so that no items still
@@ -279,6 +278,7 @@ export function unnestColumns<T>(items: readonly T[], width: number, row: (item:
   return Array.from({ length: width }, (_, i) => rows.map((r) => r[i]));
 }
 
+/** Postgres text cannot hold NUL characters; free text (error messages) gets them replaced rather than failing the write. */
 export const pgText = (text: string | null | undefined): string | null => (text == null ? null : text.replace(/\0/g, "\uFFFD"));
 
 /**

@@ -112,6 +112,8 @@ export class SqliteRunStore implements RunStore {
   }
 
   saveAttempt(a: AttemptRecord, step: StepRecord): Promise<boolean> {
+    // Immediate: it reads before it writes, and a deferred transaction that another process writes
+    // in between fails at its first write (SQLITE_BUSY_SNAPSHOT) instead of waiting.
     return this.#run("save attempt", () =>
       this.#db
         .transaction(() => {
@@ -130,8 +132,6 @@ export class SqliteRunStore implements RunStore {
           });
           this.#updateStep(step);
           return true;
-          // Immediate: it reads before it writes, and a deferred transaction that another process
-          // writes in between fails at its first write (SQLITE_BUSY_SNAPSHOT) instead of waiting.
         })
         .immediate(),
     );
