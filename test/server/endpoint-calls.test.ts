@@ -121,6 +121,38 @@ describe("the models service: calls", () => {
     ]);
   });
 
+  it("exposes latency histograms and error counts per type and implementation, and each dataset's freshness", async () => {
+    const { call, keys } = await serve();
+    for (const customerId of ["c1", "c2", "c7"]) expect((await call("POST", "/v1/endpoints/scores", { customerId })).status).toBe(200);
+    expect((await call("POST", "/v1/endpoints/scores/broken", { customerId: "c1" })).status).toBe(500);
+    expect((await call("POST", "/v1/endpoints/scores/lookup", { customerId: "nobody" })).status).toBe(404);
+    expect((await call("GET", "/metrics")).status).toBe(403); // the invoke key lacks "manage"
+
+    const metrics = await call("GET", "/metrics", undefined, keys.manage);
+    expect(metrics.headers.get("content-type")).toContain("text/plain");
+    const samples = parseMetrics(metrics.body.text as string);
+    const ok = 'endpoint="scores",implementation="lookup",outcome="ok"';
+    expect(samples.get(`strata_endpoint_duration_seconds_count{${ok}}`)).toBe(3);
+    expect(samples.get(`strata_endpoint_duration_seconds_bucket{${ok},le="+Inf"}`)).toBe(3);
+    // Cumulative buckets: none counts more than the next one up, and the sum is a time.
+    const buckets = [...samples].filter(([name]) => name.startsWith(`strata_endpoint_duration_seconds_bucket{${ok},`)).map(([, v]) => v);
+    expect(buckets.length).toBeGreaterThan(5);
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+    expect(samples.get(`strata_endpoint_duration_seconds_sum{${ok}}`)).toBeGreaterThan(0);
+    // A failure counts in the histogram as an error, and by its code.
+    expect(samples.get('strata_endpoint_duration_seconds_count{endpoint="scores",implementation="broken",outcome="error"}')).toBe(1);
+    expect(samples.get('strata_endpoint_errors_total{endpoint="scores",implementation="broken",code="IMPLEMENTATION_FAILED"}')).toBe(1);
+    expect(samples.get('strata_endpoint_errors_total{endpoint="scores",implementation="lookup",code="KEY_NOT_FOUND"}')).toBe(1);
+    // Each published dataset's age, in its storage: seconds since its version went live.
+    const freshness = [...samples].filter(([name]) => name.startsWith("strata_storage_freshness_seconds{"));
+    expect(freshness.map(([name]) => name).sort()).toEqual([
+      'strata_storage_freshness_seconds{storage="kv",dataset="scores"}',
+      'strata_storage_freshness_seconds{storage="warehouse",dataset="score_table"}',
+    ]);
+    for (const [, age] of freshness) expect(age).toBeGreaterThanOrEqual(0);
+    for (const [, age] of freshness) expect(age).toBeLessThan(60);
+  });
+
   it("falls back when the chosen implementation fails or runs out of time; an explicit call does not", async () => {
     const { call } = await serve();
     for (const mode of ["slow", "fail"]) {
@@ -174,3 +206,18 @@ describe("the models service: calls", () => {
     );
   });
 });
+
+/** Prometheus text format: each sample as `name{labels}` (labels as written, `le` moved last) to its value. */
+function parseMetrics(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match) throw new Error(`not a sample line: ${line}`);
+    const labels = (match[2] ?? "").split(/,(?=[a-z_]+=")/).filter(Boolean);
+    const le = labels.filter((l) => l.startsWith("le="));
+    const name = labels.length ? `${match[1]}{${[...labels.filter((l) => !l.startsWith("le=")), ...le].join(",")}}` : match[1]!;
+    samples.set(name, Number(match[3]));
+  }
+  return samples;
+}
