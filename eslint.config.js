@@ -7,7 +7,7 @@ export default tseslint.config(
       "dist/",
       "node_modules/",
       "**/.strata/",
-      ".scratch/",
+      "**/.scratch/",
       "coverage/",
       "templates/",
       "test/fixtures/",

@@ -129,7 +129,7 @@ export async function startModelsServer(options: ModelsServerOptions): Promise<M
       : { status: "ready", endpoints: current.endpoints.size, loadedAt: new Date(current.loadedAt).toISOString() },
   );
   app.get("/docs", async (_request, reply) => reply.type("text/html; charset=utf-8").send(DOCS_PAGE));
-  app.get("/metrics", manage, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get("/metrics", manage, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
   app.get("/v1/openapi.json", invoke, async () => openApiDocument(current, "1"));
 
   app.get("/v1/endpoints", invoke, async () => ({ endpoints: [...current.endpoints.values()].map(describe) }));

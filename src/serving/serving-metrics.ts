@@ -1,24 +1,22 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { CatalogStore } from "../storage/catalog-store.js";
+import { CallHistogram } from "./call-histogram.js";
 
 /** What `/metrics` exposes, in Prometheus' text format. */
 export class ServingMetrics {
-  readonly registry = new Registry();
-  readonly #duration: Histogram<"endpoint" | "implementation" | "outcome">;
+  readonly #registry = new Registry();
+  readonly #duration = new CallHistogram(
+    "strata_endpoint_duration_seconds",
+    "Time to answer an endpoint call, per endpoint type and implementation (outcome ok or error)",
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  );
   readonly #errors: Counter<"endpoint" | "implementation" | "code">;
   readonly #fallbacks: Counter<"endpoint" | "from" | "to">;
   readonly #shadow: Counter<"endpoint" | "primary" | "shadow" | "result">;
   readonly #reloads: Counter<"result">;
 
   constructor(catalog: CatalogStore, now: () => number) {
-    const registers = [this.registry];
-    this.#duration = new Histogram({
-      name: "strata_endpoint_duration_seconds",
-      help: "Time to answer an endpoint call, per endpoint type and implementation (outcome ok or error)",
-      labelNames: ["endpoint", "implementation", "outcome"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
+    const registers = [this.#registry];
     this.#errors = new Counter({
       name: "strata_endpoint_errors_total",
       help: "Endpoint calls that ended in an error, by error code",
@@ -57,11 +55,20 @@ export class ServingMetrics {
         }
       },
     });
-    collectDefaultMetrics({ register: this.registry, prefix: "strata_" });
+    collectDefaultMetrics({ register: this.#registry, prefix: "strata_" });
+  }
+
+  /** Every metric, in Prometheus' text format (`contentType`). */
+  async text(): Promise<string> {
+    return `${await this.#registry.metrics()}\n${this.#duration.text()}`;
+  }
+
+  get contentType(): string {
+    return this.#registry.contentType;
   }
 
   observe(endpoint: string, implementation: string, seconds: number, errorCode?: string): void {
-    this.#duration.observe({ endpoint, implementation, outcome: errorCode === undefined ? "ok" : "error" }, seconds);
+    this.#duration.observe(endpoint, implementation, errorCode === undefined ? "ok" : "error", seconds);
     if (errorCode !== undefined) this.#errors.inc({ endpoint, implementation, code: errorCode });
   }
 

@@ -18,4 +18,17 @@ describe("Deadlines", () => {
     expect(expired).toEqual(["slow"]);
     expect(expiredAt).toBeGreaterThanOrEqual(15);
   });
+
+  it("watches a budget set by an expiring one, and never calls one that was cancelled", async () => {
+    const deadlines = new Deadlines(2);
+    const expired: string[] = [];
+    deadlines.watch(5, () => {
+      expired.push("first");
+      deadlines.watch(5, () => expired.push("second"));
+    });
+    const many = Array.from({ length: 1000 }, () => deadlines.watch(5, () => expired.push("cancelled")));
+    for (const deadline of many) deadline.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(expired).toEqual(["first", "second"]);
+  });
 });
