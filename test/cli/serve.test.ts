@@ -29,23 +29,54 @@ async function start(command: "serve" | "dev", dir: string): Promise<{ url: stri
 }
 
 describe("strata serve and strata dev", () => {
-  it("serve lists what it serves, answers with a key, and stops cleanly on SIGTERM", { timeout: 90_000 }, async () => {
-    project = makeProject("serving");
-    expect((await strata(["run", "publish", "--project", project.dir, "--param", "batch=3"])).code).toBe(0);
-    const created = await strata(["keys", "create", "app", "--project", project.dir, "--json"]);
-    const { key } = JSON.parse(created.stdout) as { key: string };
-    const { url, output } = await start("serve", project.dir);
-    expect(output()).toContain("scores: broken, lookup, table, wrong");
-    const answer = await fetch(`${url}/v1/endpoints/scores`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify({ customerId: "c2" }),
-    });
-    expect(await answer.json()).toEqual({ customerId: "c2", clv: 6, batch: 3 });
-    const exited = new Promise<number | null>((done) => child!.once("exit", (code) => done(code)));
-    child!.kill("SIGTERM");
-    expect(await exited).toBe(0);
-  });
+  it(
+    "serve lists what it serves, answers with a key, picks up a new implementation on SIGHUP, and stops cleanly on SIGTERM",
+    { timeout: 90_000 },
+    async () => {
+      project = makeProject("serving");
+      expect((await strata(["run", "publish", "--project", project.dir, "--param", "batch=3"])).code).toBe(0);
+      const created = await strata(["keys", "create", "app", "--project", project.dir, "--json"]);
+      const { key } = JSON.parse(created.stdout) as { key: string };
+      const { url, output } = await start("serve", project.dir);
+      expect(output()).toContain("scores: broken, lookup, table, wrong");
+      const answer = await fetch(`${url}/v1/endpoints/scores`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ customerId: "c2" }),
+      });
+      expect(await answer.json()).toEqual({ customerId: "c2", clv: 6, batch: 3 });
+
+      // A new implementation file is served after SIGHUP, with no restart (the process stays the same).
+      const callC = async (): Promise<{ status: number; body: unknown }> => {
+        const response = await fetch(`${url}/v1/endpoints/ab/c`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: '{"user":{"id":"u1"}}',
+        });
+        return { status: response.status, body: await response.json() };
+      };
+      expect((await callC()).status).toBe(404);
+      writeFileSync(
+        join(project.dir, "endpoints", "ab", "c.ts"),
+        'import { implement } from "strata";\nimport ab from "./endpoint.js";\n\nexport default implement(ab, () => ({ variant: "c" }));\n',
+      );
+      child!.kill("SIGHUP");
+      const deadline = Date.now() + 20_000;
+      let called = await callC();
+      while (called.status === 404) {
+        if (Date.now() > deadline) throw new Error(`not reloaded on SIGHUP:\n${output()}`);
+        await new Promise((done) => setTimeout(done, 100));
+        called = await callC();
+      }
+      expect(called).toEqual({ status: 200, body: { variant: "c" } });
+      expect(output()).toMatch(/reloaded:\n(.|\n)*ab: a, b, c/);
+      expect(child!.exitCode).toBeNull();
+
+      const exited = new Promise<number | null>((done) => child!.once("exit", (code) => done(code)));
+      child!.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    },
+  );
 
   it("dev reloads an implementation as soon as its file changes", { timeout: 90_000 }, async () => {
     project = makeProject("serving");
