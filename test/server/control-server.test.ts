@@ -1,8 +1,10 @@
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestClock } from "../../src/clock/clock.js";
 import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
 import { startControlServer, type ControlServer } from "../../src/server/control-server.js";
+import { SqliteStreamStore } from "../../src/storage/sqlite/stream-store.js";
 import { makeProject } from "../cli/helpers.js";
 import { eventually } from "../helpers/waiting.js";
 
@@ -118,6 +120,32 @@ describe("the control plane's API", () => {
     expect((await call("POST", "/v1/streams/orders/events", { nothing: 1 })).body.error!.code).toBe("STREAM_INVALID");
     await server.plane.tick();
     expect((await call("GET", "/v1/runs?pipeline=on-order")).body.runs).toHaveLength(1);
+  });
+
+  it("keeps events across a restart: an event not taken yet starts its run then, one whose run began is not started twice", async () => {
+    const { dir, workspace, server, call } = await control();
+    await call("POST", "/v1/streams/orders/events", { id: "order-1", payload: { id: 1 } });
+    await eventually(async () => expect((await call("GET", "/v1/runs?pipeline=on-order&status=succeeded")).body.runs).toHaveLength(1));
+    await server.close();
+    // As if the control plane had died after starting the first event's run but before recording
+    // that it took the event; and a second event had been accepted just before it died.
+    const path = join(dir, ".strata", "streams.sqlite");
+    const db = new Database(path);
+    db.prepare("delete from stream_offsets").run();
+    db.close();
+    const streams = new SqliteStreamStore(path);
+    await streams.append("orders", "order-2", { id: 2 }, Date.now());
+    await streams.close();
+
+    const restarted = await startControlServer({ projectDir: dir, workspace, port: 0, pollMs: 20 });
+    opened.push(restarted);
+    await eventually(async () => expect((await workspace.store.listRuns({ pipeline: "on-order", status: "succeeded" })).length).toBe(2));
+    await restarted.plane.tick();
+    const runs = await workspace.store.listRuns({ pipeline: "on-order" });
+    expect(runs.map((r) => [r.trigger.id, r.params]).sort()).toEqual([
+      ["stream:orders#1", { orderId: "1" }],
+      ["stream:orders#2", { orderId: "2" }],
+    ]);
   });
 
   it("starts a pipeline when a dataset it watches gets a new version", async () => {
