@@ -135,6 +135,10 @@ describe("runs on the worker fleet (BullMQ on Redis, metadata on Postgres)", () 
     expect((await workspace.catalog.liveVersion("totals"))?.rows).toBe(4);
     const logs = (await call("GET", `/v1/runs/${run.id}/logs`)).body.lines as { triggerId: string; step?: string; pid?: number }[];
     expect(new Set(logs.filter((l) => l.step).map((l) => l.step))).toEqual(new Set(["rows", "totals", "sum"]));
+    // Every line, the workers' included, carries the run's trigger id.
+    const { trigger } = run as unknown as { trigger: { id: string } };
+    expect(trigger.id).toMatch(/\S/);
+    expect(logs.filter((l) => l.triggerId !== trigger.id)).toEqual([]);
   });
 
   it("fails the run with the step's error code and skips what depends on it", async () => {
