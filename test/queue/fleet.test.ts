@@ -141,6 +141,29 @@ describe("runs on the worker fleet (BullMQ on Redis, metadata on Postgres)", () 
     expect(logs.filter((l) => l.triggerId !== trigger.id)).toEqual([]);
   });
 
+  it("keeps each pipeline's overlap policy across workers: skip while one runs, queue until it ends", async () => {
+    const first = await call("POST", "/v1/pipelines/skipping/runs", {});
+    expect(first.status).toBe(201);
+    const skipped = await call("POST", "/v1/pipelines/skipping/runs", {});
+    expect([skipped.status, (skipped.body.error as { code: string }).code]).toEqual([409, "PIPELINE_BUSY"]);
+    await server.executor.finished(first.body.runId as string);
+
+    const running = await call("POST", "/v1/pipelines/queued/runs", {});
+    const waiting = await call("POST", "/v1/pipelines/queued/runs", { params: { ms: 10 } });
+    expect([running.status, waiting.status, waiting.body.status]).toEqual([201, 202, "queued"]);
+    await server.executor.finished(running.body.runId as string);
+    await eventually(async () => expect((await workspace.store.listRuns({ pipeline: "queued", status: "succeeded" })).length).toBe(2));
+    const [second, firstRun] = await workspace.store.listRuns({ pipeline: "queued" }); // newest first
+    const held = async (id: string): Promise<{ startedAt: number; endedAt: number }> => {
+      const output = (await workspace.store.getSteps(id))[0]!.output;
+      if (output?.kind !== "json") throw new Error(`run ${id}: no JSON output`);
+      return JSON.parse(output.json) as { startedAt: number; endedAt: number };
+    };
+    // The queued trigger's run began only once the first run's step had ended.
+    expect((await held(second!.id)).startedAt).toBeGreaterThanOrEqual((await held(firstRun!.id)).endedAt);
+    expect((await workspace.store.listRuns({ pipeline: "skipping" })).length).toBe(1);
+  });
+
   it("fails the run with the step's error code and skips what depends on it", async () => {
     const run = await runToEnd("broken");
     expect(run.status).toBe("failed");
