@@ -91,6 +91,13 @@ async function runToEnd(
   return (await call("GET", `/v1/runs/${runId}`)).body as never;
 }
 
+/** When the one step of a run of a holding pipeline ran (the times it returned). */
+async function heldSpan(runId: string): Promise<{ startedAt: number; endedAt: number }> {
+  const output = (await workspace.store.getSteps(runId))[0]!.output;
+  if (output?.kind !== "json") throw new Error(`run ${runId}: no JSON output`);
+  return JSON.parse(output.json) as { startedAt: number; endedAt: number };
+}
+
 beforeAll(async () => {
   alerts = await startWebhookSink((res) => (alerts.received.length === 1 ? held.push(res) : res.end()));
   Object.assign(env, {
@@ -154,14 +161,19 @@ describe("runs on the worker fleet (BullMQ on Redis, metadata on Postgres)", () 
     await server.executor.finished(running.body.runId as string);
     await eventually(async () => expect((await workspace.store.listRuns({ pipeline: "queued", status: "succeeded" })).length).toBe(2));
     const [second, firstRun] = await workspace.store.listRuns({ pipeline: "queued" }); // newest first
-    const held = async (id: string): Promise<{ startedAt: number; endedAt: number }> => {
-      const output = (await workspace.store.getSteps(id))[0]!.output;
-      if (output?.kind !== "json") throw new Error(`run ${id}: no JSON output`);
-      return JSON.parse(output.json) as { startedAt: number; endedAt: number };
-    };
     // The queued trigger's run began only once the first run's step had ended.
-    expect((await held(second!.id)).startedAt).toBeGreaterThanOrEqual((await held(firstRun!.id)).endedAt);
+    expect((await heldSpan(second!.id)).startedAt).toBeGreaterThanOrEqual((await heldSpan(firstRun!.id)).endedAt);
     expect((await workspace.store.listRuns({ pipeline: "skipping" })).length).toBe(1);
+  });
+
+  it("runs at most --concurrency steps at once on each worker, and uses every slot", async () => {
+    const launched = await Promise.all(Array.from({ length: 8 }, () => call("POST", "/v1/pipelines/hold/runs", { params: { ms: 1500 } })));
+    const ids = launched.map((l) => l.body.runId as string);
+    for (const id of ids) await server.executor.finished(id);
+    const spans = await Promise.all(ids.map((id) => heldSpan(id)));
+    // The most steps running at one moment: two workers started with --concurrency 2.
+    const most = Math.max(...spans.map((s) => spans.filter((o) => o.startedAt <= s.startedAt && s.startedAt < o.endedAt).length));
+    expect(most).toBe(4);
   });
 
   it("fails the run with the step's error code and skips what depends on it", async () => {
