@@ -1,6 +1,7 @@
 // The customer-value endpoint while new CLTV scores are published: a client calls it without
 // pause while the pipeline runs again in another process, and every answer is whole (one
-// version's scores, even across a batch) and none fails.
+// version's scores, even across a batch) and none fails. Also: the live implementation and its
+// model alias, and the live-service example's checkout deciding an offer through the typed client.
 import { execFile } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +9,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { openWorkspace, startModelsServer, type ModelsServer } from "strata";
+import { createClient } from "strata/client";
 import { afterEach, describe, expect, it } from "vitest";
+import { offerFor } from "../../live-service/checkout.js";
+import { decideOffer } from "../../live-service/offer.js";
+import type customerValue from "../endpoints/customer-value/endpoint.js";
 
 const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), "..");
 const ROOT = join(EXAMPLE, "..", "..");
@@ -103,6 +108,13 @@ describe("the customer-value endpoint while new scores are published", () => {
         return { status: response.status, scores: body.results.map((r) => r.output ?? (r.error as Score)) };
       };
       const twelve = (await batch()).scores;
+
+      // The live-service example's checkout, through the typed client, decides its offer from these scores.
+      const models = createClient<typeof customerValue>({ url: server.url, apiKey: key });
+      const logged: string[] = [];
+      const offer = await offerFor(models, CUSTOMERS[0]!, (line) => logged.push(line));
+      expect(offer).toEqual({ customerId: CUSTOMERS[0], offer: decideOffer(twelve[0]), source: "models", implementation: "precomputed" });
+      expect(logged).toEqual([]);
       // `live` computes the scores now from the registered model (the newest candidate while no
       // version is promoted to live) and the customer's published summary: the same as the batch's.
       const live = async (): Promise<Score[]> => (await batch("live")).scores;
