@@ -8,7 +8,13 @@ describe("the models service: calls", () => {
     const { call } = await serve();
     const { status, body } = await call("GET", "/v1/endpoints");
     expect(status).toBe(200);
-    const endpoints = body.endpoints as { name: string; implementations: { name: string }[]; input: unknown; routing: unknown }[];
+    const endpoints = body.endpoints as {
+      name: string;
+      implementations: { name: string }[];
+      input: unknown;
+      output: unknown;
+      routing: unknown;
+    }[];
     expect(endpoints.map((e) => [e.name, e.implementations.map((i) => i.name)])).toEqual([
       ["ab", ["a", "b"]],
       ["anywhere", ["read"]],
@@ -23,8 +29,43 @@ describe("the models service: calls", () => {
       required: ["customerId"],
     });
     expect(scores.routing).toEqual({ default: "lookup", timeoutMs: 200 });
-    const openapi = await call("GET", "/v1/openapi.json");
-    expect(Object.keys(openapi.body.paths as object)).toContain("/v1/endpoints/scores/lookup/batch");
+    // The OpenAPI document: a routed, an explicit and a batch path per type and implementation, with
+    // the type's own schemas and the bearer key it needs.
+    const openapi = (await call("GET", "/v1/openapi.json")).body as {
+      openapi: string;
+      security: unknown;
+      components: { securitySchemes: unknown };
+      paths: Record<
+        string,
+        {
+          post: {
+            operationId: string;
+            requestBody: { content: Record<string, { schema: unknown }> };
+            responses: Record<string, { content: Record<string, { schema: unknown }> }>;
+          };
+        }
+      >;
+    };
+    expect(openapi.openapi).toBe("3.1.0");
+    expect(openapi.components.securitySchemes).toEqual({ apiKey: { type: "http", scheme: "bearer" } });
+    expect(openapi.security).toEqual([{ apiKey: [] }]);
+    const scorePaths = Object.keys(openapi.paths).filter((p) => p.startsWith("/v1/endpoints/scores"));
+    expect(scorePaths.sort()).toEqual(
+      ["", "/batch", ...["broken", "lookup", "table", "wrong"].flatMap((i) => [`/${i}`, `/${i}/batch`])]
+        .map((p) => `/v1/endpoints/scores${p}`)
+        .sort(),
+    );
+    const routed = openapi.paths["/v1/endpoints/scores"]!.post;
+    expect(routed.operationId).toBe("scores");
+    expect(routed.requestBody.content["application/json"]!.schema).toEqual(scores.input);
+    expect(routed.responses["200"]!.content["application/json"]!.schema).toEqual(scores.output);
+    expect(Object.keys(routed.responses)).toEqual(expect.arrayContaining(["200", "400", "401", "403", "404", "500", "503", "504"]));
+    const batchItems = (
+      openapi.paths["/v1/endpoints/scores/lookup/batch"]!.post.requestBody.content["application/json"]!.schema as {
+        properties: { inputs: { items: unknown } };
+      }
+    ).properties.inputs.items;
+    expect(batchItems).toEqual(scores.input);
   });
 
   it("answers a routed call, an explicit one, and a batch; a parameterized table query reads the live version", async () => {
