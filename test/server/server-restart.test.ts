@@ -59,6 +59,41 @@ describe("strata server killed with runs in flight (the embedded executor)", () 
     }
   }, 60_000);
 
+  it("a run resumed after a restart runs to its end", async () => {
+    const project = makeProject("control");
+    cleanups.push(project.cleanup);
+    const workspace = openWorkspace(join(project.dir, ".strata"), { projectDir: project.dir });
+    const key = (await workspace.apiKeys.create("restart", ["run"], Date.now())).key;
+    try {
+      const first = await startServerProcess(project.dir);
+      servers.push(first);
+      const response = await fetch(`${first.url}/v1/pipelines/slow/runs`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ params: { ms: 1500 } }),
+      });
+      const runId = ((await response.json()) as { runId: string }).runId;
+      await eventually(async () => {
+        if ((await workspace.store.getSteps(runId))[0]?.status !== "running") throw new Error("the step has not started");
+      });
+      await killHard(first.child);
+
+      const second = await startServerProcess(project.dir);
+      servers.push(second);
+      const recovery = await eventually(async () => {
+        const run = (await workspace.store.listRuns({ pipeline: "slow" })).find((r) => r.resumedFrom === runId);
+        if (run?.status !== "succeeded") throw new Error(`the resumed run has not ended yet (${run?.status ?? "not started"})`);
+        return run;
+      });
+      expect(recovery.params).toEqual({ ms: 1500 });
+      const [step] = await workspace.store.getSteps(recovery.id);
+      expect([step!.status, step!.output]).toEqual(["succeeded", { kind: "json", json: '{"waited":1500}' }]);
+      expect((await workspace.store.getRun(runId)).error?.code).toBe("RUN_ABANDONED");
+    } finally {
+      await workspace.close();
+    }
+  }, 60_000);
+
   it("a trigger queued behind a run (overlap: queue) survives the kill and starts after a restart", async () => {
     const project = makeProject("control");
     cleanups.push(project.cleanup);
