@@ -21,6 +21,7 @@ describe("the models service: calls", () => {
       ["flaky", ["backup", "primary"]],
       ["scores", ["broken", "lookup", "table", "wrong"]],
       ["shadowed", ["candidate", "current"]],
+      ["tabled", ["query"]],
     ]);
     const scores = endpoints.find((e) => e.name === "scores")!;
     expect(scores.input).toMatchObject({

@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer, connect, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { redisUrl, uniqueName } from "../helpers/services.js";
+import { postgresUrl, redisUrl, uniqueName } from "../helpers/services.js";
 import { eventually, freePort } from "../helpers/waiting.js";
 import { serveFixtureEachTest } from "./serve-fixture.js";
 
@@ -47,7 +48,7 @@ export default implement(scores, async ({ customerId }, ctx) => {
     // Calls in flight while reloading all succeed.
     const calls = Array.from({ length: 200 }, () => call("POST", "/v1/endpoints/scores", { customerId: "c3" }));
     const reloaded = await call("POST", "/v1/reload", {}, keys.manage);
-    expect(reloaded.body.endpoints).toEqual(["ab", "anywhere", "flaky", "scores", "shadowed"]);
+    expect(reloaded.body.endpoints).toEqual(["ab", "anywhere", "flaky", "scores", "shadowed", "tabled"]);
     expect((await Promise.all(calls)).every((a) => a.status === 200)).toBe(true);
     expect((await call("POST", "/v1/endpoints/scores/doubled", { customerId: "c3" })).body).toEqual({
       customerId: "c3",
@@ -145,4 +146,78 @@ describe("the models service: a storage that goes down", () => {
     }, 20_000);
     expect(back.body).toEqual({ found: true, doc: { customer_id: "c4", clv: 8 } });
   });
+
+  it("answers 503 while a Postgres table storage is out of reach, and serves again by itself", { timeout: 60_000 }, async () => {
+    // The storage reaches the test's Postgres through a TCP relay that the test can cut and restore.
+    const target = new URL(postgresUrl());
+    const relay = await tcpRelay(target.hostname, Number(target.port || 5432));
+    closers.push(relay.close);
+    const through = new URL(target);
+    through.port = String(relay.port);
+    const { call, keys, publish } = await serve({ TABLES_URL: through.toString() });
+    const storage = {
+      name: "tables",
+      technology: "postgres",
+      format: "table",
+      options: { urlEnv: "TABLES_URL", schema: uniqueName("tables").toLowerCase() },
+    };
+    expect((await call("POST", "/v1/storages", storage, keys.manage)).status).toBe(201);
+    await publish("publish-to-tables");
+    const read = (): ReturnType<typeof call> => call("POST", "/v1/endpoints/tabled", { customerId: "c4" });
+    expect((await read()).body).toEqual({ customerId: "c4", clv: 12 });
+
+    await relay.cut();
+    const down = await eventually(async () => {
+      const answer = await read();
+      if (answer.status === 200) throw new Error("still answering");
+      return answer;
+    });
+    expect([down.status, down.body.error!.code]).toEqual([503, "STORAGE_UNAVAILABLE"]);
+    expect((await call("POST", "/v1/endpoints/scores", { customerId: "c1" })).status).toBe(200);
+
+    await relay.restore();
+    const back = await eventually(async () => {
+      const answer = await read();
+      if (answer.status !== 200) throw new Error(`still ${answer.status}: ${JSON.stringify(answer.body)}`);
+      return answer;
+    }, 20_000);
+    expect(back.body).toEqual({ customerId: "c4", clv: 12 });
+  });
 });
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+/**
+ * A TCP relay to host:port on a free local port. `cut` stops taking connections and drops the
+ * open ones, as a server that went away; `restore` listens again on the same port.
+ */
+async function tcpRelay(
+  host: string,
+  port: number,
+): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  };
+  const server = createServer((client) => {
+    const upstream = connect(port, host);
+    track(client);
+    track(upstream);
+    client.pipe(upstream).pipe(client);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+  });
+  const listen = (at: number): Promise<void> => new Promise((resolve) => server.listen(at, "127.0.0.1", resolve));
+  await listen(0);
+  const own = (server.address() as AddressInfo).port;
+  const cut = async (): Promise<void> => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  };
+  return { port: own, cut, restore: () => listen(own), close: () => (server.listening ? cut() : Promise.resolve()) };
+}
