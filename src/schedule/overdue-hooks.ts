@@ -1,4 +1,4 @@
-import type { Logger, LevelWithSilent } from "pino";
+import type { Logger } from "pino";
 import type { Clock } from "../clock/clock.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
 import { deliveryBudgetMs } from "../runtime/hook-retry.js";
@@ -11,7 +11,6 @@ export interface OverdueHooksOptions {
   readonly store: RunStore;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly logLevel?: LevelWithSilent;
 }
 
 /** Runs looked at per sweep; the rest wait for the next one. */
@@ -82,7 +81,7 @@ export class OverdueHooks {
     }
     const claimedUntil = clock.now() + deliveryBudgetMs(hooks);
     if (!(await store.moveHooks(run.id, dueAt, claimedUntil))) return false; // another sweep has them
-    const logger = new RunLogger(store, run.id, run.trigger.id, run.pipeline, this.#o.logLevel ? { level: this.#o.logLevel } : {});
+    const logger = new RunLogger(store, run.id, run.trigger.id, run.pipeline);
     try {
       logger.root.warn({ dueAt }, "hooks delivered by the control plane: whoever ended the run did not deliver them");
       const failedStep = stepFailures(pipeline, await store.getSteps(run.id))[0]?.step ?? null;
