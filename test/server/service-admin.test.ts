@@ -67,6 +67,31 @@ export default implement(scores, async ({ customerId }, ctx) => {
     expect(server.endpoints().endpoints.get("scores")!.implementations.has("doubled")).toBe(true);
   });
 
+  it("stopping: a call in flight is answered, /readyz says 503 meanwhile, and new connections are refused", async () => {
+    const { keys, server } = await serve();
+    const socket = connect(Number(new URL(server.url).port), "127.0.0.1");
+    let received = "";
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString()));
+    const answers = (): string[] => received.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+    // A first request makes sure the service holds the connection before the call starts on it.
+    socket.write("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n");
+    await eventually(async () => expect(answers()).toEqual(["HTTP/1.1 200"]));
+    const body = JSON.stringify({ customerId: "c3" });
+    const head = `POST /v1/endpoints/scores HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ${keys.invoke}\r\n`;
+    socket.write(`${head}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 4)}`);
+    // The call is in flight (half its body sent) when the service is told to stop.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const closed = server.close();
+    // The rest of the body, and a readiness check behind it on the same connection.
+    socket.write(`${body.slice(4)}GET /readyz HTTP/1.1\r\nHost: test\r\n\r\n`);
+    await eventually(async () => expect(answers()).toEqual(["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 503"]));
+    expect(received).toContain('"clv":5.5');
+    expect(received.slice(received.lastIndexOf("HTTP/1.1"))).toMatch(/^HTTP\/1\.1 503 .*\r\nConnection: close\r\n/s);
+    await closed;
+    socket.destroy();
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+
   it("adds a storage at the push of a button: implementations read it at once, with no restart", async () => {
     const prefix = uniqueName("serving");
     const { call, keys, publish } = await serve({ CACHE_URL: redisUrl() });
