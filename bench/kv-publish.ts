@@ -24,7 +24,8 @@ import { Worker, isMainThread, parentPort, workerData } from "node:worker_thread
 import Database from "better-sqlite3";
 import { Redis } from "ioredis";
 import type { KvStore } from "../src/storage/kv-store.js";
-import { RedisConnection, RedisKvStore } from "../src/storage/redis/kv-store.js";
+import { RedisConnection } from "../src/storage/redis/connection.js";
+import { RedisKvStore } from "../src/storage/redis/kv-store.js";
 import { SqliteKvStore } from "../src/storage/sqlite/kv-store.js";
 import { cliOptions, fmt, machineLine, median, quantile, table } from "./lib.js";
 

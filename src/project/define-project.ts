@@ -1,6 +1,7 @@
 import type { StorageDefinition } from "../storage/storage-definition.js";
 import type { MetadataConfig } from "./metadata-config.js";
 import type { QueueConfig } from "./queue-config.js";
+import type { StreamsConfig } from "./streams-config.js";
 
 /** A project's `strata.config.ts`. */
 export interface ProjectConfig {
@@ -35,6 +36,13 @@ export interface ProjectConfig {
    * machines need shared metadata (Postgres) and shared storages for the data steps pass on.
    */
   readonly queue?: QueueConfig;
+  /**
+   * Where `strata server` keeps the events posted to streams until the pipelines they trigger have
+   * taken them. Default: SQLite in the state folder. `{ technology: "redis", urlEnv: "STRATA_QUEUE_URL" }`
+   * keeps them as Redis Streams (run the server with its append-only file), for a control plane
+   * whose machine keeps no files of its own.
+   */
+  readonly streams?: StreamsConfig;
 }
 
 const PROJECT = Symbol.for("strata.project");

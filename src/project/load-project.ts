@@ -7,6 +7,8 @@ import { openWorkspace, type Workspace } from "../runtime/workspace.js";
 import { isDefinedProject, type ProjectConfig } from "./define-project.js";
 import { checkMetadataConfig, resolveMetadata } from "./metadata-config.js";
 import { checkQueueConfig, resolveQueue, type QueueTarget } from "./queue-config.js";
+import { checkStreamsConfig, resolveStreams } from "./streams-config.js";
+import type { StreamChoice } from "../storage/stream-stores.js";
 import { importTs } from "./ts-loader.js";
 
 export const CONFIG_FILE = "strata.config.ts";
@@ -21,6 +23,8 @@ export interface ProjectInfo {
   openWorkspace(): Workspace;
   /** The queue of step jobs (strata.config.ts `queue`), its URL read from the environment now; undefined without one. */
   queue(): QueueTarget | undefined;
+  /** Where the control plane keeps streams (strata.config.ts `streams`), its URL read from the environment now. */
+  streams(): StreamChoice;
 }
 
 export interface LoadedProject extends ProjectInfo {
@@ -97,6 +101,7 @@ export async function openProject(start?: string): Promise<ProjectInfo> {
   }
   const metadata = checkMetadataConfig(config.metadata, CONFIG_FILE);
   const queue = checkQueueConfig(config.queue, CONFIG_FILE);
+  const streams = checkStreamsConfig(config.streams, CONFIG_FILE);
   const stateDir = resolve(dir, config.stateDir ?? ".strata");
   return {
     dir,
@@ -108,6 +113,7 @@ export async function openProject(start?: string): Promise<ProjectInfo> {
       return openWorkspace(stateDir, { projectDir: dir, storages: config.storages ?? [], ...(choice ? { metadata: choice } : {}) });
     },
     queue: () => (queue ? resolveQueue(queue, process.env) : undefined),
+    streams: () => resolveStreams(streams, process.env),
   };
 }
 

@@ -1,7 +1,7 @@
-import { ProjectError } from "../errors/errors.js";
 import { StrataError } from "../errors/strata-error.js";
 import type { MetadataChoice } from "../storage/metadata-stores.js";
 import { SCHEMA_NAME } from "../storage/postgres/connection.js";
+import { checkSection, urlEnvProblems } from "./config-section.js";
 
 /**
  * The `metadata` field of strata.config.ts: where runs, the catalog, models and API keys are
@@ -35,17 +35,12 @@ function problemsOf(value: unknown): string[] {
     return [`metadata.technology must be "sqlite" or "postgres" (got ${JSON.stringify(technology) ?? "nothing"})`];
   const problems: string[] = [];
   for (const name of Object.keys(fields)) {
-    if (name === "url")
-      problems.push(`metadata.url is not allowed: a URL holds a password; put it in an environment variable named by metadata.urlEnv`);
-    else if (!KNOWN[technology].includes(name))
+    if (name !== "url" && !KNOWN[technology].includes(name))
       problems.push(`metadata.${name} is not an option of ${technology} metadata (known: ${KNOWN[technology].join(", ")})`);
   }
+  problems.push(...urlEnvProblems("metadata", fields, technology === "postgres" ? "postgres://" : undefined));
   if (technology === "postgres") {
-    const { urlEnv, schema, poolSize } = fields;
-    if (urlEnv === undefined)
-      problems.push(`metadata.urlEnv is required: the name of the environment variable holding the postgres:// URL`);
-    else if (typeof urlEnv !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(urlEnv))
-      problems.push(`metadata.urlEnv must be the name of an environment variable (letters, digits and _), not the URL itself`);
+    const { schema, poolSize } = fields;
     if (schema !== undefined && (typeof schema !== "string" || !SCHEMA_NAME.test(schema)))
       problems.push(`metadata.schema must be a lower-case name (letters, digits and _, starting with a letter or _)`);
     if (poolSize !== undefined && (typeof poolSize !== "number" || !Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000))
@@ -56,12 +51,7 @@ function problemsOf(value: unknown): string[] {
 
 /** Checks the config's `metadata` field when the project loads: PROJECT_LOAD_FAILED naming the file and each bad field. */
 export function checkMetadataConfig(value: unknown, file: string): MetadataConfig | undefined {
-  if (value === undefined) return undefined;
-  const problems = problemsOf(value);
-  if (problems.length) {
-    throw new ProjectError("PROJECT_LOAD_FAILED", `${file}: ${problems.join("; ")}`, { details: { file, field: "metadata", problems } });
-  }
-  return value as MetadataConfig;
+  return checkSection<MetadataConfig>("metadata", value, file, problemsOf);
 }
 
 /** What the workspace opens, with the URL read from the environment now (when the workspace opens, not when the config loads). */

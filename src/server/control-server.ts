@@ -13,7 +13,7 @@ import { RunLauncher } from "../schedule/run-launcher.js";
 import { TriggerQueue } from "../schedule/trigger-queue.js";
 import { SqliteWaitingTriggerStore } from "../storage/sqlite/waiting-trigger-store.js";
 import type { RunStatus } from "../storage/run-store.js";
-import { SqliteStreamStore } from "../storage/sqlite/stream-store.js";
+import { openStreamStore } from "../storage/stream-stores.js";
 import { ApiKeyCheck, keyOf } from "./api-key-check.js";
 import { answerErrors } from "./error-replies.js";
 
@@ -61,6 +61,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const pipelines = new Map([...project.pipelines].map(([name, p]) => [name, p.pipeline]));
   // With a queue, steps go to `strata worker` processes; without, runs execute in this process.
   const queue = project.queue();
+  const streams = openStreamStore(project.streams(), project.stateDir);
   const waiting = new TriggerQueue(new SqliteWaitingTriggerStore(join(project.stateDir, "control.sqlite")));
   let executor: Executor;
   try {
@@ -75,9 +76,14 @@ export async function startControlServer(options: ControlServerOptions): Promise
         });
   } catch (error) {
     await waiting.store.close();
+    await streams.close();
     throw error;
   }
-  const streams = new SqliteStreamStore(join(project.stateDir, "streams.sqlite"));
+  // A stream store that may lose accepted events, or is out of reach now, is said at start; the control plane runs on.
+  streams.durabilityWarning().then(
+    (warning) => warning && log.warn({ streams: streams.location }, warning),
+    (error: unknown) => log.warn({ streams: streams.location, err: error }, "the stream store is out of reach for now"),
+  );
   const plane = new ControlPlane({
     pipelines,
     workspace,

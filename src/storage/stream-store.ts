@@ -14,6 +14,10 @@ export interface StreamEvent {
 }
 
 export interface StreamStore {
+  /** Where the streams are, for people: a file, or a server and key prefix; never a secret. */
+  readonly location: string;
+  /** Why events could be lost though they were accepted (a server that keeps them only in memory), for the log at start; undefined when they cannot. */
+  durabilityWarning(): Promise<string | undefined>;
   /** Appends an event; an id already in the stream is not appended again (`duplicate`). */
   append(stream: string, id: string, payload: unknown, at: number): Promise<{ event: StreamEvent; duplicate: boolean }>;
   /** Events after `afterSeq`, oldest first. */

@@ -11,3 +11,14 @@ export async function rejection(promise: Promise<unknown>): Promise<StrataError>
   }
   throw new Error("expected a rejection");
 }
+
+/** The StrataError a function throws; fails the test if it returns or throws something else. */
+export function thrown(fn: () => unknown): StrataError {
+  try {
+    fn();
+  } catch (error) {
+    expect(isStrataError(error), `not a StrataError: ${String(error)}`).toBe(true);
+    return error as StrataError;
+  }
+  throw new Error("expected a throw");
+}

@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { isStrataError, type StrataError } from "../../src/errors/strata-error.js";
+import { thrown } from "../helpers/errors.js";
+import type { StrataError } from "../../src/errors/strata-error.js";
 import { checkMetadataConfig, resolveMetadata } from "../../src/project/metadata-config.js";
-
-function thrown(fn: () => unknown): StrataError {
-  try {
-    fn();
-  } catch (error) {
-    expect(isStrataError(error), String(error)).toBe(true);
-    return error as StrataError;
-  }
-  throw new Error("expected a throw");
-}
 
 describe("metadata in strata.config.ts", () => {
   it("is optional, and takes sqlite or postgres with the name of a URL variable", () => {

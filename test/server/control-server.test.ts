@@ -1,11 +1,15 @@
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { Redis } from "ioredis";
+import { pino, type Logger } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestClock } from "../../src/clock/clock.js";
 import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
 import { startControlServer, type ControlServer } from "../../src/server/control-server.js";
-import { SqliteStreamStore } from "../../src/storage/sqlite/stream-store.js";
+import { openStreamStore, type StreamChoice } from "../../src/storage/stream-stores.js";
 import { makeProject } from "../cli/helpers.js";
+import { redisUrl, uniqueName } from "../helpers/services.js";
 import { eventually } from "../helpers/waiting.js";
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string; details: Record<string, unknown> } };
@@ -17,14 +21,24 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-async function control(options: { clock?: TestClock; autoTick?: boolean } = {}): Promise<{
+/** The control fixture's streams on Redis Streams, under a prefix of their own. */
+function streamsOnRedis(dir: string): StreamChoice {
+  const prefix = uniqueName("streams");
+  const config = `{ name: "control", streams: { technology: "redis", urlEnv: "STRATA_TEST_REDIS_URL", prefix: "${prefix}" } }`;
+  writeFileSync(join(dir, "strata.config.ts"), `import { defineProject } from "strata";\n\nexport default defineProject(${config});\n`);
+  return { technology: "redis", url: redisUrl(), endpoint: new URL(redisUrl()).host, prefix };
+}
+
+async function control(options: { clock?: TestClock; autoTick?: boolean; streams?: "sqlite" | "redis"; log?: Logger } = {}): Promise<{
   dir: string;
   workspace: Workspace;
   server: ControlServer;
+  streams: StreamChoice;
   call: (method: "GET" | "POST", path: string, body?: unknown, key?: string | null) => Promise<{ status: number; body: Body }>;
 }> {
   const project = makeProject("control");
   cleanups.push(project.cleanup);
+  const streams: StreamChoice = options.streams === "redis" ? streamsOnRedis(project.dir) : { technology: "sqlite" };
   const workspace = openWorkspace(join(project.dir, ".strata"), { projectDir: project.dir });
   opened.push(workspace);
   const key = (await workspace.apiKeys.create("scheduler", ["run"], Date.now())).key;
@@ -35,6 +49,7 @@ async function control(options: { clock?: TestClock; autoTick?: boolean } = {}):
     pollMs: 20,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.autoTick === false ? { autoTick: false } : {}),
+    ...(options.log ? { log: options.log } : {}),
   });
   opened.push(server);
   const call = async (method: "GET" | "POST", path: string, body?: unknown, k: string | null = key) => {
@@ -44,7 +59,7 @@ async function control(options: { clock?: TestClock; autoTick?: boolean } = {}):
     const response = await fetch(server.url + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     return { status: response.status, body: (await response.json()) as Body };
   };
-  return { dir: project.dir, workspace, server, call };
+  return { dir: project.dir, workspace, server, streams, call };
 }
 
 describe("the control plane's API", () => {
@@ -104,50 +119,6 @@ describe("the control plane's API", () => {
     expect([one.status, two.status, two.body.error!.code]).toEqual([201, 409, "PIPELINE_BUSY"]);
   });
 
-  it("runs a pipeline once per event posted to its stream, kept durably; a repeated event id counts once", async () => {
-    const { call, server } = await control();
-    const posted = await call("POST", "/v1/streams/orders/events", { id: "order-1", payload: { id: 17 } });
-    expect([posted.status, posted.body.seq, posted.body.duplicate]).toEqual([202, 1, false]);
-    const again = await call("POST", "/v1/streams/orders/events", { id: "order-1", payload: { id: 17 } });
-    expect([again.status, again.body.duplicate]).toEqual([200, true]);
-    await eventually(async () => expect((await call("GET", "/v1/runs?pipeline=on-order&status=succeeded")).body.runs).toHaveLength(1));
-    const [run] = (await call("GET", "/v1/runs?pipeline=on-order")).body.runs as {
-      params: unknown;
-      trigger: { kind: string; id: string };
-    }[];
-    expect(run).toMatchObject({ params: { orderId: "17" }, trigger: { kind: "event", id: "stream:orders#1" } });
-    expect((await call("POST", "/v1/streams/bad name/events", { payload: 1 })).body.error!.code).toBe("STREAM_INVALID");
-    expect((await call("POST", "/v1/streams/orders/events", { nothing: 1 })).body.error!.code).toBe("STREAM_INVALID");
-    await server.plane.tick();
-    expect((await call("GET", "/v1/runs?pipeline=on-order")).body.runs).toHaveLength(1);
-  });
-
-  it("keeps events across a restart: an event not taken yet starts its run then, one whose run began is not started twice", async () => {
-    const { dir, workspace, server, call } = await control();
-    await call("POST", "/v1/streams/orders/events", { id: "order-1", payload: { id: 1 } });
-    await eventually(async () => expect((await call("GET", "/v1/runs?pipeline=on-order&status=succeeded")).body.runs).toHaveLength(1));
-    await server.close();
-    // As if the control plane had died after starting the first event's run but before recording
-    // that it took the event; and a second event had been accepted just before it died.
-    const path = join(dir, ".strata", "streams.sqlite");
-    const db = new Database(path);
-    db.prepare("delete from stream_offsets").run();
-    db.close();
-    const streams = new SqliteStreamStore(path);
-    await streams.append("orders", "order-2", { id: 2 }, Date.now());
-    await streams.close();
-
-    const restarted = await startControlServer({ projectDir: dir, workspace, port: 0, pollMs: 20 });
-    opened.push(restarted);
-    await eventually(async () => expect((await workspace.store.listRuns({ pipeline: "on-order", status: "succeeded" })).length).toBe(2));
-    await restarted.plane.tick();
-    const runs = await workspace.store.listRuns({ pipeline: "on-order" });
-    expect(runs.map((r) => [r.trigger.id, r.params]).sort()).toEqual([
-      ["stream:orders#1", { orderId: "1" }],
-      ["stream:orders#2", { orderId: "2" }],
-    ]);
-  });
-
   it("starts a pipeline when a dataset it watches gets a new version", async () => {
     const { call } = await control();
     await call("POST", "/v1/pipelines/daily/runs", { params: { n: 2 } });
@@ -179,6 +150,62 @@ describe("the control plane's API", () => {
       "cron:daily#0@2026-01-11T02:00:00.000Z",
       "cron:daily#0@2026-01-12T02:00:00.000Z",
       "cron:daily#0@2026-01-13T02:00:00.000Z",
+    ]);
+  });
+});
+
+describe.each(["sqlite", "redis"] as const)("the control plane's streams, kept in %s", (technology) => {
+  it("runs a pipeline once per event posted to its stream, kept durably; a repeated event id counts once", async () => {
+    const warnings: string[] = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => void warnings.push(line) });
+    const { call, server } = await control({ streams: technology, log });
+    const posted = await call("POST", "/v1/streams/orders/events", { id: "order-1", payload: { id: 17 } });
+    expect([posted.status, posted.body.seq, posted.body.duplicate]).toEqual([202, 1, false]);
+    const again = await call("POST", "/v1/streams/orders/events", { id: "order-1", payload: { id: 17 } });
+    expect([again.status, again.body.duplicate]).toEqual([200, true]);
+    await eventually(async () => expect((await call("GET", "/v1/runs?pipeline=on-order&status=succeeded")).body.runs).toHaveLength(1));
+    const [run] = (await call("GET", "/v1/runs?pipeline=on-order")).body.runs as {
+      params: unknown;
+      trigger: { kind: string; id: string };
+    }[];
+    expect(run).toMatchObject({ params: { orderId: "17" }, trigger: { kind: "event", id: "stream:orders#1" } });
+    expect((await call("POST", "/v1/streams/bad name/events", { payload: 1 })).body.error!.code).toBe("STREAM_INVALID");
+    expect((await call("POST", "/v1/streams/orders/events", { nothing: 1 })).body.error!.code).toBe("STREAM_INVALID");
+    await server.plane.tick();
+    expect((await call("GET", "/v1/runs?pipeline=on-order")).body.runs).toHaveLength(1);
+    // The test's Redis keeps its data in memory only: the control plane said so when it started.
+    const unsafe = warnings.filter((line) => line.includes("does not write an append-only file"));
+    expect(unsafe).toHaveLength(technology === "redis" ? 1 : 0);
+  });
+
+  it("keeps events across a restart: an event not taken yet starts its run then, one whose run began is not started twice", async () => {
+    const { dir, workspace, server, call, streams: choice } = await control({ streams: technology });
+    await call("POST", "/v1/streams/orders/events", { id: "order-1", payload: { id: 1 } });
+    await eventually(async () => expect((await call("GET", "/v1/runs?pipeline=on-order&status=succeeded")).body.runs).toHaveLength(1));
+    await server.close();
+    // As if the control plane had died after starting the first event's run but before recording
+    // that it took the event; and a second event had been accepted just before it died.
+    if (choice.technology === "sqlite") {
+      const db = new Database(join(dir, ".strata", "streams.sqlite"));
+      db.prepare("delete from stream_offsets").run();
+      db.close();
+    } else {
+      const redis = new Redis(choice.url);
+      await redis.del(`${choice.prefix}:stream:{orders}:offsets`);
+      redis.disconnect();
+    }
+    const streams = openStreamStore(choice, join(dir, ".strata"));
+    await streams.append("orders", "order-2", { id: 2 }, Date.now());
+    await streams.close();
+
+    const restarted = await startControlServer({ projectDir: dir, workspace, port: 0, pollMs: 20 });
+    opened.push(restarted);
+    await eventually(async () => expect((await workspace.store.listRuns({ pipeline: "on-order", status: "succeeded" })).length).toBe(2));
+    await restarted.plane.tick();
+    const runs = await workspace.store.listRuns({ pipeline: "on-order" });
+    expect(runs.map((r) => [r.trigger.id, r.params]).sort()).toEqual([
+      ["stream:orders#1", { orderId: "1" }],
+      ["stream:orders#2", { orderId: "2" }],
     ]);
   });
 });

@@ -1,19 +1,14 @@
 import { assertUsable } from "../definition-check.js";
 import { basename } from "node:path";
-import { Redis } from "ioredis";
 import { StrataError } from "../../errors/strata-error.js";
 import type { Health, StorageAdapter } from "../adapter.js";
 import type { Format, StorageDefinition } from "../storage-definition.js";
-import { RedisConnection, RedisKvStore } from "./kv-store.js";
+import { RedisConnection } from "./connection.js";
+import { RedisKvStore } from "./kv-store.js";
 import { redisHostPort } from "./redis-url.js";
 
 const OPTIONS = ["urlEnv", "prefix"] as const;
 const FORMATS = ["kv"] as const satisfies readonly Format[];
-
-/** How long a connection attempt may take before a call fails with STORAGE_UNAVAILABLE. */
-const CONNECT_TIMEOUT_MS = 2000;
-/** A server that accepts the connection but stops answering must not hang a caller either. */
-const COMMAND_TIMEOUT_MS = 10_000;
 
 function check(definition: StorageDefinition): string[] {
   const problems: string[] = [];
@@ -83,22 +78,7 @@ export const redisAdapter: StorageAdapter = {
       );
     }
     const endpoint = endpointOf(storage, urlEnv, url);
-    const client = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      commandTimeout: COMMAND_TIMEOUT_MS,
-      // Commands issued in the same tick (many requests at once) go out in one write.
-      enableAutoPipelining: true,
-      // No queue while disconnected and one retry at most: callers get an answer now, not a hang.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      // Keep trying in the background (100 ms, doubling, at most 1 s apart) so that a later call works once the server is back.
-      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times - 1, 4), 1000),
-      connectionName: `strata:${storage}`,
-    });
-    const connection = new RedisConnection(client, storage, endpoint, CONNECT_TIMEOUT_MS);
-    // The first connection starts now, so the first call does not pay for it; its failure is reported by calls and health().
-    connection.ready().catch(() => undefined);
+    const connection = RedisConnection.open(url, storage, endpoint);
     const kv = new RedisKvStore(connection, { prefix });
     return {
       definition,

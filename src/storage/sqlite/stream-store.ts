@@ -34,7 +34,10 @@ export class SqliteStreamStore implements StreamStore {
   readonly #db: Database.Database;
   readonly #q;
 
+  readonly location: string;
+
   constructor(path: string) {
+    this.location = path;
     this.#db = openSqliteDb(path, "the stream store", [SCHEMA]);
     const db = this.#db;
     this.#q = {
@@ -74,6 +77,11 @@ export class SqliteStreamStore implements StreamStore {
 
   commit(stream: string, consumer: string, seq: number): Promise<void> {
     return storeCall("stream store", `commit ${consumer} on "${stream}"`, () => void this.#q.commit.run(stream, consumer, seq));
+  }
+
+  /** Each append is a transaction on a WAL file: once accepted, an event survives a crash. */
+  durabilityWarning(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
   }
 
   close(): Promise<void> {
