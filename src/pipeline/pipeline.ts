@@ -22,7 +22,10 @@ export interface PipelineOptions<S extends ParamsSchema> {
   description?: string;
   /** How many steps may run at once (default 4; `strata run --concurrency` overrides it). */
   concurrency?: number;
-  /** Run when the run fails: the seeds' global fallback. A failing hook never hides the result. */
+  /**
+   * Run when the run fails: the seeds' global fallback. A failing hook never hides the result.
+   * Left out, the project's `onFailure` (strata.config.ts) is used; `[]` calls none.
+   */
   onFailure?: readonly Hook[];
   onSuccess?: readonly Hook[];
   /** When `strata server` starts it on its own: `[cron("0 3 * * *", { timezone: "Europe/Paris" })]`. */
@@ -42,7 +45,8 @@ export interface PipelineDefinition<P extends object = Record<string, unknown>> 
   readonly description: string | undefined;
   readonly params: ParamsSchema | undefined;
   readonly concurrency: number | undefined;
-  readonly onFailure: readonly Hook[];
+  /** Undefined when the pipeline names none: the project's default applies (see loadProject). */
+  readonly onFailure: readonly Hook[] | undefined;
   readonly onSuccess: readonly Hook[];
   readonly schedules: readonly CronSchedule[];
   readonly triggers: readonly EventTrigger[];
@@ -111,7 +115,7 @@ export function pipeline(name: string, optionsOrBuild: PipelineOptions<ParamsSch
     description: options.description,
     params: options.params,
     concurrency: options.concurrency,
-    onFailure: options.onFailure ?? [],
+    onFailure: options.onFailure,
     onSuccess: options.onSuccess ?? [],
     schedules: options.schedules ?? [],
     triggers: options.triggers ?? [],

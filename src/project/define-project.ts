@@ -1,5 +1,6 @@
 import type { StorageDefinition } from "../storage/storage-definition.js";
 import type { MetadataConfig } from "./metadata-config.js";
+import type { Hook } from "../pipeline/hooks.js";
 import type { QueueConfig } from "./queue-config.js";
 import type { StreamsConfig } from "./streams-config.js";
 
@@ -13,6 +14,11 @@ export interface ProjectConfig {
   readonly stateDir?: string;
   /** Steps running at once, unless a pipeline or `--concurrency` says otherwise. Default 4. */
   readonly concurrency?: number;
+  /**
+   * Who is told when a run of any pipeline fails, unless the pipeline names its own `onFailure`
+   * (`[]` to tell nobody): `[notify.webhook({ urlEnv: "ALERT_URL" })]`. The seeds' global fallback.
+   */
+  readonly onFailure?: readonly Hook[];
   /**
    * Named storages. `warehouse` (DuckDB tables) and `kv` (SQLite key-value) exist in every
    * project; declaring one of those names replaces it. More can be added at run time with

@@ -136,7 +136,7 @@ export async function loadProject(start?: string): Promise<LoadedProject> {
           },
         );
       }
-      pipelines.set(value.name, { pipeline: withConcurrency(value, config.concurrency), file });
+      pipelines.set(value.name, { pipeline: withProjectDefaults(value, config), file });
     }
   }
   return {
@@ -156,6 +156,12 @@ export async function loadProject(start?: string): Promise<LoadedProject> {
   };
 }
 
-function withConcurrency(pipeline: AnyPipeline, concurrency: number | undefined): AnyPipeline {
-  return pipeline.concurrency === undefined && concurrency !== undefined ? { ...pipeline, concurrency } : pipeline;
+/** The project's defaults where the pipeline says nothing: its concurrency and who is told of a failure. */
+function withProjectDefaults(pipeline: AnyPipeline, config: ProjectConfig): AnyPipeline {
+  const { concurrency, onFailure } = config;
+  return {
+    ...pipeline,
+    ...(pipeline.concurrency === undefined && concurrency !== undefined ? { concurrency } : {}),
+    ...(pipeline.onFailure === undefined && onFailure !== undefined ? { onFailure } : {}),
+  };
 }

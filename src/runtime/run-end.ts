@@ -31,9 +31,9 @@ function inStepOrder(pipeline: AnyPipeline, failures: readonly StepFailure[]): S
   return [...failures].sort((a, b) => (position.get(a.step) ?? 0) - (position.get(b.step) ?? 0));
 }
 
-/** The hooks a run's end calls: the pipeline's onSuccess or onFailure; none for a cancel. */
+/** The hooks a run's end calls: the pipeline's onSuccess or onFailure (the project's, when loaded from one); none for a cancel. */
 export function hooksFor(pipeline: AnyPipeline, status: RunStatus): readonly Hook[] {
-  return status === "succeeded" ? pipeline.onSuccess : status === "failed" ? pipeline.onFailure : [];
+  return status === "succeeded" ? pipeline.onSuccess : status === "failed" ? (pipeline.onFailure ?? []) : [];
 }
 
 function runError(status: RunStatus, failures: readonly StepFailure[]): ErrorInfo | null {

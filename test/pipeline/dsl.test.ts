@@ -94,7 +94,7 @@ describe("pipeline() and step()", () => {
     });
     expect(isPipeline(p)).toBe(true);
     expect(isPipeline({ name: "x" })).toBe(false);
-    expect(p).toMatchObject({ name: "shape", description: "d", concurrency: 2, onFailure: [], onSuccess: [] });
+    expect(p).toMatchObject({ name: "shape", description: "d", concurrency: 2, onFailure: undefined, onSuccess: [] }); // onFailure: the project's, once loaded
     const [a, b] = p.steps;
     expect(a).toMatchObject({ name: "a", kind: "ts", output: "a_out", timeoutMs: 500, description: "first", query: undefined });
     expect(a!.retry).toEqual({ maxAttempts: 4, delayMs: 1000, factor: 2, maxDelayMs: 60_000, jitter: 0.2 });

@@ -83,7 +83,7 @@ async function endedUndelivered(id: string, dueAt: number): Promise<void> {
 describe("hooks nobody delivered (OverdueHooks)", () => {
   it("gives the ender the hooks' whole delivery budget, then delivers them once", async () => {
     const p = alerting();
-    const budget = deliveryBudgetMs(p.onFailure);
+    const budget = deliveryBudgetMs(p.onFailure!);
     expect(budget).toBe(2000 + 10 + 2000 + 30_000); // two tries timing out, the wait between, the margin
     await endedUndelivered("r1", clock.now() + budget);
     const sweep = sweeper([p]);
@@ -119,7 +119,7 @@ describe("hooks nobody delivered (OverdueHooks)", () => {
   it("a run whose ender delivered its hooks is not due any more", async () => {
     const p = alerting();
     const result = await runPipeline(
-      pipeline("daily", { onFailure: p.onFailure }, () => {
+      pipeline("daily", { onFailure: p.onFailure! }, () => {
         step("load", () => {
           throw new Error("boom");
         });
