@@ -36,6 +36,42 @@ export function urlEnvProblems(section: string, fields: Record<string, unknown>,
   return problems;
 }
 
+/** What a technology of a section takes: its options and, when it needs a server, its URL's scheme. */
+export interface TechnologyOptions {
+  readonly known: readonly string[];
+  readonly scheme?: string;
+}
+
+/**
+ * The checks every section chosen by its `technology` (`metadata`, `streams`) shares: an object,
+ * a technology among `technologies`, only that technology's options, and its URL's variable. The
+ * technology and the fields come back for the section's own checks once the value is an object
+ * with a known technology.
+ */
+export function technologyProblems<T extends string>(
+  section: string,
+  value: unknown,
+  technologies: Readonly<Record<T, TechnologyOptions>>,
+  example: string,
+): { problems: string[]; technology?: T; fields?: Record<string, unknown> } {
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return { problems: [`${section} must be an object such as ${example}`] };
+  const fields = value as Record<string, unknown>;
+  const names = Object.keys(technologies) as T[];
+  const technology = names.find((name) => name === fields.technology);
+  if (technology === undefined) {
+    const got = JSON.stringify(fields.technology) ?? "nothing";
+    return { problems: [`${section}.technology must be ${names.map((n) => `"${n}"`).join(" or ")} (got ${got})`] };
+  }
+  const { known, scheme } = technologies[technology];
+  const problems: string[] = [];
+  for (const name of Object.keys(fields))
+    if (name !== "url" && !known.includes(name))
+      problems.push(`${section}.${name} is not an option of ${technology} ${section} (known: ${known.join(", ")})`);
+  problems.push(...urlEnvProblems(section, fields, scheme));
+  return { problems, technology, fields };
+}
+
 /**
  * The redis:// URL in the variable `section.urlEnv` names, read now, and its host:port for
  * messages; `code` naming the variable (never its value) when it is unset or not such a URL.

@@ -1,7 +1,7 @@
 import { StrataError } from "../errors/strata-error.js";
 import type { MetadataChoice } from "../storage/metadata-stores.js";
 import { SCHEMA_NAME } from "../storage/postgres/connection.js";
-import { checkSection, urlEnvProblems } from "./config-section.js";
+import { checkSection, technologyProblems, type TechnologyOptions } from "./config-section.js";
 
 /**
  * The `metadata` field of strata.config.ts: where runs, the catalog, models and API keys are
@@ -20,27 +20,17 @@ export type MetadataConfig =
       readonly poolSize?: number;
     };
 
-const KNOWN: Record<MetadataConfig["technology"], readonly string[]> = {
-  sqlite: ["technology"],
-  postgres: ["technology", "urlEnv", "schema", "poolSize"],
+const TECHNOLOGIES: Record<MetadataConfig["technology"], TechnologyOptions> = {
+  sqlite: { known: ["technology"] },
+  postgres: { known: ["technology", "urlEnv", "schema", "poolSize"], scheme: "postgres://" },
 };
 
 /** Each problem of a `metadata` value, naming its field. */
 function problemsOf(value: unknown): string[] {
-  if (typeof value !== "object" || value === null || Array.isArray(value))
-    return [`metadata must be an object such as { technology: "postgres", urlEnv: "STRATA_METADATA_URL" }`];
-  const fields = value as Record<string, unknown>;
-  const { technology } = fields;
-  if (technology !== "sqlite" && technology !== "postgres")
-    return [`metadata.technology must be "sqlite" or "postgres" (got ${JSON.stringify(technology) ?? "nothing"})`];
-  const problems: string[] = [];
-  for (const name of Object.keys(fields)) {
-    if (name !== "url" && !KNOWN[technology].includes(name))
-      problems.push(`metadata.${name} is not an option of ${technology} metadata (known: ${KNOWN[technology].join(", ")})`);
-  }
-  problems.push(...urlEnvProblems("metadata", fields, technology === "postgres" ? "postgres://" : undefined));
+  const example = `{ technology: "postgres", urlEnv: "STRATA_METADATA_URL" }`;
+  const { problems, technology, fields } = technologyProblems("metadata", value, TECHNOLOGIES, example);
   if (technology === "postgres") {
-    const { schema, poolSize } = fields;
+    const { schema, poolSize } = fields!;
     if (schema !== undefined && (typeof schema !== "string" || !SCHEMA_NAME.test(schema)))
       problems.push(`metadata.schema must be a lower-case name (letters, digits and _, starting with a letter or _)`);
     if (poolSize !== undefined && (typeof poolSize !== "number" || !Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000))

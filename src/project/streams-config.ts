@@ -1,6 +1,6 @@
 import type { StreamChoice } from "../storage/stream-stores.js";
 import { prefixProblems } from "./queue-config.js";
-import { checkSection, redisUrlFrom, urlEnvProblems } from "./config-section.js";
+import { checkSection, redisUrlFrom, technologyProblems, type TechnologyOptions } from "./config-section.js";
 
 /**
  * The `streams` field of strata.config.ts: where the control plane keeps the events posted to
@@ -18,24 +18,15 @@ export type StreamsConfig =
       readonly prefix?: string;
     };
 
-const KNOWN: Record<StreamsConfig["technology"], readonly string[]> = {
-  sqlite: ["technology"],
-  redis: ["technology", "urlEnv", "prefix"],
+const TECHNOLOGIES: Record<StreamsConfig["technology"], TechnologyOptions> = {
+  sqlite: { known: ["technology"] },
+  redis: { known: ["technology", "urlEnv", "prefix"], scheme: "redis://" },
 };
 
 function problemsOf(value: unknown): string[] {
-  if (typeof value !== "object" || value === null || Array.isArray(value))
-    return [`streams must be an object such as { technology: "redis", urlEnv: "STRATA_STREAMS_URL" }`];
-  const fields = value as Record<string, unknown>;
-  const { technology } = fields;
-  if (technology !== "sqlite" && technology !== "redis")
-    return [`streams.technology must be "sqlite" or "redis" (got ${JSON.stringify(technology) ?? "nothing"})`];
-  const problems: string[] = [];
-  for (const name of Object.keys(fields))
-    if (name !== "url" && !KNOWN[technology].includes(name))
-      problems.push(`streams.${name} is not an option of ${technology} streams (known: ${KNOWN[technology].join(", ")})`);
-  problems.push(...urlEnvProblems("streams", fields, technology === "redis" ? "redis://" : undefined));
-  if (technology === "redis") problems.push(...prefixProblems("streams", fields.prefix));
+  const example = `{ technology: "redis", urlEnv: "STRATA_STREAMS_URL" }`;
+  const { problems, technology, fields } = technologyProblems("streams", value, TECHNOLOGIES, example);
+  if (technology === "redis") problems.push(...prefixProblems("streams", fields!.prefix));
   return problems;
 }
 

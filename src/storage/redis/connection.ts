@@ -114,10 +114,13 @@ export class RedisConnection {
     });
   }
 
-  /** Runs `fn` on a ready client; any failure becomes STORAGE_UNAVAILABLE (StrataErrors pass through). */
-  async call<T>(what: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` on a ready client; any failure becomes STORAGE_UNAVAILABLE (StrataErrors pass through).
+   * `Scripts`: the commands the caller defined on the client (`defineCommand`).
+   */
+  async call<T, Scripts = object>(what: string, fn: (client: Redis & Scripts) => Promise<T>): Promise<T> {
     try {
-      return await fn(await this.ready());
+      return await fn((await this.ready()) as Redis & Scripts);
     } catch (cause) {
       throw this.unavailable(what, cause);
     }

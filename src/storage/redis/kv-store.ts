@@ -104,7 +104,7 @@ export class RedisKvStore implements KvStore {
   }
 
   #call<T>(what: string, fn: (client: Redis & KvScripts) => Promise<T>): Promise<T> {
-    return this.#connection.call(what, (client) => fn(client as Redis & KvScripts));
+    return this.#connection.call<T, KvScripts>(what, fn);
   }
 
   #liveError(dataset: string, version: number): StrataError {

@@ -74,7 +74,7 @@ export class RedisStreamStore implements StreamStore {
   }
 
   #call<T>(what: string, fn: (client: Redis & StreamScripts) => Promise<T>): Promise<T> {
-    return this.#connection.call(what, (client) => fn(client as Redis & StreamScripts));
+    return this.#connection.call<T, StreamScripts>(what, fn);
   }
 
   async append(stream: string, id: string, payload: unknown, at: number): Promise<{ event: StreamEvent; duplicate: boolean }> {
