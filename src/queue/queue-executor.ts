@@ -9,6 +9,7 @@ import { beginRun } from "../runtime/run-begin.js";
 import type { Workspace } from "../runtime/workspace.js";
 import type { Executor, Launch, LaunchRequest } from "../schedule/executor.js";
 import type { TriggerQueue } from "../schedule/trigger-queue.js";
+import { LostRuns } from "./lost-runs.js";
 import { advanceRun, launchRecords, type ProgressDeps } from "./run-progress.js";
 import { queueConnection, queueUnavailable, RunMarks, StepQueue } from "./step-queue.js";
 
@@ -26,6 +27,8 @@ export interface QueueExecutorOptions {
 const FINISHED_POLL_MS = 1000;
 /** How often queued triggers are looked at besides the end announcements. */
 const SWEEP_MS = 2000;
+/** How often runs with no job on the queue are looked for (see LostRuns). */
+const LOST_CHECK_MS = 30_000;
 
 /**
  * The control plane's executor when the project has a queue: a run is recorded here and its
@@ -43,6 +46,8 @@ export class QueueExecutor implements Executor {
   readonly owner: string;
   #closed = false;
   #sweeper: NodeJS.Timeout | undefined;
+  #lostChecker: NodeJS.Timeout | undefined;
+  readonly #lost: LostRuns;
   readonly #starting = new Set<string>();
 
   private constructor(options: QueueExecutorOptions, connection: Redis, subscriber: Redis) {
@@ -56,6 +61,7 @@ export class QueueExecutor implements Executor {
     };
     this.#subscriber = subscriber;
     this.owner = `queue:${options.target.prefix}`;
+    this.#lost = new LostRuns({ deps: this.#deps, pipelines: options.pipelines, owner: this.owner, log: options.log });
   }
 
   /** Connects to the queue; QUEUE_UNAVAILABLE naming host:port when it cannot. */
@@ -73,6 +79,10 @@ export class QueueExecutor implements Executor {
         executor.#sweep().catch((error: unknown) => options.log.warn({ err: error }, "queued triggers could not be looked at"));
     }, SWEEP_MS);
     executor.#sweeper.unref();
+    executor.#lostChecker = setInterval(() => {
+      executor.moveLostRuns().catch((error: unknown) => options.log.warn({ err: error }, "runs with no job could not be looked for"));
+    }, LOST_CHECK_MS);
+    executor.#lostChecker.unref();
     return executor;
   }
 
@@ -131,7 +141,13 @@ export class QueueExecutor implements Executor {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweeper);
+    clearInterval(this.#lostChecker);
     await this.#disconnect();
+  }
+
+  /** Moves on the runs of this queue that no job moves on any more (LostRuns); resolves with their ids. */
+  moveLostRuns(): Promise<string[]> {
+    return this.#call(() => this.#lost.check());
   }
 
   #pipelineOf(name: string, runId: string): AnyPipeline {

@@ -1,9 +1,10 @@
-import { Queue } from "bullmq";
+import { Queue, type JobState } from "bullmq";
 import DataLoader from "dataloader";
 import { Redis } from "ioredis";
 import { StrataError } from "../errors/strata-error.js";
 import type { QueueTarget } from "../project/queue-config.js";
-import type { RunRecord } from "../storage/run-store.js";
+import { describeError } from "../errors/strata-error.js";
+import type { ErrorInfo, RunRecord } from "../storage/run-store.js";
 
 /** The BullMQ queue every step job goes through. */
 export const STEP_QUEUE = "steps";
@@ -18,6 +19,8 @@ export interface StepJob {
   readonly pipeline: string;
   readonly step: string;
   readonly run: RunRecord;
+  /** Enqueued again by the control plane after the step's job was lost (see LostRuns): it may have records already. */
+  readonly retaken?: true;
 }
 
 /** BullMQ job ids may not hold ":"; run ids and step names never hold "~". */
@@ -139,7 +142,36 @@ export class StepQueue {
     return jobs.length ? this.#adds.load(jobs) : Promise.resolve();
   }
 
+  /**
+   * Where a step's job is: on the queue ("waiting", "active", "delayed", ...), "failed" for good
+   * (with why), or "unknown": there is none (it ended and was removed, was never added, or Redis lost it).
+   */
+  async jobOf(runId: string, step: string): Promise<{ state: JobState | "unknown"; failure?: ErrorInfo }> {
+    const id = jobIdOf(runId, step);
+    const state = await this.#queue.getJobState(id);
+    if (state !== "failed") return { state };
+    const reason = (await this.#queue.getJob(id))?.failedReason ?? "the job failed";
+    return { state, failure: jobFailure(new Error(reason)) };
+  }
+
   close(): Promise<void> {
     return this.#queue.close();
   }
+}
+
+/** The states of a job that a worker has or will take: a run with one of them is moving on. */
+export const LIVE_JOB_STATES: ReadonlySet<JobState | "unknown"> = new Set([
+  "waiting",
+  "active",
+  "delayed",
+  "prioritized",
+  "waiting-children",
+]);
+
+/** What a step job's last failure (Strata's own: a store down, a project out of step) is recorded as. */
+export function jobFailure(error: Error): ErrorInfo {
+  if (/stalled more than/.test(error.message))
+    return { code: "WORKER_LOST", message: "the step's workers kept stopping before it ended: given up" };
+  const coded = /^([A-Z_]+): /.exec(error.message); // an UnrecoverableError carries its code first
+  return { code: coded?.[1] ?? describeError(error).code, message: error.message };
 }

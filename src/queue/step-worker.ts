@@ -15,7 +15,7 @@ import type { ErrorInfo, RunRecord, StepRecord } from "../storage/run-store.js";
 import { MAX_LOST, recoverLostAttempt } from "./lost-attempt.js";
 import { readInputs } from "./step-inputs.js";
 import { advanceRun, launchRecords, type ProgressDeps } from "./run-progress.js";
-import { queueConnection, RunMarks, STEP_QUEUE, StepQueue, type StepJob } from "./step-queue.js";
+import { jobFailure, queueConnection, RunMarks, STEP_QUEUE, StepQueue, type StepJob } from "./step-queue.js";
 
 export interface StepWorkerOptions {
   readonly pipelines: ReadonlyMap<string, AnyPipeline>;
@@ -119,7 +119,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     if (!step) throw new UnrecoverableError(`STEP_NOT_FOUND: pipeline "${pipeline.name}" of this worker has no step "${stepName}"`);
     const { run } = job.data;
     // On a first delivery of the only step of its run, nothing can have recorded it yet: no read.
-    const first = job.attemptsMade === 0 && !job.stalledCounter && pipeline.steps.length === 1;
+    const first = job.attemptsMade === 0 && !job.stalledCounter && !job.data.retaken && pipeline.steps.length === 1;
     const records = new Map(
       (first ? launchRecords(pipeline, runId, new Map()) : await workspace.store.getSteps(runId)).map((s) => [s.step, s]),
     );
@@ -271,10 +271,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     if (run.status !== "running") return;
     const mine = (await workspace.store.getSteps(run.id)).find((s) => s.step === data.step);
     if (mine && ENDED.has(mine.status)) return;
-    const coded = /^([A-Z_]+): /.exec(error.message); // an UnrecoverableError carries its code first
-    const info = /stalled more than/.test(error.message)
-      ? { code: "WORKER_LOST", message: "the step's workers kept stopping before it ended: given up" }
-      : { code: coded?.[1] ?? describeError(error).code, message: error.message };
+    const info = jobFailure(error);
     const pipeline = options.pipelines.get(data.pipeline);
     if (pipeline?.dag.byName.has(data.step)) return failOutright(pipeline, run, data.step, mine, info);
     // A pipeline or step this worker does not know cannot be moved on step by step: the run ends

@@ -3,11 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { systemClock } from "../../src/clock/clock.js";
+import { UnrecoverableError, Worker } from "bullmq";
+import { Redis } from "ioredis";
+import { systemClock, TestClock, type Clock } from "../../src/clock/clock.js";
 import { notify } from "../../src/pipeline/hooks.js";
 import { pipeline, type AnyPipeline } from "../../src/pipeline/pipeline.js";
 import { step } from "../../src/pipeline/step.js";
 import { QueueExecutor } from "../../src/queue/queue-executor.js";
+import { jobIdOf, STEP_QUEUE } from "../../src/queue/step-queue.js";
 import { startStepWorker, type StepWorker } from "../../src/queue/step-worker.js";
 import { openWorkspace, type Workspace } from "../../src/runtime/workspace.js";
 import { TriggerQueue } from "../../src/schedule/trigger-queue.js";
@@ -29,7 +32,8 @@ const counted = pipeline("counted", {}, () => {
 /** The control plane's executor and a worker in this process, on the throwaway servers. */
 async function fleet(
   workerPipelines: readonly AnyPipeline[],
-): Promise<{ workspace: Workspace; executor: QueueExecutor; worker: () => Promise<StepWorker> }> {
+  clock: Clock = systemClock,
+): Promise<{ workspace: Workspace; executor: QueueExecutor; worker: () => Promise<StepWorker>; target: { url: string; prefix: string } }> {
   const workspace = openWorkspace(":memory:", {
     metadata: { technology: "postgres", url: postgresUrl(), schema: uniqueName("q").toLowerCase() },
   });
@@ -42,7 +46,7 @@ async function fleet(
     workspace,
     waiting,
     target,
-    clock: systemClock,
+    clock,
     log,
   });
   opened.push(executor);
@@ -53,11 +57,12 @@ async function fleet(
       target,
       concurrency: 2,
       log,
+      clock,
     });
     opened.push(started);
     return started;
   };
-  return { workspace, executor, worker };
+  return { workspace, executor, worker, target };
 }
 
 describe("the queue executor", () => {
@@ -117,5 +122,94 @@ describe("the queue executor", () => {
     expect(run.status).toBe("failed");
     expect(run.error?.code).toBe("PIPELINE_NOT_FOUND");
     expect(run.error?.message).toContain('no pipeline "counted"');
+  });
+
+  describe("a run with no job on the queue", () => {
+    const MINUTE = 60_000;
+
+    /** A run of `counted` started with no worker up, so its job waits on the queue. */
+    async function waitingRun(clock: TestClock) {
+      const setup = await fleet([counted], clock);
+      const launch = await setup.executor.launch({ pipeline: counted, params: {}, trigger: { kind: "api", id: uniqueName("t") } });
+      if (launch.status !== "started") throw new Error(launch.status);
+      const redis = new Redis(setup.target.url);
+      opened.push({ close: async () => void (await redis.quit()) });
+      return { ...setup, runId: launch.runId, redis, jobKey: `${setup.target.prefix}:${STEP_QUEUE}` };
+    }
+
+    /** Two checks a grace period apart, as the control plane's timer makes them. */
+    async function checkTwice(executor: QueueExecutor, clock: TestClock): Promise<string[][]> {
+      clock.advance(MINUTE + 1);
+      const first = await executor.moveLostRuns();
+      clock.advance(MINUTE + 1);
+      return [first, await executor.moveLostRuns()];
+    }
+
+    it("is left alone while its job waits for a worker", async () => {
+      const clock = new TestClock(Date.now());
+      const { workspace, executor, runId } = await waitingRun(clock);
+      expect(await checkTwice(executor, clock)).toEqual([[], []]);
+      expect((await workspace.store.getRun(runId)).status).toBe("running");
+    });
+
+    it("whose job Redis lost gets it again once it looked lost for a minute, and completes", async () => {
+      const clock = new TestClock(Date.now());
+      const { workspace, executor, worker, runId, redis, jobKey } = await waitingRun(clock);
+      // Redis lost the job (a restart without an append-only file): its hash and its place in the wait list.
+      await redis.del(`${jobKey}:${jobIdOf(runId, "count")}`);
+      await redis.lrem(`${jobKey}:wait`, 0, jobIdOf(runId, "count"));
+      clock.advance(MINUTE + 1);
+      expect(await executor.moveLostRuns()).toEqual([]); // seen lost once: not yet
+      clock.advance(30_000);
+      expect(await executor.moveLostRuns()).toEqual([]); // half the grace later: still not
+      clock.advance(30_000);
+      expect(await executor.moveLostRuns()).toEqual([runId]);
+      await worker();
+      await executor.finished(runId);
+      expect((await workspace.store.getRun(runId)).status).toBe("succeeded");
+    });
+
+    it("whose step was taken and then lost with its job is taken again as a lost attempt", async () => {
+      const clock = new TestClock(Date.now());
+      const { workspace, executor, worker, runId, redis, jobKey } = await waitingRun(clock);
+      // A worker took the step and recorded its start; then the job went (Redis flushed, say).
+      const at = clock.now();
+      const base = { runId, step: "count", startedAt: at, reusedFrom: null, output: null };
+      await workspace.store.saveAttempt(
+        { runId, step: "count", attempt: 1, status: "running", startedAt: at, endedAt: null, error: null },
+        { ...base, status: "running", attempts: 1, endedAt: null, error: null },
+      );
+      await redis.del(`${jobKey}:${jobIdOf(runId, "count")}`);
+      await redis.lrem(`${jobKey}:wait`, 0, jobIdOf(runId, "count"));
+      expect(await checkTwice(executor, clock)).toEqual([[], [runId]]);
+      await worker();
+      await executor.finished(runId);
+      expect((await workspace.store.getRun(runId)).status).toBe("succeeded");
+      const attempts = await workspace.store.getAttempts(runId);
+      expect(attempts.map((a) => [a.attempt, a.status, a.error?.code ?? null])).toEqual([
+        [1, "failed", "WORKER_LOST"],
+        [2, "succeeded", null],
+      ]);
+    });
+
+    it("whose job failed for good while nobody could record it ends failed with the job's reason", async () => {
+      const clock = new TestClock(Date.now());
+      const { workspace, executor, target, runId } = await waitingRun(clock);
+      // A worker took the job and failed it for good, then died before it recorded the failure.
+      const taker = new Worker(STEP_QUEUE, null, {
+        connection: new Redis(target.url, { maxRetriesPerRequest: null }),
+        prefix: target.prefix,
+        autorun: false,
+      });
+      opened.push(taker);
+      const job = await taker.getNextJob("token");
+      await job!.moveToFailed(new UnrecoverableError("STORAGE_UNAVAILABLE: the metadata store was out of reach"), "token");
+      expect(await checkTwice(executor, clock)).toEqual([[], [runId]]);
+      const run = await workspace.store.getRun(runId);
+      expect(run.status).toBe("failed");
+      expect(run.error?.code).toBe("STORAGE_UNAVAILABLE");
+      expect(run.error?.message).toContain("the metadata store was out of reach");
+      expect((await workspace.store.getSteps(runId)).map((s) => s.status)).toEqual(["failed"]);
+    });
   });
 });

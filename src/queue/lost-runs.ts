@@ -1,0 +1,97 @@
+import type { Logger } from "pino";
+import type { AnyPipeline } from "../pipeline/pipeline.js";
+import type { RunRecord, StepRecord, StepStatus } from "../storage/run-store.js";
+import { advanceRun, type ProgressDeps } from "./run-progress.js";
+import { LIVE_JOB_STATES } from "./step-queue.js";
+
+export interface LostRunsOptions {
+  readonly deps: ProgressDeps;
+  readonly pipelines: ReadonlyMap<string, AnyPipeline>;
+  /** The runs of this queue: `queue:<prefix>`. */
+  readonly owner: string;
+  readonly log: Logger;
+  /** How long a run must have looked lost, over two checks, before it is moved on. Default 60 s. */
+  readonly graceMs?: number;
+}
+
+/** Running runs looked at per check: the newest. */
+const BATCH = 1000;
+const ENDED: ReadonlySet<StepStatus> = new Set(["succeeded", "reused", "failed", "cancelled", "skipped"]);
+
+/**
+ * Runs on the queue that nothing moves on any more: running in the metadata store, yet no job of
+ * theirs is on the queue. Redis lost the jobs (a restart without an append-only file, a flush), or
+ * a job failed for good while its failure could not be recorded (the store was down then). Workers
+ * move runs on; with no job, no worker ever will, and the run would show "running" forever.
+ *
+ * A run that looks so in two checks at least `graceMs` apart (a run between two of its steps always
+ * has a job: the next one is enqueued before the last one is acknowledged) is moved on here as a
+ * worker would have: a step whose job failed for good is recorded failed with the job's reason, a
+ * step whose job is gone is enqueued again (a worker then treats its attempt as lost with its
+ * worker, see lost-attempt.ts, which bounds how often), and the run goes on or ends.
+ */
+export class LostRuns {
+  readonly #o: LostRunsOptions;
+  /** Run id -> when a check first saw it with no job. */
+  readonly #suspects = new Map<string, number>();
+
+  constructor(options: LostRunsOptions) {
+    this.#o = options;
+  }
+
+  /** One check; resolves with the ids of the runs it moved on. */
+  async check(): Promise<string[]> {
+    const { deps, owner } = this.#o;
+    const now = deps.clock.now();
+    const graceMs = this.#o.graceMs ?? 60_000;
+    const running = (await deps.workspace.store.listRuns({ status: "running", limit: BATCH })).filter(
+      (r) => r.owner === owner && now - r.startedAt >= graceMs,
+    );
+    const moved: string[] = [];
+    const seen = new Set<string>();
+    for (const run of running) {
+      const pipeline = this.#o.pipelines.get(run.pipeline);
+      if (!pipeline) continue; // another deploy's: left to a control plane that has it
+      const jobs = await Promise.all(pipeline.steps.map(async (s) => [s.name, await deps.queue.jobOf(run.id, s.name)] as const));
+      if (jobs.some(([, job]) => LIVE_JOB_STATES.has(job.state))) continue;
+      seen.add(run.id);
+      const since = this.#suspects.get(run.id);
+      if (since === undefined) this.#suspects.set(run.id, now);
+      else if (now - since >= graceMs) {
+        await this.#moveOn(pipeline, run, new Map(jobs));
+        this.#suspects.delete(run.id);
+        moved.push(run.id);
+      }
+    }
+    for (const id of this.#suspects.keys()) if (!seen.has(id)) this.#suspects.delete(id);
+    return moved;
+  }
+
+  async #moveOn(
+    pipeline: AnyPipeline,
+    run: RunRecord,
+    jobs: ReadonlyMap<string, Awaited<ReturnType<ProgressDeps["queue"]["jobOf"]>>>,
+  ): Promise<void> {
+    const { deps, log } = this.#o;
+    const { store } = deps.workspace;
+    const records = await store.getSteps(run.id);
+    const unfinished = records.filter((s) => !ENDED.has(s.status));
+    const again: StepRecord[] = [];
+    for (const record of unfinished) {
+      const failure = jobs.get(record.step)?.failure;
+      if (failure) await store.saveStep({ ...record, status: "failed", endedAt: deps.clock.now(), error: failure, output: null });
+      else if (record.status !== "pending") again.push(record); // taken once, its job gone: taken again
+    }
+    log.warn(
+      {
+        runId: run.id,
+        pipeline: run.pipeline,
+        failed: unfinished.filter((s) => jobs.get(s.step)?.failure).map((s) => s.step),
+        again: again.map((s) => s.step),
+      },
+      "run with no job on the queue: moved on by the control plane",
+    );
+    await deps.queue.add(again.map((s) => ({ runId: run.id, pipeline: pipeline.name, step: s.step, run, retaken: true as const })));
+    await advanceRun(deps, pipeline, run);
+  }
+}
