@@ -42,6 +42,8 @@ const { numbers, strings, flags } = cliOptions(
   { runs: [10_000, 1], probes: [40, 1], concurrency: [16, 1], rounds: [2, 1], warmup: [2000, 0] },
   ["profile", "worker-flags"],
 );
+/** A throughput round with no run ending for this long has stalled: it stops with the workers' errors. */
+const STALL_S = 30;
 const ROOT = resolve(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "strata.js");
 const redisUrl = process.env.STRATA_TEST_REDIS_URL;
@@ -77,6 +79,9 @@ function project(name: string): string {
   return dir;
 }
 
+/** The last lines each child printed: what a stalled round shows. */
+const tails = new Map<ChildProcess, string>();
+
 /** A child process, resolved once it prints `ready` (stdout or stderr, as a substring). */
 function spawnReady(command: string, args: readonly string[], ready: string, env: Record<string, string> = {}): Promise<ChildProcess> {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
@@ -85,6 +90,7 @@ function spawnReady(command: string, args: readonly string[], ready: string, env
     let seen = "";
     const look = (chunk: Buffer): void => {
       if (seen.length < 100_000) seen += chunk.toString();
+      tails.set(child, ((tails.get(child) ?? "") + chunk.toString()).slice(-4000));
       if (seen.includes(ready)) resolveReady(child);
     };
     child.stdout!.on("data", look);
@@ -188,7 +194,23 @@ async function strataRound(
     }
   };
   await Promise.all(Array.from({ length: 64 }, launcher));
-  await done;
+  // Runs that cannot end (a worker failing every step) would hold the round forever.
+  let seenEnded = -1;
+  let watchdog: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    watchdog = setInterval(() => {
+      if (ended !== seenEnded) return void (seenEnded = ended);
+      const said = [...tails.values()]
+        .join("\n")
+        .split("\n")
+        .filter((l) => l.includes('"level":50'))
+        .slice(-3);
+      reject(
+        new Error(`no run ended for ${STALL_S} s (${ended} of ${runs} ended); the workers' last errors:\n${said.join("\n") || "(none)"}`),
+      );
+    }, STALL_S * 1000);
+  });
+  await Promise.race([done, stalled]).finally(() => clearInterval(watchdog));
   const seconds = (performance.now() - started) / 1000;
   const used = cpu();
   subscriber.disconnect();
