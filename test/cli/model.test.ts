@@ -86,7 +86,8 @@ describe("strata models list", () => {
     const project = makeProject("models");
     try {
       const cli = (...args: string[]) => strata([...args, "--project", project.dir]);
-      expect((await cli("models", "list")).stdout).toContain("no model registered yet");
+      const first = await cli("models", "list");
+      expect(first.stdout, `code ${first.code}: ${first.stderr}`).toContain("no model registered yet");
       expect((await cli("run", "train")).code).toBe(0);
       expect((await cli("run", "train")).code).toBe(0);
       const listed = await cli("models", "list");
