@@ -36,6 +36,15 @@ export function urlEnvProblems(section: string, fields: Record<string, unknown>,
   return problems;
 }
 
+const PREFIX = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** The problems of a `prefix` of keys on a Redis server (the queue's, the streams'). */
+export function prefixProblems(section: string, prefix: unknown): string[] {
+  return prefix === undefined || (typeof prefix === "string" && PREFIX.test(prefix))
+    ? []
+    : [`${section}.prefix must be letters, digits, ".", "_" or "-" (at most 64), starting with a letter or digit`];
+}
+
 /** What a technology of a section takes: its options and, when it needs a server, its URL's scheme. */
 export interface TechnologyOptions {
   readonly known: readonly string[];

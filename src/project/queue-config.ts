@@ -1,4 +1,4 @@
-import { checkSection, redisUrlFrom, urlEnvProblems } from "./config-section.js";
+import { checkSection, prefixProblems, redisUrlFrom, urlEnvProblems } from "./config-section.js";
 
 /**
  * The `queue` field of strata.config.ts: the Redis server that carries step jobs from the control
@@ -21,14 +21,6 @@ export interface QueueTarget {
 }
 
 const KNOWN = ["urlEnv", "prefix"];
-const PREFIX = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
-/** The problems of a `prefix` of keys on a Redis server (the queue's, the streams'). */
-export function prefixProblems(section: string, prefix: unknown): string[] {
-  return prefix === undefined || (typeof prefix === "string" && PREFIX.test(prefix))
-    ? []
-    : [`${section}.prefix must be letters, digits, ".", "_" or "-" (at most 64), starting with a letter or digit`];
-}
 
 function problemsOf(value: unknown): string[] {
   if (typeof value !== "object" || value === null || Array.isArray(value))

@@ -1,6 +1,5 @@
 import type { StreamChoice } from "../storage/stream-stores.js";
-import { prefixProblems } from "./queue-config.js";
-import { checkSection, redisUrlFrom, technologyProblems, type TechnologyOptions } from "./config-section.js";
+import { checkSection, prefixProblems, redisUrlFrom, technologyProblems, type TechnologyOptions } from "./config-section.js";
 
 /**
  * The `streams` field of strata.config.ts: where the control plane keeps the events posted to

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
-import type { RunRecord, StepRecord, StepStatus } from "../storage/run-store.js";
-import { advanceRun, type ProgressDeps } from "./run-progress.js";
-import { LIVE_JOB_STATES } from "./step-queue.js";
+import type { RunRecord } from "../storage/run-store.js";
+import { advanceRun, isEnded, type ProgressDeps } from "./run-progress.js";
+import { LIVE_JOB_STATES, type StepJobState } from "./step-queue.js";
 
 export interface LostRunsOptions {
   readonly deps: ProgressDeps;
@@ -16,7 +16,6 @@ export interface LostRunsOptions {
 
 /** Running runs looked at per check: the newest. */
 const BATCH = 1000;
-const ENDED: ReadonlySet<StepStatus> = new Set(["succeeded", "reused", "failed", "cancelled", "skipped"]);
 
 /**
  * Runs on the queue that nothing moves on any more: running in the metadata store, yet no job of
@@ -67,31 +66,21 @@ export class LostRuns {
     return moved;
   }
 
-  async #moveOn(
-    pipeline: AnyPipeline,
-    run: RunRecord,
-    jobs: ReadonlyMap<string, Awaited<ReturnType<ProgressDeps["queue"]["jobOf"]>>>,
-  ): Promise<void> {
+  async #moveOn(pipeline: AnyPipeline, run: RunRecord, jobs: ReadonlyMap<string, StepJobState>): Promise<void> {
     const { deps, log } = this.#o;
     const { store } = deps.workspace;
-    const records = await store.getSteps(run.id);
-    const unfinished = records.filter((s) => !ENDED.has(s.status));
-    const again: StepRecord[] = [];
-    for (const record of unfinished) {
+    const failed: string[] = [];
+    const again: string[] = [];
+    for (const record of await store.getSteps(run.id)) {
+      if (isEnded(record.status)) continue;
       const failure = jobs.get(record.step)?.failure;
-      if (failure) await store.saveStep({ ...record, status: "failed", endedAt: deps.clock.now(), error: failure, output: null });
-      else if (record.status !== "pending") again.push(record); // taken once, its job gone: taken again
+      if (failure) {
+        await store.saveStep({ ...record, status: "failed", endedAt: deps.clock.now(), error: failure, output: null });
+        failed.push(record.step);
+      } else if (record.status !== "pending") again.push(record.step); // taken once, its job gone: taken again
     }
-    log.warn(
-      {
-        runId: run.id,
-        pipeline: run.pipeline,
-        failed: unfinished.filter((s) => jobs.get(s.step)?.failure).map((s) => s.step),
-        again: again.map((s) => s.step),
-      },
-      "run with no job on the queue: moved on by the control plane",
-    );
-    await deps.queue.add(again.map((s) => ({ runId: run.id, pipeline: pipeline.name, step: s.step, run, retaken: true as const })));
+    log.warn({ runId: run.id, pipeline: run.pipeline, failed, again }, "run with no job on the queue: moved on by the control plane");
+    await deps.queue.add(again.map((step) => ({ runId: run.id, pipeline: pipeline.name, step, run, retaken: true as const })));
     await advanceRun(deps, pipeline, run);
   }
 }

@@ -17,7 +17,8 @@ export interface ProgressDeps {
 
 const DONE: ReadonlySet<StepStatus> = new Set(["succeeded", "reused"]);
 const DEAD: ReadonlySet<StepStatus> = new Set(["failed", "cancelled", "skipped"]);
-const isEnded = (status: StepStatus): boolean => DONE.has(status) || DEAD.has(status);
+/** A step that will not run again in this run: done, or failed, cancelled or skipped. */
+export const isEnded = (status: StepStatus): boolean => DONE.has(status) || DEAD.has(status);
 
 /**
  * Moves a queued run on from what its step records say, after a step ended (or at launch): steps

@@ -146,7 +146,7 @@ export class StepQueue {
    * Where a step's job is: on the queue ("waiting", "active", "delayed", ...), "failed" for good
    * (with why), or "unknown": there is none (it ended and was removed, was never added, or Redis lost it).
    */
-  async jobOf(runId: string, step: string): Promise<{ state: JobState | "unknown"; failure?: ErrorInfo }> {
+  async jobOf(runId: string, step: string): Promise<StepJobState> {
     const id = jobIdOf(runId, step);
     const state = await this.#queue.getJobState(id);
     if (state !== "failed") return { state };
@@ -157,6 +157,12 @@ export class StepQueue {
   close(): Promise<void> {
     return this.#queue.close();
   }
+}
+
+/** Where a step's job is (see StepQueue.jobOf), and for one failed for good, what it is recorded as. */
+export interface StepJobState {
+  readonly state: JobState | "unknown";
+  readonly failure?: ErrorInfo;
 }
 
 /** The states of a job that a worker has or will take: a run with one of them is moving on. */

@@ -14,7 +14,7 @@ import type { Workspace } from "../runtime/workspace.js";
 import type { ErrorInfo, RunRecord, StepRecord } from "../storage/run-store.js";
 import { MAX_LOST, recoverLostAttempt } from "./lost-attempt.js";
 import { readInputs } from "./step-inputs.js";
-import { advanceRun, launchRecords, type ProgressDeps } from "./run-progress.js";
+import { advanceRun, isEnded, launchRecords, type ProgressDeps } from "./run-progress.js";
 import { jobFailure, queueConnection, RunMarks, STEP_QUEUE, StepQueue, type StepJob } from "./step-queue.js";
 
 export interface StepWorkerOptions {
@@ -38,8 +38,6 @@ export interface StepWorker {
   /** Stops taking jobs and waits for the steps running here to end. */
   close(): Promise<void>;
 }
-
-const ENDED = new Set(["succeeded", "reused", "failed", "cancelled", "skipped"]);
 
 /**
  * The step's lease: resolves while this worker holds the job, throws STEP_TAKEN_OVER once it may
@@ -124,7 +122,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       (first ? launchRecords(pipeline, runId, new Map()) : await workspace.store.getSteps(runId)).map((s) => [s.step, s]),
     );
     const mine = records.get(stepName);
-    if (mine && ENDED.has(mine.status)) {
+    if (mine && isEnded(mine.status)) {
       // Delivered again after it ended (its worker died before the job was acknowledged).
       await advanceRun(deps, pipeline, run);
       return "already-ended";
@@ -210,7 +208,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       }
       // When every other step had ended before this one began, nobody else is changing the run's
       // records: this step's outcome completes them, and they need not be read again.
-      const alone = pipeline.steps.every((s) => s.name === step.name || ENDED.has(records.get(s.name)?.status ?? "pending"));
+      const alone = pipeline.steps.every((s) => s.name === step.name || isEnded(records.get(s.name)?.status ?? "pending"));
       const ended: StepRecord = {
         ...(mine ?? { runId: run.id, step: step.name, attempts: 0, startedAt: null, output: null, reusedFrom: null }),
         status: outcome.ok ? "succeeded" : signal.aborted ? "cancelled" : "failed",
@@ -270,7 +268,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     const run = await workspace.store.getRun(data.runId);
     if (run.status !== "running") return;
     const mine = (await workspace.store.getSteps(run.id)).find((s) => s.step === data.step);
-    if (mine && ENDED.has(mine.status)) return;
+    if (mine && isEnded(mine.status)) return;
     const info = jobFailure(error);
     const pipeline = options.pipelines.get(data.pipeline);
     if (pipeline?.dag.byName.has(data.step)) return failOutright(pipeline, run, data.step, mine, info);
