@@ -80,6 +80,7 @@ export class LostRuns {
       } else if (record.status !== "pending") again.push(record.step); // taken once, its job gone: taken again
     }
     log.warn({ runId: run.id, pipeline: run.pipeline, failed, again }, "run with no job on the queue: moved on by the control plane");
+    await deps.queue.unpacked(pipeline.steps.map((s) => ({ runId: run.id, step: s.name })));
     await deps.queue.add(again.map((step) => ({ runId: run.id, pipeline: pipeline.name, step, run, retaken: true as const })));
     await advanceRun(deps, pipeline, run);
   }

@@ -28,12 +28,15 @@ export const isEnded = (status: StepStatus): boolean => DONE.has(status) || DEAD
  * two workers ending the last two steps at once, at least one reads both records (each writes its
  * own before reading), so a run is never left waiting. `known` are records the caller has and that
  * nobody else can be changing (at launch; or every other step had ended): they save the read.
+ * `after`: the step whose end moves the run on. Only its downstream steps are enqueued then: the
+ * steps ready at launch were enqueued at launch, perhaps in a pack whose job id is not theirs (see
+ * StepQueue.add), and a step's record may say pending while it runs (see AttemptStart).
  */
 export async function advanceRun(
   deps: ProgressDeps,
   pipeline: AnyPipeline,
   run: RunRecord,
-  options: { known?: readonly StepRecord[]; logger?: RunLogger; cancelled?: boolean } = {},
+  options: { known?: readonly StepRecord[]; logger?: RunLogger; cancelled?: boolean; after?: string } = {},
 ): Promise<void> {
   const { workspace, queue, marks } = deps;
   const { store } = workspace;
@@ -51,11 +54,17 @@ export async function advanceRun(
       const skipped = skippedStep(run.id, step.name, reason);
       await store.saveStep(skipped);
       records.set(step.name, skipped);
-    } else if (upstream.every((name) => DONE.has(status(name)))) ready.push(step.name);
+    } else if (upstream.every((name) => DONE.has(status(name))) && (options.after === undefined || upstream.includes(options.after)))
+      ready.push(step.name);
   }
   // A step already enqueued keeps its job (its job id), and one that ended is seen as ended by its
   // worker: after an add that failed, moving the run on again is safe.
-  await queue.add(ready.map((step) => ({ runId: run.id, pipeline: pipeline.name, step, run })));
+  // Moved on by the control plane (at launch, say), not by a step's end: no worker enqueues these steps.
+  const pack = options.after === undefined;
+  await queue.add(
+    ready.map((step) => ({ runId: run.id, pipeline: pipeline.name, step, run })),
+    pack,
+  );
   if (![...pipeline.steps].every((s) => isEnded(status(s.name)))) return;
   // The store ends a run once: of workers that both saw every step ended, one ends it and says so.
   const finished = await endRunOf(deps, pipeline, run, [...records.values()], cancelled, options.logger);

@@ -23,8 +23,22 @@ export interface StepJob {
   readonly retaken?: true;
 }
 
+/**
+ * What a BullMQ job carries: one step, or a pack of steps launched together (see StepQueue.add),
+ * which a worker runs side by side.
+ */
+export interface QueueJob {
+  readonly steps: readonly StepJob[];
+}
+
 /** BullMQ job ids may not hold ":"; run ids and step names never hold "~". */
 export const jobIdOf = (runId: string, step: string): string => `${runId}~${step}`;
+
+/** Steps launched in one turn go in jobs of up to this many. */
+export const PACK_SIZE = 8;
+
+/** The Redis hash that finds a packed step's job: its own job id -> its pack's. */
+const packsKey = (prefix: string): string => `${prefix}:${STEP_QUEUE}:packs`;
 
 const CONNECT_TIMEOUT_MS = 3000;
 
@@ -107,21 +121,38 @@ export class RunMarks {
  * retries are its own.
  */
 export class StepQueue {
-  readonly #queue: Queue<StepJob>;
+  readonly #queue: Queue<QueueJob>;
+  readonly #redis: Redis;
+  readonly #packs: string;
   // The steps enqueued by every caller in one turn of the event loop go in one pipeline (one write,
   // one round trip): a control plane launching many runs at once paid both per run.
-  readonly #adds = new DataLoader<readonly StepJob[], void>(
+  readonly #adds = new DataLoader<{ readonly steps: readonly StepJob[]; readonly pack: boolean }, void>(
     async (batches) => {
-      await this.#queue.addBulk(
-        batches.flat().map((data) => ({ name: data.pipeline, data, opts: { jobId: jobIdOf(data.runId, data.step) } })),
-      );
+      const jobs = batches.flatMap((b) => (b.pack ? [] : b.steps.map((step) => ({ id: jobIdOf(step.runId, step.step), steps: [step] }))));
+      const packable = batches.flatMap((b) => (b.pack ? b.steps : []));
+      const members: Record<string, string> = {};
+      for (let i = 0; i < packable.length; i += PACK_SIZE) {
+        const steps = packable.slice(i, i + PACK_SIZE);
+        const first = jobIdOf(steps[0]!.runId, steps[0]!.step);
+        const id = steps.length > 1 ? `pack~${first}` : first;
+        if (steps.length > 1) for (const step of steps) members[jobIdOf(step.runId, step.step)] = id;
+        jobs.push({ id, steps });
+      }
+      // Sent before the packs on the same connection, so a packed step's job can always be found.
+      const found = Object.keys(members).length ? this.#redis.hset(this.#packs, members) : undefined;
+      await Promise.all([
+        found,
+        this.#queue.addBulk(jobs.map(({ id, steps }) => ({ name: steps[0]!.pipeline, data: { steps }, opts: { jobId: id } }))),
+      ]);
       return batches.map(() => undefined);
     },
     { cache: false },
   );
 
   constructor(target: QueueTarget, connection: Redis) {
-    this.#queue = new Queue<StepJob>(STEP_QUEUE, {
+    this.#redis = connection;
+    this.#packs = packsKey(target.prefix);
+    this.#queue = new Queue<QueueJob>(STEP_QUEUE, {
       connection,
       prefix: target.prefix,
       defaultJobOptions: {
@@ -136,10 +167,18 @@ export class StepQueue {
   /**
    * Puts these steps of a run on the queue. When Redis fails, every caller of the turn gets the
    * error (a pipeline is not a transaction: a connection lost in the middle of it may leave some of
-   * the jobs in). A step already enqueued keeps its job, by its job id.
+   * the jobs in). A step already enqueued keeps its job, by its job id. `pack`: the steps ready at a
+   * run's launch, which nobody else enqueues (see advanceRun's `after`), go in packs with those of
+   * the other runs launched in the same turn: a BullMQ job costs more than a short step, and a
+   * burst of launches (a backfill, a stream of events) is many short jobs at once.
    */
-  add(jobs: readonly StepJob[]): Promise<void> {
-    return jobs.length ? this.#adds.load(jobs) : Promise.resolve();
+  add(steps: readonly StepJob[], pack = false): Promise<void> {
+    return steps.length ? this.#adds.load({ steps, pack }) : Promise.resolve();
+  }
+
+  /** Forgets where these packed steps' job is: it is done (see jobOf). */
+  async unpacked(steps: readonly { readonly runId: string; readonly step: string }[]): Promise<void> {
+    await this.#redis.hdel(this.#packs, ...steps.map((s) => jobIdOf(s.runId, s.step)));
   }
 
   /**
@@ -147,8 +186,10 @@ export class StepQueue {
    * (with why), or "unknown": there is none (it ended and was removed, was never added, or Redis lost it).
    */
   async jobOf(runId: string, step: string): Promise<StepJobState> {
-    const id = jobIdOf(runId, step);
-    const state = await this.#queue.getJobState(id);
+    let id = jobIdOf(runId, step);
+    let state = await this.#queue.getJobState(id);
+    const pack = state === "unknown" ? await this.#redis.hget(this.#packs, id) : null;
+    if (pack) state = await this.#queue.getJobState((id = pack));
     if (state !== "failed") return { state };
     const reason = (await this.#queue.getJob(id))?.failedReason ?? "the job failed";
     return { state, failure: jobFailure(new Error(reason)) };

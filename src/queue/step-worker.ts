@@ -1,4 +1,5 @@
 import { UnrecoverableError, Worker, type Job } from "bullmq";
+import pLimit from "p-limit";
 import type { Redis } from "ioredis";
 import type { LevelWithSilent, Logger } from "pino";
 import { systemClock, type Clock } from "../clock/clock.js";
@@ -15,7 +16,7 @@ import type { ErrorInfo, RunRecord, StepRecord } from "../storage/run-store.js";
 import { MAX_LOST, recoverLostAttempt } from "./lost-attempt.js";
 import { readInputs } from "./step-inputs.js";
 import { advanceRun, isEnded, launchRecords, type ProgressDeps } from "./run-progress.js";
-import { jobFailure, queueConnection, RunMarks, STEP_QUEUE, StepQueue, type StepJob } from "./step-queue.js";
+import { jobFailure, queueConnection, RunMarks, STEP_QUEUE, StepQueue, type QueueJob, type StepJob } from "./step-queue.js";
 
 export interface StepWorkerOptions {
   readonly pipelines: ReadonlyMap<string, AnyPipeline>;
@@ -47,7 +48,13 @@ export interface StepWorker {
  * ours: no round trip; after that, extending it says. Once BullMQ has failed to renew it, it is
  * lost whatever the clock says.
  */
-function leaseOf(job: Job<StepJob>, token: string | undefined, lockMs: number, unrenewed: ReadonlySet<string>): () => Promise<void> {
+function leaseOf(
+  job: Job<QueueJob>,
+  member: StepJob,
+  token: string | undefined,
+  lockMs: number,
+  unrenewed: ReadonlySet<string>,
+): () => Promise<void> {
   // Held since the job was taken (BullMQ's own clock for the lock), not since this was called.
   let heldAt = job.processedOn ?? Date.now();
   return async () => {
@@ -61,8 +68,8 @@ function leaseOf(job: Job<StepJob>, token: string | undefined, lockMs: number, u
     }
     throw new StrataError(
       "STEP_TAKEN_OVER",
-      `step "${job.data.step}" of run ${job.data.runId} was taken over by another worker: this worker's lock on it ran out (its event loop was blocked longer than the lock, ${lockMs} ms), so this attempt's results are not kept`,
-      { details: { runId: job.data.runId, step: job.data.step } },
+      `step "${member.step}" of run ${member.runId} was taken over by another worker: this worker's lock on it ran out (its event loop was blocked longer than the lock, ${lockMs} ms), so this attempt's results are not kept`,
+      { details: { runId: member.runId, step: member.step } },
     );
   };
 }
@@ -100,7 +107,8 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   const marks = new RunMarks(marking, target.prefix);
   const queue = new StepQueue(target, producer);
   const deps: ProgressDeps = { workspace, queue, marks, clock, ...(options.logLevel ? { logLevel: options.logLevel } : {}) };
-  const active = new Map<string, Set<string>>(); // run id -> ids of its jobs running here
+  const active = new Map<string, Set<AbortController>>(); // run id -> its steps running here
+  const running = new Set<string>(); // ids of the jobs running here
   const unrenewed = new Set<string>(); // ids of jobs running here whose lock BullMQ could not renew
   const pipelineOf = (name: string): AnyPipeline => {
     const pipeline = options.pipelines.get(name);
@@ -110,46 +118,64 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   };
 
   const lockMs = options.lockMs ?? 30_000;
-  const processJob = async (job: Job<StepJob>, token: string | undefined, signal?: AbortSignal): Promise<string> => {
-    const { runId, step: stepName } = job.data;
-    const pipeline = pipelineOf(job.data.pipeline);
+  // A pack's steps each take a place: `concurrency` bounds the steps running here, whatever their jobs.
+  const places = pLimit(options.concurrency);
+  /**
+   * A job's steps, side by side. One that fails for Strata's own reason (a store down) fails the
+   * job, once the others have ended: BullMQ then tries the job again, and its steps that ended
+   * are seen to have ended.
+   */
+  const processJob = async (job: Job<QueueJob>, token: string | undefined, signal?: AbortSignal): Promise<string> => {
+    running.add(job.id!);
+    try {
+      const { steps } = job.data;
+      const ends = await Promise.allSettled(steps.map((member) => places(() => processStep(job, member, token, signal))));
+      const failed = ends.find((end) => end.status === "rejected");
+      if (failed) throw failed.reason;
+      if (steps.length > 1) await queue.unpacked(steps);
+      return ends.map((end) => (end.status === "fulfilled" ? end.value : "")).join(",");
+    } finally {
+      running.delete(job.id!);
+      unrenewed.delete(job.id!);
+    }
+  };
+
+  const processStep = async (job: Job<QueueJob>, member: StepJob, token: string | undefined, jobSignal?: AbortSignal): Promise<string> => {
+    const { runId, step: stepName, run } = member;
+    const pipeline = pipelineOf(member.pipeline);
     const step = pipeline.dag.byName.get(stepName);
     if (!step) throw new UnrecoverableError(`STEP_NOT_FOUND: pipeline "${pipeline.name}" of this worker has no step "${stepName}"`);
-    const { run } = job.data;
     // On a first delivery of the only step of its run, nothing can have recorded it yet: no read.
-    const first = job.attemptsMade === 0 && !job.stalledCounter && !job.data.retaken && pipeline.steps.length === 1;
+    const first = job.attemptsMade === 0 && !job.stalledCounter && !member.retaken && pipeline.steps.length === 1;
     const records = new Map(
       (first ? launchRecords(pipeline, runId, new Map()) : await workspace.store.getSteps(runId)).map((s) => [s.step, s]),
     );
     const mine = records.get(stepName);
     if (mine && isEnded(mine.status)) {
       // Delivered again after it ended (its worker died before the job was acknowledged).
-      await advanceRun(deps, pipeline, run);
+      await advanceRun(deps, pipeline, run, { after: stepName });
       return "already-ended";
     }
     log.info({ runId, pipeline: pipeline.name, step: stepName, attempt: (mine?.attempts ?? 0) + 1 }, "step taken");
-    let jobs = active.get(runId);
-    if (!jobs) active.set(runId, (jobs = new Set()));
-    jobs.add(job.id!);
+    // Its own signal: a cancel stops this step, not the others of its pack; the job's stops them all.
+    const controller = new AbortController();
+    const abort = (): void => controller.abort(jobSignal?.reason);
+    jobSignal?.addEventListener("abort", abort, { once: true });
+    let controllers = active.get(runId);
+    if (!controllers) active.set(runId, (controllers = new Set()));
+    controllers.add(controller);
     try {
-      // Checked once this job can hear a cancel: one announced before is seen here, one after aborts it.
+      if (jobSignal?.aborted) abort();
+      // Checked once this step can hear a cancel: one announced before is seen here, one after aborts it.
       if (await marks.isCancelled(runId)) {
         await advanceRun(deps, pipeline, run, { cancelled: true });
         return "cancelled";
       }
-      return await runStep(
-        pipeline,
-        step,
-        run,
-        records,
-        mine,
-        signal ?? new AbortController().signal,
-        leaseOf(job, token, lockMs, unrenewed),
-      );
+      return await runStep(pipeline, step, run, records, mine, controller.signal, leaseOf(job, member, token, lockMs, unrenewed));
     } finally {
-      jobs.delete(job.id!);
-      if (!jobs.size) active.delete(runId);
-      unrenewed.delete(job.id!);
+      jobSignal?.removeEventListener("abort", abort);
+      controllers.delete(controller);
+      if (!controllers.size) active.delete(runId);
     }
   };
 
@@ -186,7 +212,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       }
       const lost = mine?.attempts ?? 0;
       if (lost > 0 && (await recoverLostAttempt(scope, step, mine!, logger))) {
-        await advanceRun(deps, pipeline, run);
+        await advanceRun(deps, pipeline, run, { after: step.name });
         return "adopted";
       }
       let outcome: Awaited<ReturnType<typeof executeStep>>;
@@ -218,14 +244,18 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       const known = alone ? [...[...records.values()].filter((r) => r.step !== step.name), ended] : undefined;
       // The last step, not cancelled while it ran: a cancel announced after it ended is too late
       // to change anything, so the mark need not be read again.
-      await advanceRun(deps, pipeline, run, { logger, ...(known ? { known, ...(signal.aborted ? {} : { cancelled: false }) } : {}) });
+      await advanceRun(deps, pipeline, run, {
+        logger,
+        after: step.name,
+        ...(known ? { known, ...(signal.aborted ? {} : { cancelled: false }) } : {}),
+      });
       return outcome.ok ? "succeeded" : "failed";
     } finally {
       await logger.close().catch(() => undefined);
     }
   };
 
-  const worker = new Worker<StepJob, string>(STEP_QUEUE, (job, token, signal) => processJob(job, token, signal), {
+  const worker = new Worker<QueueJob, string>(STEP_QUEUE, (job, token, signal) => processJob(job, token, signal), {
     connection: blocking,
     prefix: target.prefix,
     concurrency: options.concurrency,
@@ -237,7 +267,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   // A lock that could not be renewed is another worker's now: the step here is told to stop.
   worker.on("lockRenewalFailed", (jobIds: string[]) => {
     for (const jobId of jobIds) {
-      if ([...active.values()].some((jobs) => jobs.has(jobId))) unrenewed.add(jobId); // its lease fails from now on
+      if (running.has(jobId)) unrenewed.add(jobId); // its steps' leases fail from now on
       worker.cancelJob(jobId, "taken over by another worker");
     }
   });
@@ -245,22 +275,22 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     if (!job) return;
     const final =
       job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError || /stalled more than/.test(error.message);
-    log.error(
-      { err: error, runId: job.data.runId, step: job.data.step, final },
-      final ? "step job failed" : "step job failed, will be retried",
-    );
+    const steps = job.data.steps.map((s) => ({ runId: s.runId, step: s.step }));
+    log.error({ err: error, steps, final }, final ? "step job failed" : "step job failed, will be retried");
     if (!final) return;
-    const recording = failStep(job.data, error)
-      .catch((e: unknown) => log.error({ err: e, runId: job.data.runId }, "could not record the step's failure"))
-      .finally(() => recordings.delete(recording));
-    recordings.add(recording);
+    for (const member of job.data.steps) {
+      const recording = failStep(member, error)
+        .catch((e: unknown) => log.error({ err: e, runId: member.runId }, "could not record the step's failure"))
+        .finally(() => recordings.delete(recording));
+      recordings.add(recording);
+    }
   });
   const recordings = new Set<Promise<void>>(); // failures being recorded: close() waits for them
 
   /** Records a step failed without a further attempt, and moves its run on. */
   const failOutright = async (pipeline: AnyPipeline, run: RunRecord, step: string, mine: StepRecord | undefined, error: ErrorInfo) => {
     await workspace.store.saveStep(failedRecord(run.id, step, mine, clock.now(), error));
-    await advanceRun(deps, pipeline, run);
+    await advanceRun(deps, pipeline, run, { after: step });
   };
 
   /** Strata's own failure (a store down, a project out of step) after the job's tries: the step is failed, the run moves on. */
@@ -289,7 +319,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   // A cancel aborts the run's steps running here; its other steps are skipped where they are taken.
   await subscriber.subscribe(marks.cancelChannel);
   subscriber.on("message", (_channel: string, runId: string) => {
-    for (const jobId of active.get(runId) ?? []) worker.cancelJob(jobId, "the run was cancelled");
+    for (const controller of active.get(runId) ?? []) controller.abort(new Error("the run was cancelled"));
   });
   await worker.waitUntilReady();
   log.info(

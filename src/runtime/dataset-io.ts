@@ -151,6 +151,7 @@ export async function writeDataset(
   const partition = partitionValue(scope, step);
   if (partition !== null && !ds.options.partitionBy)
     throw invalid(ds, `step "${step.name}" writes partition ${partition}, but the dataset has no partitionBy`);
+  await scope.starts.get(step.name)?.(); // a version is found, adopted or discarded, through its attempt's record
   const version = await scope.catalog.beginVersion({
     dataset: ds.name,
     storage: storage.definition.name,

@@ -38,6 +38,7 @@ export function newRunScope(workspace: Workspace, run: RunRecord, options: RunSc
     datasetReads: new Map(),
     writtenVersions: new Map(),
     scratch: [],
+    starts: new Map(),
     interpreters: { ...(process.env.STRATA_PYTHON ? { python: process.env.STRATA_PYTHON } : {}), ...options.interpreters },
     ...(options.lease ? { lease: options.lease } : {}),
   };

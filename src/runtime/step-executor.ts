@@ -1,7 +1,7 @@
 import type { Clock } from "../clock/clock.js";
 import { SqlError } from "../errors/errors.js";
 import type { Logger } from "pino";
-import { describeError, StrataError } from "../errors/strata-error.js";
+import { describeError } from "../errors/strata-error.js";
 import type { StorageSet } from "../data/storage-set.js";
 import { isDataset } from "../pipeline/dataset.js";
 import { isParamRef, outputOf, type InputRef } from "../pipeline/refs.js";
@@ -14,6 +14,7 @@ import type { QuarantineStore } from "../storage/quarantine-store.js";
 import type { AttemptRecord, ErrorInfo, RunStore, StepRecord } from "../storage/run-store.js";
 import type { ResolvedQuery, TableEngine, TableName } from "../storage/table-engine.js";
 import { runAttempt } from "./attempt.js";
+import { AttemptStart, runFinished } from "./attempt-start.js";
 import { runCommandStep } from "./command-step.js";
 import { readDataset, writeDataset } from "./dataset-io.js";
 import type { RunEventListener } from "./events.js";
@@ -59,6 +60,11 @@ export interface RunScope {
    * when the run ends. A resume never needs them; step outputs are kept.
    */
   readonly scratch: { engine: TableEngine; table: TableName }[];
+  /**
+   * Step name -> records its running attempt's start now (see AttemptStart), while that start is
+   * not recorded yet: called before a write that a lost attempt must be found by.
+   */
+  readonly starts: Map<string, () => Promise<void>>;
   /** Program names of `command` steps -> executables (e.g. python -> /usr/bin/python3). */
   readonly interpreters: Readonly<Record<string, string>>;
   /**
@@ -208,7 +214,8 @@ async function checkPlainOutput(scope: RunScope, step: StepDefinition, value: un
 export async function executeStep(scope: RunScope, step: StepDefinition, firstAttempt = 1): Promise<StepOutcome> {
   const { store, clock, emit } = scope;
   // An attempt's end and its lines together: on a store that batches writes, one statement.
-  const saveEnd = (a: AttemptRecord, s: StepRecord): Promise<unknown> => Promise.all([store.saveAttempt(a, s), scope.logger.flush()]);
+  const saveEnd = async (a: AttemptRecord, s: StepRecord, opens: boolean): Promise<boolean> =>
+    (await Promise.all([store.saveAttempt(a, s, opens), scope.logger.flush()]))[0];
   let firstStart: number | null = null;
   for (let attempt = firstAttempt; ; attempt++) {
     const startedAt = clock.now();
@@ -220,16 +227,17 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
       startedAt: firstStart,
       reusedFrom: null,
     };
-    const started = await store.saveAttempt(
-      { runId: scope.runId, step: step.name, attempt, status: "running", startedAt, endedAt: null, error: null },
-      { ...base, status: "running", endedAt: null, error: null, output: null },
+    const start = new AttemptStart(() =>
+      store.saveAttempt(
+        { runId: scope.runId, step: step.name, attempt, status: "running", startedAt, endedAt: null, error: null },
+        { ...base, status: "running", endedAt: null, error: null, output: null },
+      ),
     );
-    // The run ended before this attempt began (a step job that outlived its run, or a run ended
-    // during a retry's backoff): it does not run, and a step left retrying is recorded cancelled.
-    if (!started) {
-      const ended = new StrataError("RUN_FINISHED", `run ${scope.runId} has already ended: step "${step.name}" is not run`, {
-        details: { runId: scope.runId, step: step.name },
-      });
+    // The run ended before this attempt was recorded (a step job that outlived its run, or a run
+    // ended during a retry's backoff): the attempt does not count, and a step left retrying is
+    // recorded cancelled.
+    const refused = async (): Promise<never> => {
+      const ended = runFinished(scope.runId, step.name);
       if (attempt > firstAttempt)
         await store.saveStep({
           ...base,
@@ -240,7 +248,12 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
           output: null,
         });
       throw ended;
+    };
+    if (attempt > firstAttempt && !(await start.record())) {
+      await start.end();
+      return refused();
     }
+    scope.starts.set(step.name, () => start.ensure(scope.runId, step.name));
     emit({ type: "step-started", step: step.name, attempt, at: startedAt });
     const log = scope.logger.forAttempt(step.name, attempt);
     log.info("step started");
@@ -254,17 +267,24 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
       };
     } catch (thrown) {
       outcome = { ok: false, thrown };
+    } finally {
+      scope.starts.delete(step.name);
     }
     const endedAt = clock.now();
+    const recorded = await start.end();
+    if (recorded === false) return refused();
+    const opens = recorded === undefined; // the end is the attempt's first record
 
     await scope.lease?.(); // taken over meanwhile: nothing of this attempt is recorded
     if (outcome.ok) {
       const output = encodeOutput(outcome.value);
       log.info({ durationMs: endedAt - startedAt, output: output.kind }, "step succeeded");
-      await saveEnd(
+      const saved = await saveEnd(
         { runId: scope.runId, step: step.name, attempt, status: "succeeded", startedAt, endedAt, error: null },
         { ...base, status: "succeeded", endedAt, error: null, output },
+        opens,
       );
+      if (!saved) return refused();
       emit({ type: "step-succeeded", step: step.name, attempt, durationMs: endedAt - startedAt });
       return { ok: true, value: outcome.value };
     }
@@ -278,7 +298,7 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
       { err: outcome.thrown, code: info.code, retryable: info.retryable },
       cancelled ? "step cancelled" : last ? "step failed" : "attempt failed, will retry",
     );
-    await saveEnd(
+    const saved = await saveEnd(
       {
         runId: scope.runId,
         step: step.name,
@@ -289,7 +309,9 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
         error: { ...error, retryable: info.retryable },
       },
       { ...base, status: cancelled ? "cancelled" : last ? "failed" : "retrying", endedAt: last ? endedAt : null, error, output: null },
+      opens,
     );
+    if (!saved) return refused();
     if (last) {
       emit({ type: "step-failed", step: step.name, attempt, error });
       return { ok: false, error };

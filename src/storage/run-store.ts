@@ -129,11 +129,12 @@ export interface RunStore {
   /** Records a new run and its steps as pending. */
   createRun(run: RunRecord, steps: readonly string[]): Promise<void>;
   /**
-   * Records an attempt and the step's new state together. An attempt's start (status "running") is
-   * recorded only while its run is running: false, and nothing written, when the run has ended (a
-   * step job that outlived its run, which is then not to run). An attempt's end is always recorded.
+   * Records an attempt and the step's new state together. The attempt's first record (`opens`: its
+   * start, or the whole attempt when it ended before its start was recorded) is written only while
+   * its run is running: false, and nothing written, when the run has ended (a step job that
+   * outlived its run, whose attempt does not count). A later record of the attempt always is.
    */
-  saveAttempt(attempt: AttemptRecord, step: StepRecord): Promise<boolean>;
+  saveAttempt(attempt: AttemptRecord, step: StepRecord, opens?: boolean): Promise<boolean>;
   saveStep(step: StepRecord): Promise<void>;
   /**
    * Ends a running run. A run ends once: true for the call that ended it, false when it had ended

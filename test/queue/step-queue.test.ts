@@ -1,7 +1,7 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { queueConnection, STEP_QUEUE, StepQueue, type StepJob } from "../../src/queue/step-queue.js";
+import { PACK_SIZE, queueConnection, STEP_QUEUE, StepQueue, type QueueJob, type StepJob } from "../../src/queue/step-queue.js";
 import { runRecord } from "../helpers/run-records.js";
 import { redisUrl, uniqueName } from "../helpers/services.js";
 
@@ -38,6 +38,37 @@ describe("the step queue", () => {
     opened.push({ close: async () => (await reader.close(), (await reader.client).disconnect()) });
     const ids = (await reader.getJobs(["wait"])).map((j) => j.id).sort();
     expect(ids).toEqual(["r1~a", "r1~b", "r2~a", "warm~a"]);
+  });
+
+  it("packs the steps launched in one turn, up to PACK_SIZE a job, and finds each packed step's job until it is unpacked", async () => {
+    const where = target();
+    const connection = await queueConnection(where, "producer", true);
+    opened.push({ close: () => connection.quit() });
+    const queue = new StepQueue(where, connection);
+    opened.push(queue);
+    const launched = Array.from({ length: PACK_SIZE + 2 }, (_, i) => job(`p${String(i).padStart(2, "0")}`, "a"));
+    await Promise.all([
+      ...launched.map((j) => queue.add([j], true)),
+      queue.add([job("s1", "b")]), // a step enqueued by a step's end keeps a job of its own
+    ]);
+
+    const reader = new Queue<QueueJob>(STEP_QUEUE, {
+      connection: new Redis(redisUrl(), { maxRetriesPerRequest: null }),
+      prefix: where.prefix,
+    });
+    opened.push({ close: async () => (await reader.close(), (await reader.client).disconnect()) });
+    const jobs = await reader.getJobs(["wait"]);
+    const members = Object.fromEntries(jobs.map((j) => [j.id, j.data.steps.map((s) => s.runId)]));
+    expect(members).toEqual({
+      "pack~p00~a": launched.slice(0, PACK_SIZE).map((j) => j.runId),
+      "pack~p08~a": ["p08", "p09"],
+      "s1~b": ["s1"],
+    });
+    expect(await queue.jobOf("p03", "a")).toEqual({ state: "waiting" });
+    expect(await queue.jobOf("s1", "b")).toEqual({ state: "waiting" });
+    await queue.unpacked(launched.slice(0, PACK_SIZE));
+    expect(await queue.jobOf("p03", "a")).toEqual({ state: "unknown" });
+    expect(await queue.jobOf("p09", "a")).toEqual({ state: "waiting" });
   });
 
   it("fails every caller of a turn when Redis cannot take the pipeline", async () => {

@@ -6,7 +6,7 @@ import { pgText, unnestColumns } from "./metadata-db.js";
  * lines, the run's end. A worker fleet makes these for every step of every run.
  */
 export type ProgressWrite =
-  | { readonly kind: "attempt"; readonly attempt: AttemptRecord; readonly step: StepRecord }
+  | { readonly kind: "attempt"; readonly attempt: AttemptRecord; readonly step: StepRecord; readonly opens: boolean }
   | { readonly kind: "logs"; readonly n: number; readonly lines: readonly LogRecord[] }
   | {
       readonly kind: "end";
@@ -45,25 +45,25 @@ export function stepValues(s: StepRecord): unknown[] {
 /** A data-modifying statement whose parameters are numbered from `at`. */
 type Part = (at: (i: number) => string) => string;
 
-/** An attempt's start (`start` true) is written only while its run is running; its end always is (see RunStore.saveAttempt). */
-const whileRunning = (start: string): string =>
-  `(not ${start} or exists (select 1 from runs where runs.id = u.run_id and runs.status = 'running'))`;
+/** An attempt's first record (`opens` true) is written only while its run is running; a later one always is (see RunStore.saveAttempt). */
+const whileRunning = (opens: string): string =>
+  `(not ${opens} or exists (select 1 from runs where runs.id = u.run_id and runs.status = 'running'))`;
 
 const PARTS = {
-  // Returns the attempts written, so that a start refused is told so.
+  // Returns the attempts written, so that an opening refused is told so.
   attemptRows: ((p) => `insert into attempts (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable)
      select run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable
-     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::integer[], ${p(4)}::text[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::boolean[])
-       as u (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable)
-     where ${whileRunning("u.status = 'running'")}
+     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::integer[], ${p(4)}::text[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::boolean[], ${p(10)}::boolean[])
+       as u (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable, opens)
+     where ${whileRunning("u.opens")}
      on conflict (run_id, step, attempt) do update set status = excluded.status, ended_at = excluded.ended_at,
        error_code = excluded.error_code, error_message = excluded.error_message, retryable = excluded.retryable
      returning run_id, step`) as Part,
   stepRows: ((p) => `update run_steps set status = u.status, attempts = u.attempts, started_at = u.started_at, ended_at = u.ended_at,
        error_code = u.error_code, error_message = u.error_message, output = u.output, reused_from = u.reused_from
      from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::integer[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::boolean[])
-       as u (run_id, step, status, attempts, started_at, ended_at, error_code, error_message, output, reused_from, start)
-     where run_steps.run_id = u.run_id and run_steps.step = u.step and ${whileRunning("u.start")}`) as Part,
+       as u (run_id, step, status, attempts, started_at, ended_at, error_code, error_message, output, reused_from, opens)
+     where run_steps.run_id = u.run_id and run_steps.step = u.step and ${whileRunning("u.opens")}`) as Part,
   // Identities are assigned in the order of `ordinality`, so seq keeps the lines' order.
   logRows: ((p) => `insert into logs (run_id, step, attempt, time, level, line)
      select run_id, step, attempt, time, level, line
@@ -92,8 +92,8 @@ export interface ProgressRow {
  * different rows: an attempt its step's and its own, a run's end the run's, log lines new ones. A
  * statement's parts all see the rows as they were before it, so a row must not be created and
  * changed in one (runs are created on their own, before anything of theirs is written), and an
- * attempt's start is refused by the run's status before this statement. `outcome` reads the
- * statement's rows: for each attempt, whether it was written (false: a start refused, its run had
+ * attempt's opening is refused by the run's status before this statement. `outcome` reads the
+ * statement's rows: for each attempt, whether it was written (false: an opening refused, its run had
  * ended); for each end, whether it is the one that ended its run.
  */
 export function progressStatement(writes: readonly ProgressWrite[]): {
@@ -112,11 +112,11 @@ export function progressStatement(writes: readonly ProgressWrite[]): {
   const returned: string[] = []; // the final select's parts, each reading a CTE's returned rows
   if (attempts.length) {
     what.push("save attempt");
-    parts.push([PARTS.stepRows, unnestColumns(attempts, 11, (w) => [...stepValues(w.step), w.attempt.status === "running"])]);
+    parts.push([PARTS.stepRows, unnestColumns(attempts, 11, (w) => [...stepValues(w.step), w.opens])]);
     returned.push(`select 'attempt' as kind, run_id as id, step from w${parts.length}`);
     parts.push([
       PARTS.attemptRows,
-      unnestColumns(attempts, 9, ({ attempt: a }) => [
+      unnestColumns(attempts, 10, ({ attempt: a, opens }) => [
         a.runId,
         a.step,
         a.attempt,
@@ -126,6 +126,7 @@ export function progressStatement(writes: readonly ProgressWrite[]): {
         a.error?.code ?? null,
         pgText(a.error?.message),
         a.error ? a.error.retryable : null,
+        opens,
       ]),
     ]);
   }

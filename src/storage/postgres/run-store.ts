@@ -92,8 +92,8 @@ export class PostgresRunStore implements RunStore {
   static readonly #UPDATE_STEP = `update run_steps set status = $3, attempts = $4, started_at = $5, ended_at = $6, error_code = $7, error_message = $8, output = $9, reused_from = $10
      where run_id = $1 and step = $2`;
 
-  async saveAttempt(attempt: AttemptRecord, step: StepRecord): Promise<boolean> {
-    return (await this.#progress.load({ kind: "attempt", attempt, step })) === true;
+  async saveAttempt(attempt: AttemptRecord, step: StepRecord, opens = attempt.status === "running"): Promise<boolean> {
+    return (await this.#progress.load({ kind: "attempt", attempt, step, opens })) === true;
   }
 
   async saveStep(step: StepRecord): Promise<void> {

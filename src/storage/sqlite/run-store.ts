@@ -111,14 +111,14 @@ export class SqliteRunStore implements RunStore {
     });
   }
 
-  saveAttempt(a: AttemptRecord, step: StepRecord): Promise<boolean> {
+  saveAttempt(a: AttemptRecord, step: StepRecord, opens = a.status === "running"): Promise<boolean> {
     // Immediate: it reads before it writes, and a deferred transaction that another process writes
     // in between fails at its first write (SQLITE_BUSY_SNAPSHOT) instead of waiting.
     return this.#run("save attempt", () =>
       this.#db
         .transaction(() => {
-          // A start is refused once the run has ended (see RunStore.saveAttempt).
-          if (a.status === "running" && this.#stmt.runStatus.get(a.runId) !== "running") return false;
+          // An attempt is not opened once the run has ended (see RunStore.saveAttempt).
+          if (opens && this.#stmt.runStatus.get(a.runId) !== "running") return false;
           this.#stmt.upsertAttempt.run({
             run_id: a.runId,
             step: a.step,
