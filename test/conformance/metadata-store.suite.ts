@@ -142,6 +142,23 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
         expect((await runs.getAttempts("over")).map((a) => a.status)).toEqual(["failed"]);
       });
 
+      it("writes a whole attempt that opens itself (its start was never recorded) only while its run is running", async () => {
+        const { runs } = open();
+        for (const id of ["live", "over"]) await runs.createRun(run(id), ["s"]);
+        expect(await runs.finishRun("over", "cancelled", 20, null)).toBe(true);
+        const whole = (runId: string) =>
+          runs.saveAttempt(
+            { runId, step: "s", attempt: 1, status: "succeeded", startedAt: 30, endedAt: 31, error: null },
+            { ...pendingStep(runId, "s"), status: "succeeded", attempts: 1, startedAt: 30, endedAt: 31 },
+            true,
+          );
+        expect(await Promise.all([whole("live"), whole("over")])).toEqual([true, false]);
+        expect((await runs.getAttempts("over")).length).toBe(0);
+        expect((await runs.getSteps("over"))[0]!.status).toBe("pending");
+        expect((await runs.getAttempts("live")).map((a) => [a.status, a.startedAt, a.endedAt])).toEqual([["succeeded", 30, 31]]);
+        expect((await runs.getSteps("live"))[0]).toMatchObject({ status: "succeeded", attempts: 1 });
+      });
+
       it("keeps params as given, in their order, and what a resume needs", async () => {
         const { runs } = open();
         const params = { z: "last key first", day: "2026-01-01", list: [1, 2.5, null], nested: { b: true, a: "é😀\u0000" } };

@@ -124,6 +124,50 @@ describe("the queue executor", () => {
     expect(run.error?.message).toContain('no pipeline "counted"');
   });
 
+  it("runs launched together share a job: their steps run at most `concurrency` at once, and a cancel stops only its own run", async () => {
+    const holding = new Map<string, AbortSignal>(); // run id -> signal of its step, while it runs
+    let most = 0;
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((done) => (release = done));
+    const held = pipeline("held", {}, () => {
+      step("hold", async (_inputs: Record<string, never>, { runId, signal }) => {
+        holding.set(runId, signal);
+        most = Math.max(most, holding.size);
+        try {
+          await Promise.race([released, new Promise((_, fail) => signal.addEventListener("abort", () => fail(new Error("stopped"))))]);
+        } finally {
+          holding.delete(runId);
+        }
+        return 1;
+      });
+    });
+    const { workspace, executor, worker, target } = await fleet([held]);
+    const launches = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => executor.launch({ pipeline: held, params: {}, trigger: { kind: "api", id: `h${i}` } })),
+    );
+    const runIds = launches.map((l) => (l.status === "started" ? l.runId : ""));
+    const redis = new Redis(target.url);
+    opened.push({ close: async () => void (await redis.quit()) });
+    const waiting = await redis.lrange(`${target.prefix}:${STEP_QUEUE}:wait`, 0, -1);
+    expect(waiting.length).toBeLessThan(5);
+    expect(waiting.some((id) => id.startsWith("pack~"))).toBe(true);
+
+    await worker(); // concurrency 2
+    await eventually(async () => expect(holding.size).toBe(2));
+    const [cancelled, other] = [...holding.keys()];
+    const otherSignal = holding.get(other!)!;
+    expect(await executor.cancel(cancelled!)).toBe(true);
+    await executor.finished(cancelled!);
+    expect(otherSignal.aborted).toBe(false);
+    release();
+    await Promise.all(runIds.map((id) => executor.finished(id)));
+    const statuses = await Promise.all(runIds.map(async (id) => [id, (await workspace.store.getRun(id)).status]));
+    expect(Object.fromEntries(statuses)).toEqual(
+      Object.fromEntries(runIds.map((id) => [id, id === cancelled ? "cancelled" : "succeeded"])),
+    );
+    expect(most).toBe(2);
+  });
+
   describe("a run with no job on the queue", () => {
     const MINUTE = 60_000;
 
