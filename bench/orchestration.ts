@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     if (example) {
       console.log(
         `\nRecorded per Strata run: 1 run row, ${example.steps} step rows, ${example.attempts} attempt rows, ${example.logs} log lines` +
-          ` (about 3 commits per step: attempt started, attempt succeeded, its log lines; the baseline commits once per call).`,
+          ` (about 2 commits per step: the attempt, written once since a no-op step ends within 100 ms, and its log lines; the baseline commits once per call).`,
       );
     }
     console.log(
