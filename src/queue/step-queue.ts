@@ -31,6 +31,9 @@ export interface QueueJob {
   readonly steps: readonly StepJob[];
 }
 
+/** A job's steps. A job enqueued before packs carried one step as its data: a worker upgraded under a full queue still runs it. */
+export const stepsOf = (data: QueueJob | StepJob): readonly StepJob[] => ("steps" in data ? data.steps : [data]);
+
 /** BullMQ job ids may not hold ":"; run ids and step names never hold "~". */
 export const jobIdOf = (runId: string, step: string): string => `${runId}~${step}`;
 

@@ -16,7 +16,7 @@ import type { ErrorInfo, RunRecord, StepRecord } from "../storage/run-store.js";
 import { MAX_LOST, recoverLostAttempt } from "./lost-attempt.js";
 import { readInputs } from "./step-inputs.js";
 import { advanceRun, isEnded, launchRecords, type ProgressDeps } from "./run-progress.js";
-import { jobFailure, queueConnection, RunMarks, STEP_QUEUE, StepQueue, type QueueJob, type StepJob } from "./step-queue.js";
+import { jobFailure, queueConnection, RunMarks, STEP_QUEUE, StepQueue, stepsOf, type QueueJob, type StepJob } from "./step-queue.js";
 
 export interface StepWorkerOptions {
   readonly pipelines: ReadonlyMap<string, AnyPipeline>;
@@ -128,7 +128,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   const processJob = async (job: Job<QueueJob>, token: string | undefined, signal?: AbortSignal): Promise<string> => {
     running.add(job.id!);
     try {
-      const { steps } = job.data;
+      const steps = stepsOf(job.data);
       const ends = await Promise.allSettled(steps.map((member) => places(() => processStep(job, member, token, signal))));
       const failed = ends.find((end) => end.status === "rejected");
       if (failed) throw failed.reason;
@@ -275,10 +275,10 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     if (!job) return;
     const final =
       job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError || /stalled more than/.test(error.message);
-    const steps = job.data.steps.map((s) => ({ runId: s.runId, step: s.step }));
+    const steps = stepsOf(job.data).map((s) => ({ runId: s.runId, step: s.step }));
     log.error({ err: error, steps, final }, final ? "step job failed" : "step job failed, will be retried");
     if (!final) return;
-    for (const member of job.data.steps) {
+    for (const member of stepsOf(job.data)) {
       const recording = failStep(member, error)
         .catch((e: unknown) => log.error({ err: e, runId: member.runId }, "could not record the step's failure"))
         .finally(() => recordings.delete(recording));

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { UnrecoverableError, Worker } from "bullmq";
+import { Queue, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { systemClock, TestClock, type Clock } from "../../src/clock/clock.js";
 import { notify } from "../../src/pipeline/hooks.js";
@@ -166,6 +166,21 @@ describe("the queue executor", () => {
       Object.fromEntries(runIds.map((id) => [id, id === cancelled ? "cancelled" : "succeeded"])),
     );
     expect(most).toBe(2);
+  });
+
+  it("a job enqueued before packs, one step as its data, is still run by an upgraded worker", async () => {
+    const { workspace, executor, worker, target } = await fleet([counted]);
+    const launch = await executor.launch({ pipeline: counted, params: {}, trigger: { kind: "api", id: "old" } });
+    if (launch.status !== "started") throw new Error(launch.status);
+    const runId = launch.runId;
+    const producer = new Queue(STEP_QUEUE, { connection: new Redis(target.url, { maxRetriesPerRequest: null }), prefix: target.prefix });
+    opened.push({ close: async () => (await producer.close(), (await producer.client).disconnect()) });
+    await producer.remove(jobIdOf(runId, "count"));
+    const old = { runId, pipeline: "counted", step: "count", run: await workspace.store.getRun(runId) };
+    await producer.add("counted", old, { jobId: jobIdOf(runId, "count") });
+    await worker();
+    await executor.finished(runId);
+    expect((await workspace.store.getRun(runId)).status).toBe("succeeded");
   });
 
   describe("a run with no job on the queue", () => {
