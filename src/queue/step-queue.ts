@@ -131,14 +131,18 @@ export class StepQueue {
   // one round trip): a control plane launching many runs at once paid both per run.
   readonly #adds = new DataLoader<{ readonly steps: readonly StepJob[]; readonly pack: boolean }, void>(
     async (batches) => {
-      const jobs = batches.flatMap((b) => (b.pack ? [] : b.steps.map((step) => ({ id: jobIdOf(step.runId, step.step), steps: [step] }))));
+      const own = (step: StepJob) => ({ id: jobIdOf(step.runId, step.step), steps: [step] });
+      const jobs = batches.flatMap((b) => (b.pack ? [] : b.steps.map(own)));
       const packable = batches.flatMap((b) => (b.pack ? b.steps : []));
       const members: Record<string, string> = {};
       for (let i = 0; i < packable.length; i += PACK_SIZE) {
         const steps = packable.slice(i, i + PACK_SIZE);
-        const first = jobIdOf(steps[0]!.runId, steps[0]!.step);
-        const id = steps.length > 1 ? `pack~${first}` : first;
-        if (steps.length > 1) for (const step of steps) members[jobIdOf(step.runId, step.step)] = id;
+        if (steps.length === 1) {
+          jobs.push(own(steps[0]!));
+          continue;
+        }
+        const id = `pack~${own(steps[0]!).id}`;
+        for (const step of steps) members[own(step).id] = id;
         jobs.push({ id, steps });
       }
       // Sent before the packs on the same connection, so a packed step's job can always be found.

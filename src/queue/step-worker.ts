@@ -275,10 +275,11 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     if (!job) return;
     const final =
       job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError || /stalled more than/.test(error.message);
-    const steps = stepsOf(job.data).map((s) => ({ runId: s.runId, step: s.step }));
+    const members = stepsOf(job.data);
+    const steps = members.map((s) => ({ runId: s.runId, step: s.step }));
     log.error({ err: error, steps, final }, final ? "step job failed" : "step job failed, will be retried");
     if (!final) return;
-    for (const member of stepsOf(job.data)) {
+    for (const member of members) {
       const recording = failStep(member, error)
         .catch((e: unknown) => log.error({ err: e, runId: member.runId }, "could not record the step's failure"))
         .finally(() => recordings.delete(recording));

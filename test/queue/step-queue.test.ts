@@ -16,13 +16,29 @@ function job(runId: string, step: string): StepJob {
   return { runId, pipeline: "daily", step, run: runRecord(runId) };
 }
 
+/** A step queue on its own pipelined producer connection, closed after the test. */
+async function openQueue(where: ReturnType<typeof target>) {
+  const connection = await queueConnection(where, "producer", true);
+  opened.push({ close: () => connection.quit() });
+  const queue = new StepQueue(where, connection);
+  opened.push(queue);
+  return { connection, queue };
+}
+
+/** The jobs waiting on the queue, read as a worker would. */
+async function waitingJobs(where: ReturnType<typeof target>) {
+  const reader = new Queue<QueueJob>(STEP_QUEUE, {
+    connection: new Redis(redisUrl(), { maxRetriesPerRequest: null }),
+    prefix: where.prefix,
+  });
+  opened.push({ close: async () => (await reader.close(), (await reader.client).disconnect()) });
+  return reader.getJobs(["wait"]);
+}
+
 describe("the step queue", () => {
   it("puts the steps added in one turn, by every caller, on the queue in one pipeline, once per job id", async () => {
     const where = target();
-    const connection = await queueConnection(where, "producer", true);
-    opened.push({ close: () => connection.quit() });
-    const queue = new StepQueue(where, connection);
-    opened.push(queue);
+    const { connection, queue } = await openQueue(where);
     await queue.add([job("warm", "a")]); // BullMQ loads its scripts at the first add
 
     const pipelines = vi.spyOn(connection, "pipeline");
@@ -34,30 +50,20 @@ describe("the step queue", () => {
     ]);
     expect(pipelines).toHaveBeenCalledTimes(1);
 
-    const reader = new Queue(STEP_QUEUE, { connection: new Redis(redisUrl(), { maxRetriesPerRequest: null }), prefix: where.prefix });
-    opened.push({ close: async () => (await reader.close(), (await reader.client).disconnect()) });
-    const ids = (await reader.getJobs(["wait"])).map((j) => j.id).sort();
+    const ids = (await waitingJobs(where)).map((j) => j.id).sort();
     expect(ids).toEqual(["r1~a", "r1~b", "r2~a", "warm~a"]);
   });
 
   it("packs the steps launched in one turn, up to PACK_SIZE a job, and finds each packed step's job until it is unpacked", async () => {
     const where = target();
-    const connection = await queueConnection(where, "producer", true);
-    opened.push({ close: () => connection.quit() });
-    const queue = new StepQueue(where, connection);
-    opened.push(queue);
+    const { queue } = await openQueue(where);
     const launched = Array.from({ length: PACK_SIZE + 2 }, (_, i) => job(`p${String(i).padStart(2, "0")}`, "a"));
     await Promise.all([
       ...launched.map((j) => queue.add([j], true)),
       queue.add([job("s1", "b")]), // a step enqueued by a step's end keeps a job of its own
     ]);
 
-    const reader = new Queue<QueueJob>(STEP_QUEUE, {
-      connection: new Redis(redisUrl(), { maxRetriesPerRequest: null }),
-      prefix: where.prefix,
-    });
-    opened.push({ close: async () => (await reader.close(), (await reader.client).disconnect()) });
-    const jobs = await reader.getJobs(["wait"]);
+    const jobs = await waitingJobs(where);
     const members = Object.fromEntries(jobs.map((j) => [j.id, j.data.steps.map((s) => s.runId)]));
     expect(members).toEqual({
       "pack~p00~a": launched.slice(0, PACK_SIZE).map((j) => j.runId),
