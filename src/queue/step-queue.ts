@@ -90,10 +90,25 @@ export function queueUnavailable(target: QueueTarget, error: unknown): StrataErr
  * run's end is announced. (That a run ends once is the metadata store's: see finishRun.)
  */
 export class RunMarks {
+  // The cancel checks of one turn (a pack's steps start together) go as one EXISTS over all their
+  // marks: nearly always none is set, and one command says so. When some is, each is asked.
+  readonly #cancelled = new DataLoader<string, boolean>(
+    async (runIds) => {
+      const keys = runIds.map((id) => this.#cancelMark(id));
+      if ((await this.redis.exists(...keys)) === 0) return runIds.map(() => false);
+      return Promise.all(keys.map(async (key) => (await this.redis.exists(key)) === 1));
+    },
+    { cache: false },
+  );
+
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
   ) {}
+
+  #cancelMark(runId: string): string {
+    return `${this.prefix}:runs:${runId}:cancelled`;
+  }
 
   /** Channel on which cancels are announced to workers (payload: the run id). */
   get cancelChannel(): string {
@@ -106,12 +121,12 @@ export class RunMarks {
   }
 
   async cancel(runId: string): Promise<void> {
-    await this.redis.set(`${this.prefix}:runs:${runId}:cancelled`, "1", "EX", MARK_TTL_S);
+    await this.redis.set(this.#cancelMark(runId), "1", "EX", MARK_TTL_S);
     await this.redis.publish(this.cancelChannel, runId);
   }
 
-  async isCancelled(runId: string): Promise<boolean> {
-    return (await this.redis.exists(`${this.prefix}:runs:${runId}:cancelled`)) === 1;
+  isCancelled(runId: string): Promise<boolean> {
+    return this.#cancelled.load(runId);
   }
 
   async announceEnd(runId: string, pipeline: string, status: string): Promise<void> {

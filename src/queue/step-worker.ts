@@ -3,6 +3,7 @@ import pLimit from "p-limit";
 import type { Redis } from "ioredis";
 import type { LevelWithSilent, Logger } from "pino";
 import { systemClock, type Clock } from "../clock/clock.js";
+import { CancelledError } from "../errors/errors.js";
 import { describeError, isStrataError, StrataError } from "../errors/strata-error.js";
 import { validateParams } from "../pipeline/params.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
@@ -159,7 +160,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     log.info({ runId, pipeline: pipeline.name, step: stepName, attempt: (mine?.attempts ?? 0) + 1 }, "step taken");
     // Its own signal: a cancel stops this step, not the others of its pack; the job's stops them all.
     const controller = new AbortController();
-    const abort = (): void => controller.abort(jobSignal?.reason);
+    const abort = (): void => controller.abort(new CancelledError("the step's job was stopped on this worker"));
     jobSignal?.addEventListener("abort", abort, { once: true });
     let controllers = active.get(runId);
     if (!controllers) active.set(runId, (controllers = new Set()));
@@ -320,7 +321,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   // A cancel aborts the run's steps running here; its other steps are skipped where they are taken.
   await subscriber.subscribe(marks.cancelChannel);
   subscriber.on("message", (_channel: string, runId: string) => {
-    for (const controller of active.get(runId) ?? []) controller.abort(new Error("the run was cancelled"));
+    for (const controller of active.get(runId) ?? []) controller.abort(new CancelledError());
   });
   await worker.waitUntilReady();
   log.info(

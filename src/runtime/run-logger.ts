@@ -51,9 +51,11 @@ function rootAt(level: LevelWithSilent): Logger {
  * run (or the step, on a worker) is over: that writes what is left.
  */
 export class RunLogger {
-  readonly root: Logger;
   readonly #run: RunLines;
   readonly #tee: ((line: string) => void) | undefined;
+  readonly #pino: Logger;
+  readonly #bindings: { readonly runId: string; readonly triggerId: string; readonly pipeline: string };
+  #root: Logger | undefined;
   #closed = false;
 
   constructor(
@@ -69,11 +71,21 @@ export class RunLogger {
     this.#tee = options.tee;
     if (this.#tee) run.tees.add(this.#tee);
     this.#run = run;
-    this.root = rootAt(options.level ?? "info").child({ runId, triggerId, pipeline });
+    this.#pino = rootAt(options.level ?? "info");
+    this.#bindings = { runId, triggerId, pipeline };
   }
 
+  /** The run's own lines (no step). Made when first used: a worker's step logs through its attempt's logger only. */
+  get root(): Logger {
+    return (this.#root ??= this.#pino.child(this.#bindings));
+  }
+
+  /**
+   * A step attempt's lines. A child of the process's pino, not of the run's: a child of a child
+   * makes its parent a prototype, which V8 then rebuilds, and a worker makes one per step.
+   */
   forAttempt(step: string, attempt: number): Logger {
-    return this.root.child({ step, attempt });
+    return this.#pino.child({ ...this.#bindings, step, attempt });
   }
 
   /** Writes the run's buffered lines to the store; called at each step's end and at the run's end. */

@@ -1,5 +1,6 @@
 import type { LevelWithSilent } from "pino";
 import { systemClock, type Clock } from "../clock/clock.js";
+import { CancelledError } from "../errors/errors.js";
 import { describeError, StrataError } from "../errors/strata-error.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
 import type { ErrorInfo, RunRecord, StepRecord, StepStatus, StoredOutput, Trigger, ValidationReport } from "../storage/run-store.js";
@@ -114,10 +115,11 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
     emit({ type: "run-started", run, steps: pipeline.steps.map((s) => s.name) });
     logger.root.info({ params: run.params, resumedFrom: run.resumedFrom }, "run started");
 
+    // Whatever stopped it, a step's signal says the run was cancelled (see runAttempt).
     const cancel = new AbortController();
-    const onCancel = (): void => cancel.abort();
+    const onCancel = (): void => cancel.abort(new CancelledError());
     options.signal?.addEventListener("abort", onCancel, { once: true });
-    if (options.signal?.aborted) cancel.abort();
+    if (options.signal?.aborted) onCancel();
     const scope = newRunScope(workspace, run, {
       logger,
       clock,

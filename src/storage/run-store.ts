@@ -79,6 +79,12 @@ export interface LogRecord {
   readonly line: string;
 }
 
+/**
+ * A log line as every store keeps it: one line. A line break inside it, which a JSON line never
+ * holds, is written as JSON writes one (a Postgres store sends a batch's lines as one text).
+ */
+export const oneLine = (line: string): string => (line.includes("\n") ? line.replaceAll("\n", "\\n") : line);
+
 /** Record counts and reasons of one ingestion, or the results of one suite of expectations. */
 export interface ValidationReport {
   readonly runId: string | null;
@@ -151,6 +157,7 @@ export interface RunStore {
    * delivered them clears them.
    */
   moveHooks(runId: string, from: number, to: number | null): Promise<boolean>;
+  /** Keeps each line as one line (see oneLine), in the order given. */
   appendLogs(lines: readonly LogRecord[]): Promise<void>;
   listRuns(query?: RunQuery): Promise<RunRecord[]>;
   /** By full id or unique prefix; throws RUN_NOT_FOUND or RUN_AMBIGUOUS_ID. */

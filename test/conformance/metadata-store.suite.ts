@@ -351,6 +351,26 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
         expect(await runs.getLogs("other")).toEqual([]);
       });
 
+      it("keeps every character of log lines and error messages, and a line break in a line as JSON writes one", async () => {
+        const { runs } = open();
+        await runs.createRun(run("r1"), ["a"]);
+        const awkward = `say "hi", {a} \\ NULL ü 🚀\nnext line`;
+        const error = { code: "STEP_FAILED", message: awkward };
+        await runs.saveAttempt(
+          { runId: "r1", step: "a", attempt: 1, status: "failed", startedAt: 1, endedAt: 2, error: { ...error, retryable: false } },
+          { ...pendingStep("r1", "a"), status: "failed", attempts: 1, startedAt: 1, endedAt: 2, error },
+        );
+        const line = (text: string) => ({ runId: "r1", step: "a", attempt: 1, time: 3, level: 50, line: text });
+        await runs.appendLogs([line(JSON.stringify({ msg: awkward })), line(""), line("NULL"), line('{"msg":"a\nb"}')]);
+        await runs.finishRun("r1", "failed", 4, error);
+        expect((await runs.getRun("r1")).error).toEqual(error);
+        expect((await runs.getSteps("r1"))[0]!.error).toEqual(error);
+        expect((await runs.getAttempts("r1"))[0]!.error).toEqual({ ...error, retryable: false });
+        expect((await runs.getLogs("r1")).map((l) => l.line)).toEqual([JSON.stringify({ msg: awkward }), "", "NULL", '{"msg":"a\\nb"}']);
+        await runs.appendLogs([line("")]); // an empty line alone is a line too
+        expect(await runs.getLogs("r1")).toHaveLength(5);
+      });
+
       it("keeps a big batch of log lines in order, with times in milliseconds", async () => {
         const { runs } = open();
         await runs.createRun(run("r1"), ["a"]);

@@ -1,7 +1,7 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { PACK_SIZE, queueConnection, STEP_QUEUE, StepQueue, type QueueJob, type StepJob } from "../../src/queue/step-queue.js";
+import { PACK_SIZE, queueConnection, RunMarks, STEP_QUEUE, StepQueue, type QueueJob, type StepJob } from "../../src/queue/step-queue.js";
 import { runRecord } from "../helpers/run-records.js";
 import { redisUrl, uniqueName } from "../helpers/services.js";
 
@@ -86,5 +86,23 @@ describe("the step queue", () => {
     const outcomes = await Promise.allSettled([queue.add([job("r1", "a")]), queue.add([job("r2", "a")])]);
     expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected"]);
     await queue.close().catch(() => undefined);
+  });
+});
+
+describe("run marks", () => {
+  it("asks for the cancels of one turn in one command, and tells each run whether it is cancelled", async () => {
+    const where = target();
+    const connection = await queueConnection(where, "worker", true);
+    opened.push({ close: () => connection.quit() });
+    const marks = new RunMarks(connection, where.prefix);
+    const ids = Array.from({ length: 6 }, (_, i) => `r${i}`);
+    const sent = vi.spyOn(connection, "exists");
+    expect(await Promise.all(ids.map((id) => marks.isCancelled(id)))).toEqual(ids.map(() => false));
+    expect(sent).toHaveBeenCalledTimes(1);
+
+    await marks.cancel("r2");
+    await marks.cancel("r4");
+    expect(await Promise.all(ids.map((id) => marks.isCancelled(id)))).toEqual([false, false, true, false, true, false]);
+    expect(await marks.isCancelled("r4")).toBe(true);
   });
 });

@@ -270,13 +270,18 @@ function statementName(sql: string): string {
 
 /**
  * Rows as the column arrays of an `unnest($1::t[], $2::t[], ...)`: one statement writes them all.
- * `row` gives one item's values, `width` of them in column order (given, so that no items still
- * make `width` empty arrays).
+ * `row` gives one item's values (strings, numbers, booleans or nulls), `width` of them in column
+ * order (given, so that no items still make `width` empty arrays). Each column is sent as an array
+ * literal built with one join: pg's own encoding of an array escaped every element twice and
+ * concatenated them one by one, a tenth of what a busy worker allocated.
  */
-export function unnestColumns<T>(items: readonly T[], width: number, row: (item: T) => readonly unknown[]): unknown[][] {
+export function unnestColumns<T>(items: readonly T[], width: number, row: (item: T) => readonly unknown[]): string[] {
   const rows = items.map(row);
-  return Array.from({ length: width }, (_, i) => rows.map((r) => r[i]));
+  return Array.from({ length: width }, (_, i) => `{${rows.map((r) => arrayElement(r[i])).join(",")}}`);
 }
+
+const arrayElement = (value: unknown): string =>
+  value == null ? "NULL" : typeof value === "string" ? `"${value.replace(/[\\"]/g, "\\$&")}"` : String(value);
 
 /** Postgres text cannot hold NUL characters; free text (error messages) gets them replaced rather than failing the write. */
 export const pgText = (text: string | null | undefined): string | null => (text == null ? null : text.replace(/\0/g, "\uFFFD"));

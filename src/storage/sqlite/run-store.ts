@@ -11,7 +11,7 @@ import type {
   StepRecord,
   ValidationReport,
 } from "../run-store.js";
-import { runLookupError } from "../run-store.js";
+import { oneLine, runLookupError } from "../run-store.js";
 import { toAttempt, toLog, toRun, toStep, type AttemptRow, type LogRow, type RunRow, type StepRow } from "../metadata-rows.js";
 import { openMetadataDb } from "./metadata-db.js";
 import { storeCall } from "./metadata-db.js";
@@ -160,7 +160,7 @@ export class SqliteRunStore implements RunStore {
     if (!lines.length) return Promise.resolve();
     return this.#run("append logs", () =>
       this.#db.transaction(() => {
-        for (const l of lines) this.#stmt.insertLog.run(l.runId, l.step, l.attempt, l.time, l.level, l.line);
+        for (const l of lines) this.#stmt.insertLog.run(l.runId, l.step, l.attempt, l.time, l.level, oneLine(l.line));
       })(),
     );
   }
