@@ -186,15 +186,11 @@ export class QueueExecutor implements Executor {
   }
 
   #ended(message: string): void {
-    let ended: { runId: string; pipeline: string };
-    try {
-      ended = JSON.parse(message) as { runId: string; pipeline: string };
-    } catch {
-      return;
+    for (const ended of RunMarks.endsIn(message)) {
+      for (const resolve of this.#waiters.get(ended.runId) ?? []) resolve();
+      this.#waiters.delete(ended.runId);
+      this.#startNext(ended.pipeline);
     }
-    for (const resolve of this.#waiters.get(ended.runId) ?? []) resolve();
-    this.#waiters.delete(ended.runId);
-    this.#startNext(ended.pipeline);
   }
 
   #startNext(pipeline: string): void {

@@ -101,6 +101,16 @@ export class RunMarks {
     { cache: false },
   );
 
+  // The ends announced in one turn (a pack's runs end together) go as one message: a message per
+  // run was a command here, and a wake-up of every control plane, per run.
+  readonly #ends = new DataLoader<RunEnd, void>(
+    async (ends) => {
+      await this.redis.publish(this.endedChannel, JSON.stringify(ends));
+      return ends.map(() => undefined);
+    },
+    { cache: false },
+  );
+
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
@@ -115,7 +125,7 @@ export class RunMarks {
     return `${this.prefix}:runs:cancel`;
   }
 
-  /** Channel on which a run's end is announced (payload: JSON { runId, pipeline, status }). */
+  /** Channel on which runs' ends are announced (payload: JSON, see endsIn). */
   get endedChannel(): string {
     return `${this.prefix}:runs:ended`;
   }
@@ -129,9 +139,26 @@ export class RunMarks {
     return this.#cancelled.load(runId);
   }
 
-  async announceEnd(runId: string, pipeline: string, status: string): Promise<void> {
-    await this.redis.publish(this.endedChannel, JSON.stringify({ runId, pipeline, status }));
+  announceEnd(runId: string, pipeline: string, status: string): Promise<void> {
+    return this.#ends.load({ runId, pipeline, status });
   }
+
+  /** The ends an announcement carries: an array of them, or one, as earlier workers sent (a fleet is upgraded a process at a time). Nothing, for what is not JSON. */
+  static endsIn(message: string): RunEnd[] {
+    try {
+      const parsed = JSON.parse(message) as RunEnd | RunEnd[];
+      return Array.isArray(parsed) ? parsed : [parsed];
+    } catch {
+      return [];
+    }
+  }
+}
+
+/** A run's end, as announced on RunMarks.endedChannel. */
+export interface RunEnd {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly status: string;
 }
 
 /**

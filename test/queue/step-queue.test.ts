@@ -105,4 +105,31 @@ describe("run marks", () => {
     expect(await Promise.all(ids.map((id) => marks.isCancelled(id)))).toEqual([false, false, true, false, true, false]);
     expect(await marks.isCancelled("r4")).toBe(true);
   });
+
+  it("announces the ends of one turn as one message, and reads an end as earlier workers announced it", async () => {
+    const where = target();
+    const connection = await queueConnection(where, "worker", true);
+    const listener = await queueConnection(where, "worker");
+    opened.push({ close: () => connection.quit() }, { close: () => listener.quit() });
+    const marks = new RunMarks(connection, where.prefix);
+    const messages: string[] = [];
+    await listener.subscribe(marks.endedChannel);
+    // Everything published before the sentinel, on the same connection, is heard before it.
+    const heard = new Promise<void>((resolve) =>
+      listener.on("message", (_channel: string, message: string) => (message === "done" ? resolve() : void messages.push(message))),
+    );
+
+    await Promise.all([marks.announceEnd("r1", "daily", "succeeded"), marks.announceEnd("r2", "daily", "failed")]);
+    await connection.publish(marks.endedChannel, "done");
+    await heard;
+    expect(messages).toHaveLength(1);
+    expect(RunMarks.endsIn(messages[0]!)).toEqual([
+      { runId: "r1", pipeline: "daily", status: "succeeded" },
+      { runId: "r2", pipeline: "daily", status: "failed" },
+    ]);
+    expect(RunMarks.endsIn('{"runId":"r3","pipeline":"daily","status":"succeeded"}')).toEqual([
+      { runId: "r3", pipeline: "daily", status: "succeeded" },
+    ]);
+    expect(RunMarks.endsIn("not json")).toEqual([]);
+  });
 });
