@@ -21,6 +21,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { openProject } from "../src/project/load-project.js";
+import { RunMarks } from "../src/queue/step-queue.js";
 import type { Workspace } from "../src/runtime/workspace.js";
 import { startControlServer, type ControlServer } from "../src/server/control-server.js";
 import { cliOptions, fmt, machineLine, median, quantile, table } from "./lib.js";
@@ -180,8 +181,9 @@ async function strataRound(
   let allEnded: () => void = () => undefined;
   const done = new Promise<void>((resolveDone) => (allEnded = resolveDone));
   await subscriber.subscribe(`${prefix}:runs:ended`);
-  subscriber.on("message", () => {
-    if (++ended === runs) allEnded();
+  subscriber.on("message", (_channel: string, message: string) => {
+    ended += RunMarks.endsIn(message).length;
+    if (ended >= runs) allEnded();
   });
   const pipeline = server.plane.pipeline("one");
   const cpu = cpuByRole({ workers: pidsOf(workers), "control plane": () => [process.pid], ...databases }).start();
