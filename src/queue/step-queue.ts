@@ -143,14 +143,22 @@ export class RunMarks {
     return this.#ends.load({ runId, pipeline, status });
   }
 
-  /** The ends an announcement carries: an array of them, or one, as earlier workers sent (a fleet is upgraded a process at a time). Nothing, for what is not JSON. */
+  /**
+   * The ends an announcement carries: an array of them, or one, as earlier workers sent. Upgrade
+   * control planes before workers: an earlier control plane reads no end from an array, and then
+   * sees runs end only by its polls (`finished`, within a second; queued triggers, every 2 s).
+   * What is not an end (not JSON, no run id) is left out.
+   */
   static endsIn(message: string): RunEnd[] {
+    let parsed: unknown;
     try {
-      const parsed = JSON.parse(message) as RunEnd | RunEnd[];
-      return Array.isArray(parsed) ? parsed : [parsed];
+      parsed = JSON.parse(message);
     } catch {
       return [];
     }
+    const isEnd = (e: unknown): e is RunEnd =>
+      typeof e === "object" && e !== null && typeof (e as RunEnd).runId === "string" && typeof (e as RunEnd).pipeline === "string";
+    return (Array.isArray(parsed) ? parsed : [parsed]).filter(isEnd);
   }
 }
 

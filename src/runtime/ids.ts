@@ -33,5 +33,5 @@ function base32(value: number, length: number): string {
  * creation time, and a short prefix is usually enough to name a run on the command line.
  */
 export function newId(prefix: string, nowMs: number): string {
-  return `${prefix}${base32(nowMs, 10)}${randomChars(8)}`;
+  return `${prefix}${base32(Math.max(0, Math.floor(nowMs)), 10)}${randomChars(8)}`;
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { LevelWithSilent } from "pino";
 import { systemClock, type Clock } from "../clock/clock.js";
 import { CancelledError } from "../errors/errors.js";
@@ -115,8 +116,11 @@ export async function runPipeline(pipeline: AnyPipeline, options: RunOptions = {
     emit({ type: "run-started", run, steps: pipeline.steps.map((s) => s.name) });
     logger.root.info({ params: run.params, resumedFrom: run.resumedFrom }, "run started");
 
-    // Whatever stopped it, a step's signal says the run was cancelled (see runAttempt).
+    // Whatever stopped it, a step's signal says the run was cancelled (see runAttempt). Every
+    // running step listens to it (an attempt without a time budget has no signal of its own), and
+    // stops listening at its end: as many listeners as steps at once is no leak to warn about.
     const cancel = new AbortController();
+    setMaxListeners(0, cancel.signal);
     const onCancel = (): void => cancel.abort(new CancelledError());
     options.signal?.addEventListener("abort", onCancel, { once: true });
     if (options.signal?.aborted) onCancel();

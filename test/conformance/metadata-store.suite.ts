@@ -369,6 +369,15 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
         expect((await runs.getLogs("r1")).map((l) => l.line)).toEqual([JSON.stringify({ msg: awkward }), "", "NULL", '{"msg":"a\\nb"}']);
         await runs.appendLogs([line("")]); // an empty line alone is a line too
         expect(await runs.getLogs("r1")).toHaveLength(5);
+        // Text that an array literal could take for something else: a null, an empty element.
+        for (const [id, message] of [
+          ["r2", "NULL"],
+          ["r3", ""],
+        ] as const) {
+          await runs.createRun(run(id), ["a"]);
+          await runs.finishRun(id, "failed", 5, { code: "STEP_FAILED", message });
+          expect((await runs.getRun(id)).error).toEqual({ code: "STEP_FAILED", message });
+        }
       });
 
       it("keeps a big batch of log lines in order, with times in milliseconds", async () => {

@@ -202,6 +202,26 @@ describe("runs on the worker fleet (BullMQ on Redis, metadata on Postgres)", () 
     expect((await workspace.store.getSteps(runId))[0]!.status).toBe("cancelled");
   });
 
+  it("a worker stopped with SIGTERM lets the step it runs end, then exits 0", async () => {
+    const started = await call("POST", "/v1/pipelines/queued/runs", { params: { ms: 1500 } });
+    const runId = started.body.runId as string;
+    const holder = await Promise.race(
+      [...taken].map(async ([child, w]) => {
+        await w.line((l) => l.msg === "step taken" && l.runId === runId);
+        return child;
+      }),
+    );
+    let stderr = "";
+    holder.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => holder.once("exit", resolve));
+    holder.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(stderr).toContain("stopping: no new steps; waiting for the steps running here");
+    // The step ended, and moved its run on, before the worker went.
+    expect(((await call("GET", `/v1/runs/${runId}`)).body as { status: string }).status).toBe("succeeded");
+    await startWorker().line((l) => l.msg === "worker ready"); // the other tests' fleet is two
+  }, 30_000);
+
   it("a worker killed in the middle of a dataset write: another takes the step, and the dataset gets one version, whole", async () => {
     const started = await call("POST", "/v1/pipelines/slow-write/runs", { params: { seconds: 2 } });
     const runId = started.body.runId as string;

@@ -131,5 +131,9 @@ describe("run marks", () => {
       { runId: "r3", pipeline: "daily", status: "succeeded" },
     ]);
     expect(RunMarks.endsIn("not json")).toEqual([]);
+    expect(RunMarks.endsIn('[null, 1, {"runId":"r4"}, {"runId":"r5","pipeline":"daily","status":"failed"}]')).toEqual([
+      { runId: "r5", pipeline: "daily", status: "failed" },
+    ]);
+    expect(RunMarks.endsIn("null")).toEqual([]);
   });
 });

@@ -7,6 +7,8 @@ describe("ids", () => {
     expect(id).toMatch(/^r[0-9a-hjkmnp-tv-z]{18}$/);
     expect(newId("r", 0).slice(1, 11)).toBe("0000000000");
     expect(newId("r", 33).slice(1, 11)).toBe("0000000011");
+    expect(newId("r", 33.9).slice(1, 11)).toBe("0000000011"); // whole milliseconds
+    expect(newId("r", -5).slice(1, 11)).toBe("0000000000");
   });
 
   it("sort by time, and differ at the same millisecond", () => {

@@ -114,7 +114,7 @@ describe("the redis stream store on a server of its own", () => {
     await store.commit("orders", "on-order", 1);
     kill9();
     start(true);
-    await eventually(async () => expect((await store.read("orders", 0, 10)).map((e) => e.id)).toEqual(["o-1", "o-2"]));
+    await eventually(async () => expect((await store.read("orders", 0, 10)).map((e) => e.id)).toEqual(["o-1", "o-2"]), 20_000); // a restart under load can be slow
     expect(await store.offset("orders", "on-order")).toBe(1);
     // Numbering goes on after the restart, and an id kept before it is still known.
     expect((await store.append("orders", "o-3", 3, 3000)).event.seq).toBe(3);

@@ -24,8 +24,14 @@ export interface WorkerFailure {
 }
 
 // Straight to the file descriptor: a thread's process.stderr reaches it through the main thread,
-// and may not have before the process ends.
-const say = (text: string): void => void writeSync(2, text);
+// and may not have before the process ends. A message for a person, never worth stopping for.
+const say = (text: string): void => {
+  try {
+    writeSync(2, text);
+  } catch {
+    // stderr closed or full
+  }
+};
 
 /**
  * The thread of `strata worker` (see worker.ts): takes step jobs from the project's queue until

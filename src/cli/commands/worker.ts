@@ -30,5 +30,8 @@ export async function workerCommand(options: WorkerOptions): Promise<number> {
   void untilStopped("stopping: no new steps; waiting for the steps running here").then(() => thread.postMessage("stop"));
   const code = await new Promise<number>((resolve) => thread.once("exit", resolve));
   if (failure) throw failure;
-  return code === 0 ? EXIT.OK : EXIT.FAILED;
+  if (code === 0) return EXIT.OK;
+  // A step's own process.exit ends the thread (with its code), not the process.
+  process.stderr.write(`strata worker: its thread stopped with exit code ${code}\n`);
+  return EXIT.FAILED;
 }

@@ -275,12 +275,15 @@ function statementName(sql: string): string {
  * literal built with one join: pg's own encoding of an array escaped every element twice and
  * concatenated them one by one, a tenth of what a busy worker allocated.
  */
-export function unnestColumns<T>(items: readonly T[], width: number, row: (item: T) => readonly unknown[]): string[] {
+export function unnestColumns<T>(items: readonly T[], width: number, row: (item: T) => readonly ArrayValue[]): string[] {
   const rows = items.map(row);
   return Array.from({ length: width }, (_, i) => `{${rows.map((r) => arrayElement(r[i])).join(",")}}`);
 }
 
-const arrayElement = (value: unknown): string =>
+/** What an unnest column holds: encoding anything else (a Date, an object) would need the driver's rules. */
+export type ArrayValue = string | number | boolean | null | undefined;
+
+const arrayElement = (value: ArrayValue): string =>
   value == null ? "NULL" : typeof value === "string" ? `"${value.replace(/[\\"]/g, "\\$&")}"` : String(value);
 
 /** Postgres text cannot hold NUL characters; free text (error messages) gets them replaced rather than failing the write. */

@@ -1,5 +1,5 @@
 import { oneLine, type AttemptRecord, type ErrorInfo, type LogRecord, type RunStatus, type StepRecord } from "../run-store.js";
-import { pgText, unnestColumns } from "./metadata-db.js";
+import { pgText, unnestColumns, type ArrayValue } from "./metadata-db.js";
 
 /**
  * What a run writes as it goes, after it was recorded: an attempt with its step's record, log
@@ -27,7 +27,7 @@ export function progressKey(w: ProgressWrite): string {
   return w.kind === "logs" ? `l\0${w.n}` : `e\0${w.n}`;
 }
 
-export function stepValues(s: StepRecord): unknown[] {
+export function stepValues(s: StepRecord): ArrayValue[] {
   return [
     s.runId,
     s.step,
