@@ -88,6 +88,22 @@ export class RunLogger {
     return this.#pino.child({ ...this.#bindings, step, attempt });
   }
 
+  /**
+   * The lines `log` logs for this run, kept out of the buffer and returned to the caller, who
+   * writes them itself: a run's "run finished" goes with its end, written only if that call ends
+   * the run (see RunStore.finishRun). Tees still see them.
+   */
+  captured(log: () => void): LogRecord[] {
+    const buffered = this.#run.lines;
+    this.#run.lines = [];
+    try {
+      log();
+      return this.#run.lines;
+    } finally {
+      this.#run.lines = buffered;
+    }
+  }
+
   /** Writes the run's buffered lines to the store; called at each step's end and at the run's end. */
   async flush(): Promise<void> {
     if (!this.#run.lines.length) return;

@@ -146,9 +146,17 @@ export interface RunStore {
    * Ends a running run. A run ends once: true for the call that ended it, false when it had ended
    * already (another worker ended it first), and nothing is changed then. `hooksDueAt`: the run's
    * hooks are to be delivered, by a sweep from that time on unless the caller has delivered them
-   * first (see moveHooks).
+   * first (see moveHooks). `lines`: log lines written with the end, only when this call ends the
+   * run (its "run finished"), after every line appended before.
    */
-  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null, hooksDueAt?: number | null): Promise<boolean>;
+  finishRun(
+    id: string,
+    status: RunStatus,
+    endedAt: number,
+    error: ErrorInfo | null,
+    hooksDueAt?: number | null,
+    lines?: readonly LogRecord[],
+  ): Promise<boolean>;
   /** Ended runs whose hooks were due at `now` or before, the longest due first. */
   dueHooks(now: number, limit: number): Promise<DueHooks[]>;
   /**

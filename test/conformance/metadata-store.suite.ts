@@ -328,6 +328,27 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
         }
       });
 
+      it("writes an end's lines only with the end that ends the run, after the lines before it", async () => {
+        const { runs } = open();
+        await runs.createRun(run("r1"), ["a"]);
+        const line = (msg: string) => ({ runId: "r1", step: null, attempt: null, time: 5, level: 30, line: `{"msg":"${msg}"}` });
+        await runs.appendLogs([line("before")]);
+        // Two callers end the run at once (on Postgres, in one statement): one wins, and only its line is kept.
+        const ended = await Promise.all([
+          runs.finishRun("r1", "succeeded", 10, null, null, [line("finished by the first")]),
+          runs.finishRun("r1", "failed", 11, { code: "STEP_FAILED", message: "late" }, null, [line("finished by the second")]),
+        ]);
+        expect(ended).toEqual([true, false]);
+        expect(await runs.finishRun("r1", "failed", 12, null, null, [line("finished again")])).toBe(false);
+        await runs.appendLogs([line("after")]);
+        expect((await runs.getLogs("r1")).map((l) => l.line)).toEqual([
+          '{"msg":"before"}',
+          '{"msg":"finished by the first"}',
+          '{"msg":"after"}',
+        ]);
+        expect((await runs.getRun("r1")).status).toBe("succeeded");
+      });
+
       it("keeps logs in order and filters them by step", async () => {
         const { runs } = open();
         await runs.createRun(run("r1"), ["a", "b"]);

@@ -16,6 +16,8 @@ export type ProgressWrite =
       readonly endedAt: number;
       readonly error: ErrorInfo | null;
       readonly hooksDueAt: number | null;
+      /** Written only if this end is the one that ends the run. */
+      readonly lines: readonly LogRecord[];
     };
 
 /**
@@ -77,12 +79,14 @@ const PARTS = {
      where run_steps.run_id = u.run_id and run_steps.step = u.step and ${whileRunning("u.opens")}`) as Part,
   // Identities are assigned in the order of `ordinality`, so seq keeps the lines' order. The lines
   // come as one text, each ending in a line break (see joinedLines): splitting it leaves an empty
-  // last piece, which has no row.
-  logRows: ((p) => `insert into logs (run_id, step, attempt, time, level, line)
+  // last piece, which has no row. A line of an end (`of_end`) is written only when the part
+  // `ended` (the run ends) ended its run.
+  logRows: (ended: string | undefined): Part =>
+    ((p) => `insert into logs (run_id, step, attempt, time, level, line)
      select run_id, step, attempt, time, level, line
-     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::integer[], ${p(4)}::bigint[], ${p(5)}::integer[], string_to_array(${p(6)}::text, E'\\n'))
-       with ordinality as l (run_id, step, attempt, time, level, line, n)
-     where run_id is not null
+     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::integer[], ${p(4)}::bigint[], ${p(5)}::integer[], ${p(6)}::boolean[], string_to_array(${p(7)}::text, E'\\n'))
+       with ordinality as l (run_id, step, attempt, time, level, of_end, line, n)
+     where run_id is not null${ended ? ` and (not of_end or run_id in (select id from ${ended}))` : ""}
      order by n`) as Part,
   // Only a running run ends: the ids returned are the runs this statement ended.
   runEnds: ((p) => `update runs set status = e.status, ended_at = e.ended_at, error_code = e.error_code, error_message = e.error_message,
@@ -103,7 +107,8 @@ export interface ProgressRow {
 /**
  * One statement for all of them: each kind present is a data-modifying CTE, so the batch commits
  * or fails as one, and the statement returns what the attempt and end parts wrote. The kinds touch
- * different rows: an attempt its step's and its own, a run's end the run's, log lines new ones. A
+ * different rows: an attempt its step's and its own, a run's end the run's (and its lines, new
+ * ones, only if it ended the run), log lines new ones. A
  * statement's parts all see the rows as they were before it, so a row must not be created and
  * changed in one (runs are created on their own, before anything of theirs is written), and an
  * attempt's opening is refused by the run's status before this statement. `outcome` reads the
@@ -144,16 +149,26 @@ export function progressStatement(writes: readonly ProgressWrite[]): {
       ]),
     ]);
   }
-  if (lines.length) {
-    what.push("append logs");
-    parts.push([PARTS.logRows, [...unnestColumns(lines, 5, (l) => [l.runId, l.step, l.attempt, l.time, l.level]), joinedLines(lines)]]);
-  }
+  let ended: string | undefined; // the part of the runs' ends, which their lines read
   if (ends.length) {
     what.push("finish run");
-    returned.push(`select 'end' as kind, id, null as step from w${parts.length}`);
+    ended = `w${parts.length}`;
+    returned.push(`select 'end' as kind, id, null as step from ${ended}`);
     parts.push([
       PARTS.runEnds,
       unnestColumns(ends, 6, (e) => [e.id, e.status, e.endedAt, e.error?.code ?? null, pgText(e.error?.message), e.hooksDueAt]),
+    ]);
+  }
+  // After the other lines: an end's lines ("run finished") are the last its run logged so far.
+  const all = [...lines.map((line) => ({ line, ofEnd: false })), ...ends.flatMap((e) => e.lines.map((line) => ({ line, ofEnd: true })))];
+  if (all.length) {
+    if (lines.length) what.push("append logs");
+    parts.push([
+      PARTS.logRows(ended),
+      [
+        ...unnestColumns(all, 6, ({ line: l, ofEnd }) => [l.runId, l.step, l.attempt, l.time, l.level, ofEnd]),
+        joinedLines(all.map((a) => a.line)),
+      ],
     ]);
   }
   const values: unknown[] = [];

@@ -106,8 +106,9 @@ export class PostgresRunStore implements RunStore {
     endedAt: number,
     error: ErrorInfo | null,
     hooksDueAt: number | null = null,
+    lines: readonly LogRecord[] = [],
   ): Promise<boolean> {
-    return (await this.#progress.load({ kind: "end", n: this.#writes++, id, status, endedAt, error, hooksDueAt })) === true;
+    return (await this.#progress.load({ kind: "end", n: this.#writes++, id, status, endedAt, error, hooksDueAt, lines })) === true;
   }
 
   async dueHooks(now: number, limit: number): Promise<DueHooks[]> {

@@ -141,10 +141,20 @@ export class SqliteRunStore implements RunStore {
     return this.#run("save step", () => this.#updateStep(step));
   }
 
-  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null, hooksDueAt: number | null = null): Promise<boolean> {
-    return this.#run(
-      "finish run",
-      () => this.#stmt.finishRun.run(status, endedAt, error?.code ?? null, error?.message ?? null, hooksDueAt, id).changes > 0,
+  finishRun(
+    id: string,
+    status: RunStatus,
+    endedAt: number,
+    error: ErrorInfo | null,
+    hooksDueAt: number | null = null,
+    lines: readonly LogRecord[] = [],
+  ): Promise<boolean> {
+    return this.#run("finish run", () =>
+      this.#db.transaction(() => {
+        const ended = this.#stmt.finishRun.run(status, endedAt, error?.code ?? null, error?.message ?? null, hooksDueAt, id).changes > 0;
+        if (ended) this.#insertLogs(lines);
+        return ended;
+      })(),
     );
   }
 
@@ -158,11 +168,11 @@ export class SqliteRunStore implements RunStore {
 
   appendLogs(lines: readonly LogRecord[]): Promise<void> {
     if (!lines.length) return Promise.resolve();
-    return this.#run("append logs", () =>
-      this.#db.transaction(() => {
-        for (const l of lines) this.#stmt.insertLog.run(l.runId, l.step, l.attempt, l.time, l.level, oneLine(l.line));
-      })(),
-    );
+    return this.#run("append logs", () => this.#db.transaction(() => this.#insertLogs(lines))());
+  }
+
+  #insertLogs(lines: readonly LogRecord[]): void {
+    for (const l of lines) this.#stmt.insertLog.run(l.runId, l.step, l.attempt, l.time, l.level, oneLine(l.line));
   }
 
   listRuns(query: RunQuery = {}): Promise<RunRecord[]> {
