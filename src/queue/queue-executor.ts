@@ -178,7 +178,9 @@ export class QueueExecutor implements Executor {
       // rather than leave it running, its hooks due at the next sweep. A failure to say so must not hide why.
       const failure = error instanceof StrataError ? error : queueUnavailable(this.#o.target, error);
       const now = clock.now();
-      await workspace.store.finishRun(run.id, "failed", now, { code: failure.code, message: failure.message }, now).catch(() => undefined);
+      await workspace.store
+        .finishRun(run.id, "failed", now, { code: failure.code, message: failure.message }, { hooksDueAt: now })
+        .catch(() => undefined);
       throw failure;
     }
     log.info({ runId: run.id, pipeline: run.pipeline, trigger: run.trigger }, "run enqueued");

@@ -65,7 +65,7 @@ export async function advanceRun(
     ready.map((step) => ({ runId: run.id, pipeline: pipeline.name, step, run })),
     pack,
   );
-  if (![...pipeline.steps].every((s) => isEnded(status(s.name)))) return;
+  if (!pipeline.steps.every((s) => isEnded(status(s.name)))) return;
   // The store ends a run once: of workers that both saw every step ended, one ends it and says so.
   const finished = await endRunOf(deps, pipeline, run, [...records.values()], cancelled, options.logger);
   if (finished) await marks.announceEnd(run.id, pipeline.name, finished.status);

@@ -1,9 +1,8 @@
 import { Queue, type JobState } from "bullmq";
 import DataLoader from "dataloader";
 import { Redis } from "ioredis";
-import { StrataError } from "../errors/strata-error.js";
+import { describeError, StrataError } from "../errors/strata-error.js";
 import type { QueueTarget } from "../project/queue-config.js";
-import { describeError } from "../errors/strata-error.js";
 import type { ErrorInfo, RunRecord } from "../storage/run-store.js";
 
 /** The BullMQ queue every step job goes through. */
@@ -272,10 +271,12 @@ export const LIVE_JOB_STATES: ReadonlySet<JobState | "unknown"> = new Set([
   "waiting-children",
 ]);
 
+/** BullMQ gave the job up because its workers kept stopping (killed, frozen) while they held it. */
+export const stalledOut = (error: Error): boolean => /stalled more than/.test(error.message);
+
 /** What a step job's last failure (Strata's own: a store down, a project out of step) is recorded as. */
 export function jobFailure(error: Error): ErrorInfo {
-  if (/stalled more than/.test(error.message))
-    return { code: "WORKER_LOST", message: "the step's workers kept stopping before it ended: given up" };
+  if (stalledOut(error)) return { code: "WORKER_LOST", message: "the step's workers kept stopping before it ended: given up" };
   const coded = /^([A-Z_]+): /.exec(error.message); // an UnrecoverableError carries its code first
   return { code: coded?.[1] ?? describeError(error).code, message: error.message };
 }

@@ -17,7 +17,17 @@ import type { ErrorInfo, RunRecord, StepRecord } from "../storage/run-store.js";
 import { MAX_LOST, recoverLostAttempt } from "./lost-attempt.js";
 import { readInputs } from "./step-inputs.js";
 import { advanceRun, isEnded, launchRecords, type ProgressDeps } from "./run-progress.js";
-import { jobFailure, queueConnection, RunMarks, STEP_QUEUE, StepQueue, stepsOf, type QueueJob, type StepJob } from "./step-queue.js";
+import {
+  jobFailure,
+  queueConnection,
+  RunMarks,
+  stalledOut,
+  STEP_QUEUE,
+  StepQueue,
+  stepsOf,
+  type QueueJob,
+  type StepJob,
+} from "./step-queue.js";
 
 export interface StepWorkerOptions {
   readonly pipelines: ReadonlyMap<string, AnyPipeline>;
@@ -274,8 +284,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   });
   worker.on("failed", (job, error) => {
     if (!job) return;
-    const final =
-      job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError || /stalled more than/.test(error.message);
+    const final = job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError || stalledOut(error);
     const members = stepsOf(job.data);
     const steps = members.map((s) => ({ runId: s.runId, step: s.step }));
     log.error({ err: error, steps, final }, final ? "step job failed" : "step job failed, will be retried");
@@ -313,7 +322,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       "failed",
       now,
       { code: info.code, message: `step "${data.step}" failed: ${info.message}` },
-      now,
+      { hooksDueAt: now },
     );
     if (ended) await marks.announceEnd(run.id, run.pipeline, "failed");
   };

@@ -25,7 +25,7 @@ export async function settleAbandoned(
   const error = { code: "RUN_ABANDONED", message: `the process that ran it (pid ${pid} on ${host}) ended before the run finished` };
   // Settled at the same time by someone else: theirs is the record, and the cleanup. Its failure
   // hooks are due at once: a control plane's sweep delivers them (schedule/overdue-hooks.ts).
-  if (!(await workspace.store.finishRun(run.id, "failed", now, error, now))) return workspace.store.getRun(run.id);
+  if (!(await workspace.store.finishRun(run.id, "failed", now, error, { hooksDueAt: now }))) return workspace.store.getRun(run.id);
   for (const version of await workspace.catalog.versionsOfRun(run.id)) {
     if (version.status === "writing") await discardVersion(workspace, version, `abandoned: ${error.message}`, now);
   }

@@ -75,7 +75,7 @@ export async function endRun(pipeline: AnyPipeline, run: RunRecord, options: End
   // that batches writes, one statement less per run. The lines logged before it go first.
   await logger.flush();
   const finishedLine = logger.captured(() => logger.root.info({ status, durationMs: endedAt - run.startedAt }, "run finished"));
-  if (!(await store.finishRun(run.id, status, endedAt, error, hooksDueAt, finishedLine))) return undefined;
+  if (!(await store.finishRun(run.id, status, endedAt, error, { hooksDueAt, lines: finishedLine }))) return undefined;
   const finished: RunRecord = { ...run, status, endedAt, error };
   await runHooks(hooks, finished, failures[0]?.step ?? null, logger, emit);
   if (hooksDueAt !== null) await hooksDelivered(store, run.id, hooksDueAt, logger);

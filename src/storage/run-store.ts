@@ -85,6 +85,17 @@ export interface LogRecord {
  */
 export const oneLine = (line: string): string => (line.includes("\n") ? line.replaceAll("\n", "\\n") : line);
 
+/** What a run's end writes besides its status and error (see RunStore.finishRun). */
+export interface FinishRunOptions {
+  /**
+   * The run's hooks are to be delivered, by a sweep from that time on unless the caller has
+   * delivered them first (see moveHooks). None by default.
+   */
+  readonly hooksDueAt?: number | null;
+  /** Log lines written with the end, only when this call ends the run (its "run finished"), after every line appended before. */
+  readonly lines?: readonly LogRecord[];
+}
+
 /** Record counts and reasons of one ingestion, or the results of one suite of expectations. */
 export interface ValidationReport {
   readonly runId: string | null;
@@ -144,19 +155,9 @@ export interface RunStore {
   saveStep(step: StepRecord): Promise<void>;
   /**
    * Ends a running run. A run ends once: true for the call that ended it, false when it had ended
-   * already (another worker ended it first), and nothing is changed then. `hooksDueAt`: the run's
-   * hooks are to be delivered, by a sweep from that time on unless the caller has delivered them
-   * first (see moveHooks). `lines`: log lines written with the end, only when this call ends the
-   * run (its "run finished"), after every line appended before.
+   * already (another worker ended it first), and nothing is changed then.
    */
-  finishRun(
-    id: string,
-    status: RunStatus,
-    endedAt: number,
-    error: ErrorInfo | null,
-    hooksDueAt?: number | null,
-    lines?: readonly LogRecord[],
-  ): Promise<boolean>;
+  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null, options?: FinishRunOptions): Promise<boolean>;
   /** Ended runs whose hooks were due at `now` or before, the longest due first. */
   dueHooks(now: number, limit: number): Promise<DueHooks[]>;
   /**

@@ -95,11 +95,11 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
       it("keeps a run's hooks due until they are moved: one claim wins, and a cleared run is due no more", async () => {
         const { runs } = open();
         for (const id of ["h1", "h2", "h3", "h4"]) await runs.createRun(run(id), []);
-        expect(await runs.finishRun("h1", "failed", 10, { code: "STEP_FAILED", message: "x" }, 500)).toBe(true);
-        expect(await runs.finishRun("h2", "succeeded", 11, null, 100)).toBe(true);
+        expect(await runs.finishRun("h1", "failed", 10, { code: "STEP_FAILED", message: "x" }, { hooksDueAt: 500 })).toBe(true);
+        expect(await runs.finishRun("h2", "succeeded", 11, null, { hooksDueAt: 100 })).toBe(true);
         expect(await runs.finishRun("h3", "succeeded", 12, null)).toBe(true); // no hooks
         // A second end changes nothing, its due time included.
-        expect(await runs.finishRun("h2", "failed", 13, { code: "STEP_FAILED", message: "late" }, 50)).toBe(false);
+        expect(await runs.finishRun("h2", "failed", 13, { code: "STEP_FAILED", message: "late" }, { hooksDueAt: 50 })).toBe(false);
         expect(await runs.dueHooks(99, 10)).toEqual([]);
         expect((await runs.dueHooks(500, 10)).map((d) => [d.run.id, d.run.status, d.dueAt])).toEqual([
           ["h2", "succeeded", 100],
@@ -335,11 +335,11 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
         await runs.appendLogs([line("before")]);
         // Two callers end the run at once (on Postgres, in one statement): one wins, and only its line is kept.
         const ended = await Promise.all([
-          runs.finishRun("r1", "succeeded", 10, null, null, [line("finished by the first")]),
-          runs.finishRun("r1", "failed", 11, { code: "STEP_FAILED", message: "late" }, null, [line("finished by the second")]),
+          runs.finishRun("r1", "succeeded", 10, null, { lines: [line("finished by the first")] }),
+          runs.finishRun("r1", "failed", 11, { code: "STEP_FAILED", message: "late" }, { lines: [line("finished by the second")] }),
         ]);
         expect(ended).toEqual([true, false]);
-        expect(await runs.finishRun("r1", "failed", 12, null, null, [line("finished again")])).toBe(false);
+        expect(await runs.finishRun("r1", "failed", 12, null, { lines: [line("finished again")] })).toBe(false);
         await runs.appendLogs([line("after")]);
         expect((await runs.getLogs("r1")).map((l) => l.line)).toEqual([
           '{"msg":"before"}',

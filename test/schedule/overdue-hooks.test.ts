@@ -77,7 +77,9 @@ async function endedUndelivered(id: string, dueAt: number): Promise<void> {
     output: null,
     reusedFrom: null,
   });
-  expect(await store.finishRun(id, "failed", clock.now(), { code: "STEP_FAILED", message: 'step "load" failed: boom' }, dueAt)).toBe(true);
+  expect(
+    await store.finishRun(id, "failed", clock.now(), { code: "STEP_FAILED", message: 'step "load" failed: boom' }, { hooksDueAt: dueAt }),
+  ).toBe(true);
 }
 
 describe("hooks nobody delivered (OverdueHooks)", () => {
@@ -160,7 +162,7 @@ describe("hooks nobody delivered (OverdueHooks)", () => {
       },
     );
     await workspace.store.createRun(runRecord("stuck", { pipeline: "hangs" }), ["load"]);
-    await workspace.store.finishRun("stuck", "failed", clock.now(), { code: "STEP_FAILED", message: "x" }, clock.now());
+    await workspace.store.finishRun("stuck", "failed", clock.now(), { code: "STEP_FAILED", message: "x" }, { hooksDueAt: clock.now() });
     const sweep = sweeper([alerting(), hanging]);
     const first = sweep.sweep(); // delivers "stuck", whose endpoint never answers
     await eventually(async () => expect(sink.received.map((r) => r.path)).toEqual(["/hang"]));

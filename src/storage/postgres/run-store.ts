@@ -3,6 +3,7 @@ import {
   type AttemptRecord,
   type DueHooks,
   type ErrorInfo,
+  type FinishRunOptions,
   type LogRecord,
   type RunQuery,
   type RunRecord,
@@ -105,9 +106,9 @@ export class PostgresRunStore implements RunStore {
     status: RunStatus,
     endedAt: number,
     error: ErrorInfo | null,
-    hooksDueAt: number | null = null,
-    lines: readonly LogRecord[] = [],
+    options: FinishRunOptions = {},
   ): Promise<boolean> {
+    const { hooksDueAt = null, lines = [] } = options;
     return (await this.#progress.load({ kind: "end", n: this.#writes++, id, status, endedAt, error, hooksDueAt, lines })) === true;
   }
 

@@ -3,6 +3,7 @@ import type {
   AttemptRecord,
   DueHooks,
   ErrorInfo,
+  FinishRunOptions,
   LogRecord,
   RunQuery,
   RunRecord,
@@ -141,14 +142,8 @@ export class SqliteRunStore implements RunStore {
     return this.#run("save step", () => this.#updateStep(step));
   }
 
-  finishRun(
-    id: string,
-    status: RunStatus,
-    endedAt: number,
-    error: ErrorInfo | null,
-    hooksDueAt: number | null = null,
-    lines: readonly LogRecord[] = [],
-  ): Promise<boolean> {
+  finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null, options: FinishRunOptions = {}): Promise<boolean> {
+    const { hooksDueAt = null, lines = [] } = options;
     return this.#run("finish run", () =>
       this.#db.transaction(() => {
         const ended = this.#stmt.finishRun.run(status, endedAt, error?.code ?? null, error?.message ?? null, hooksDueAt, id).changes > 0;
