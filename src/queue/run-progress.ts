@@ -4,7 +4,7 @@ import type { AnyPipeline } from "../pipeline/pipeline.js";
 import { endRun, skippedStep, stepFailures } from "../runtime/run-end.js";
 import { RunLogger } from "../runtime/run-logger.js";
 import type { Workspace } from "../runtime/workspace.js";
-import type { RunRecord, StepRecord, StepStatus } from "../storage/run-store.js";
+import type { AttemptEnd, RunRecord, StepRecord, StepStatus } from "../storage/run-store.js";
 import type { RunMarks, StepQueue } from "./step-queue.js";
 
 export interface ProgressDeps {
@@ -31,13 +31,16 @@ export const isEnded = (status: StepStatus): boolean => DONE.has(status) || DEAD
  * `after`: the step whose end moves the run on. Only its downstream steps are enqueued then: the
  * steps ready at launch were enqueued at launch, perhaps in a pack whose job id is not theirs (see
  * StepQueue.add), and a step's record may say pending while it runs (see AttemptStart).
+ * `attempt`: that step's last attempt's end, not written yet; with `known`, every step has ended
+ * once it is, and it is written with the run's end (see endRun). Resolves to the run as this call
+ * ended it; undefined when it did not (steps left to run, or ended by another caller).
  */
 export async function advanceRun(
   deps: ProgressDeps,
   pipeline: AnyPipeline,
   run: RunRecord,
-  options: { known?: readonly StepRecord[]; logger?: RunLogger; cancelled?: boolean; after?: string } = {},
-): Promise<void> {
+  options: { known?: readonly StepRecord[]; logger?: RunLogger; cancelled?: boolean; after?: string; attempt?: AttemptEnd } = {},
+): Promise<RunRecord | undefined> {
   const { workspace, queue, marks } = deps;
   const { store } = workspace;
   const records = new Map((options.known ?? (await store.getSteps(run.id))).map((s) => [s.step, s]));
@@ -65,10 +68,11 @@ export async function advanceRun(
     ready.map((step) => ({ runId: run.id, pipeline: pipeline.name, step, run })),
     pack,
   );
-  if (!pipeline.steps.every((s) => isEnded(status(s.name)))) return;
+  if (!pipeline.steps.every((s) => isEnded(status(s.name)))) return undefined;
   // The store ends a run once: of workers that both saw every step ended, one ends it and says so.
-  const finished = await endRunOf(deps, pipeline, run, [...records.values()], cancelled, options.logger);
+  const finished = await endRunOf(deps, pipeline, run, [...records.values()], cancelled, options.logger, options.attempt);
   if (finished) await marks.announceEnd(run.id, pipeline.name, finished.status);
+  return finished;
 }
 
 async function endRunOf(
@@ -78,12 +82,14 @@ async function endRunOf(
   records: readonly StepRecord[],
   cancelled: boolean,
   given: RunLogger | undefined,
+  attempt: AttemptEnd | undefined,
 ): Promise<RunRecord | undefined> {
   const { store } = deps.workspace;
   const logger = given ?? new RunLogger(store, run.id, run.trigger.id, pipeline.name, deps.logLevel ? { level: deps.logLevel } : {});
   try {
     const failures = stepFailures(pipeline, records);
-    return await endRun(pipeline, run, { store, clock: deps.clock, logger, emit: () => undefined, cancelled, failures });
+    const ending = { store, clock: deps.clock, logger, emit: () => undefined, cancelled, failures };
+    return await endRun(pipeline, run, attempt ? { ...ending, attempt } : ending);
   } finally {
     if (!given) await logger.close().catch(() => undefined);
   }

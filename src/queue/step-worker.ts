@@ -226,9 +226,12 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
         await advanceRun(deps, pipeline, run, { after: step.name });
         return "adopted";
       }
+      // When every other step had ended before this one began, nobody else is changing the run's
+      // records: this step's end ends the run, and is written with it, in one write (keepEnd).
+      const alone = pipeline.steps.every((s) => s.name === step.name || isEnded(records.get(s.name)?.status ?? "pending"));
       let outcome: Awaited<ReturnType<typeof executeStep>>;
       try {
-        outcome = await executeStep(scope, step, lost + 1);
+        outcome = await executeStep(scope, step, lost + 1, { keepEnd: alone });
       } catch (error) {
         if (isStrataError(error) && error.code === "RUN_FINISHED") {
           // Its run was ended meanwhile (failed when its steps could not all be enqueued, say): nothing to do.
@@ -243,9 +246,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       } finally {
         await dropScratch(scope);
       }
-      // When every other step had ended before this one began, nobody else is changing the run's
-      // records: this step's outcome completes them, and they need not be read again.
-      const alone = pipeline.steps.every((s) => s.name === step.name || isEnded(records.get(s.name)?.status ?? "pending"));
+      // Alone, this step's outcome completes the run's records: they need not be read again.
       const ended: StepRecord = {
         ...(mine ?? { runId: run.id, step: step.name, attempts: 0, startedAt: null, output: null, reusedFrom: null }),
         status: outcome.ok ? "succeeded" : signal.aborted ? "cancelled" : "failed",
@@ -255,11 +256,18 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       const known = alone ? [...[...records.values()].filter((r) => r.step !== step.name), ended] : undefined;
       // The last step, not cancelled while it ran: a cancel announced after it ended is too late
       // to change anything, so the mark need not be read again.
-      await advanceRun(deps, pipeline, run, {
+      const finished = await advanceRun(deps, pipeline, run, {
         logger,
         after: step.name,
         ...(known ? { known, ...(signal.aborted ? {} : { cancelled: false }) } : {}),
+        ...(outcome.end ? { attempt: outcome.end } : {}),
       });
+      if (outcome.end?.opens && !finished) {
+        // Its run was ended meanwhile (failed when its steps could not all be enqueued, cancelled):
+        // the attempt, never recorded, is refused with the end.
+        log.warn({ runId: run.id, step: step.name, code: "RUN_FINISHED" }, "step of a run that has ended: its end is not kept");
+        return "run-ended";
+      }
       return outcome.ok ? "succeeded" : "failed";
     } finally {
       await logger.close().catch(() => undefined);

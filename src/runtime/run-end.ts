@@ -2,7 +2,7 @@ import type { Clock } from "../clock/clock.js";
 import { describeError } from "../errors/strata-error.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
 import type { Hook } from "../pipeline/hooks.js";
-import type { ErrorInfo, RunRecord, RunStatus, RunStore, StepRecord } from "../storage/run-store.js";
+import type { AttemptEnd, ErrorInfo, RunRecord, RunStatus, RunStore, StepRecord } from "../storage/run-store.js";
 import type { RunEventListener } from "./events.js";
 import { hookPayload } from "./hook-payload.js";
 import { deliverWithRetry, deliveryBudgetMs } from "./hook-retry.js";
@@ -53,6 +53,8 @@ export interface EndRunOptions {
   readonly failures: readonly StepFailure[];
   /** Strata's own failure stopped the run (not a step's): it fails with this error. */
   readonly aborted?: ErrorInfo;
+  /** The end of the attempt that ended the run's last step, not written yet: written with the run's end. */
+  readonly attempt?: AttemptEnd;
 }
 
 /**
@@ -71,11 +73,17 @@ export async function endRun(pipeline: AnyPipeline, run: RunRecord, options: End
   // Recorded as due once this process has had its time to deliver them: should it die first, a
   // control plane's sweep delivers them (schedule/overdue-hooks.ts).
   const hooksDueAt = hooks.length ? endedAt + deliveryBudgetMs(hooks) : null;
-  // "run finished" is written with the end, and only by the call that ends the run: on a store
-  // that batches writes, one statement less per run. The lines logged before it go first.
-  await logger.flush();
+  // The lines logged so far, the last attempt's end (when the caller kept it) and the end with its
+  // "run finished", which only the call that ends the run writes, go in one turn: on a store that
+  // batches writes, one statement. The lines logged before "run finished" go first.
+  const flushed = logger.flush();
   const finishedLine = logger.captured(() => logger.root.info({ status, durationMs: endedAt - run.startedAt }, "run finished"));
-  if (!(await store.finishRun(run.id, status, endedAt, error, { hooksDueAt, lines: finishedLine }))) return undefined;
+  const finishing = store.finishRun(run.id, status, endedAt, error, {
+    hooksDueAt,
+    lines: finishedLine,
+    ...(options.attempt ? { attempt: options.attempt } : {}),
+  });
+  if (!(await Promise.all([finishing, flushed]))[0]) return undefined;
   const finished: RunRecord = { ...run, status, endedAt, error };
   await runHooks(hooks, finished, failures[0]?.step ?? null, logger, emit);
   if (hooksDueAt !== null) await hooksDelivered(store, run.id, hooksDueAt, logger);

@@ -11,7 +11,7 @@ import type { StepDefinition } from "../pipeline/step.js";
 import type { CatalogStore } from "../storage/catalog-store.js";
 import type { ModelRegistry } from "../storage/model-registry.js";
 import type { QuarantineStore } from "../storage/quarantine-store.js";
-import type { AttemptRecord, ErrorInfo, RunStore, StepRecord } from "../storage/run-store.js";
+import type { AttemptEnd, ErrorInfo, RunStore, StepRecord } from "../storage/run-store.js";
 import type { ResolvedQuery, TableEngine, TableName } from "../storage/table-engine.js";
 import { runAttempt } from "./attempt.js";
 import { AttemptStart, runFinished } from "./attempt-start.js";
@@ -76,7 +76,10 @@ export interface RunScope {
   readonly lease?: () => Promise<void>;
 }
 
-export type StepOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ErrorInfo };
+/** How a step ended; `end`: its last attempt's end, left for the caller to write (see executeStep's `keepEnd`). */
+export type StepOutcome = ({ readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ErrorInfo }) & {
+  readonly end?: AttemptEnd;
+};
 
 /** An input's value: a param, an output of this run, or a dataset (written by this run, or read). */
 async function inputValue(scope: RunScope, step: StepDefinition, ref: InputRef): Promise<unknown> {
@@ -210,11 +213,18 @@ async function checkPlainOutput(scope: RunScope, step: StepDefinition, value: un
  * Runs a step to its end: attempts, backoff between them (on the injected clock), and a record
  * of every attempt in the store. Never throws for a step's own failure: it returns the outcome.
  * `firstAttempt` > 1 numbers on after attempts a lost worker left; they do not use up the retries.
+ * `keepEnd`: the last attempt's end is not written (nor its lines flushed) but returned, for a
+ * caller whose step's end ends the run to write it with the run's end (FinishRunOptions.attempt).
  */
-export async function executeStep(scope: RunScope, step: StepDefinition, firstAttempt = 1): Promise<StepOutcome> {
+export async function executeStep(
+  scope: RunScope,
+  step: StepDefinition,
+  firstAttempt = 1,
+  options: { readonly keepEnd?: boolean } = {},
+): Promise<StepOutcome> {
   const { store, clock, emit } = scope;
   // An attempt's end and its lines together: on a store that batches writes, one statement.
-  const saveEnd = async (a: AttemptRecord, s: StepRecord, opens: boolean): Promise<boolean> =>
+  const saveEnd = async ({ attempt: a, step: s, opens }: AttemptEnd): Promise<boolean> =>
     (await Promise.all([store.saveAttempt(a, s, opens), scope.logger.flush()]))[0];
   let firstStart: number | null = null;
   for (let attempt = firstAttempt; ; attempt++) {
@@ -279,14 +289,14 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
     if (outcome.ok) {
       const output = encodeOutput(outcome.value);
       log.info({ durationMs: endedAt - startedAt, output: output.kind }, "step succeeded");
-      const saved = await saveEnd(
-        { runId: scope.runId, step: step.name, attempt, status: "succeeded", startedAt, endedAt, error: null },
-        { ...base, status: "succeeded", endedAt, error: null, output },
+      const end: AttemptEnd = {
+        attempt: { runId: scope.runId, step: step.name, attempt, status: "succeeded", startedAt, endedAt, error: null },
+        step: { ...base, status: "succeeded", endedAt, error: null, output },
         opens,
-      );
-      if (!saved) return refused();
+      };
+      if (!options.keepEnd && !(await saveEnd(end))) return refused();
       emit({ type: "step-succeeded", step: step.name, attempt, durationMs: endedAt - startedAt });
-      return { ok: true, value: outcome.value };
+      return { ok: true, value: outcome.value, ...(options.keepEnd ? { end } : {}) };
     }
 
     const info = describeError(outcome.thrown);
@@ -298,8 +308,8 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
       { err: outcome.thrown, code: info.code, retryable: info.retryable },
       cancelled ? "step cancelled" : last ? "step failed" : "attempt failed, will retry",
     );
-    const saved = await saveEnd(
-      {
+    const end: AttemptEnd = {
+      attempt: {
         runId: scope.runId,
         step: step.name,
         attempt,
@@ -308,10 +318,20 @@ export async function executeStep(scope: RunScope, step: StepDefinition, firstAt
         endedAt,
         error: { ...error, retryable: info.retryable },
       },
-      { ...base, status: cancelled ? "cancelled" : last ? "failed" : "retrying", endedAt: last ? endedAt : null, error, output: null },
+      step: {
+        ...base,
+        status: cancelled ? "cancelled" : last ? "failed" : "retrying",
+        endedAt: last ? endedAt : null,
+        error,
+        output: null,
+      },
       opens,
-    );
-    if (!saved) return refused();
+    };
+    if (last && options.keepEnd) {
+      emit({ type: "step-failed", step: step.name, attempt, error });
+      return { ok: false, error, end };
+    }
+    if (!(await saveEnd(end))) return refused();
     if (last) {
       emit({ type: "step-failed", step: step.name, attempt, error });
       return { ok: false, error };

@@ -94,6 +94,20 @@ export interface FinishRunOptions {
   readonly hooksDueAt?: number | null;
   /** Log lines written with the end, only when this call ends the run (its "run finished"), after every line appended before. */
   readonly lines?: readonly LogRecord[];
+  /**
+   * The end of the attempt that ends the run (its last step's), written with it as saveAttempt
+   * writes one: one write for both, where a fleet paid two. An attempt that opens is refused when
+   * the run has ended already, and then so is this end.
+   */
+  readonly attempt?: AttemptEnd;
+}
+
+/** An attempt's record and its step's new state, as RunStore.saveAttempt writes them. */
+export interface AttemptEnd {
+  readonly attempt: AttemptRecord;
+  readonly step: StepRecord;
+  /** The attempt's first record (see RunStore.saveAttempt). */
+  readonly opens: boolean;
 }
 
 /** Record counts and reasons of one ingestion, or the results of one suite of expectations. */

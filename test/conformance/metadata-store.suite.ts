@@ -328,6 +328,34 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
         }
       });
 
+      it("writes the last attempt's end with the run's end, or neither once the run has ended", async () => {
+        const { runs } = open();
+        const end = (runId: string, at: number) => ({
+          attempt: { runId, step: "a", attempt: 1, status: "succeeded" as const, startedAt: 10, endedAt: at, error: null },
+          step: { ...pendingStep(runId, "a"), status: "succeeded" as const, endedAt: at },
+          opens: true,
+        });
+        await runs.createRun(run("r1"), ["a"]);
+        await runs.createRun(run("r2"), ["a"]);
+        const line = (runId: string, msg: string) => ({ runId, step: "a", attempt: 1, time: 5, level: 30, line: `{"msg":"${msg}"}` });
+        await runs.appendLogs([line("r1", "step started")]);
+        // r2 is ended first (a cancel, say): its step's late end opens nothing, and ends nothing.
+        expect(await runs.finishRun("r2", "cancelled", 15, { code: "RUN_CANCELLED", message: "the run was cancelled" })).toBe(true);
+        const ended = await Promise.all([
+          runs.finishRun("r1", "succeeded", 20, null, { attempt: end("r1", 20), lines: [line("r1", "run finished")] }),
+          runs.finishRun("r2", "succeeded", 21, null, { attempt: end("r2", 21), lines: [line("r2", "run finished")] }),
+        ]);
+        expect(ended).toEqual([true, false]);
+        expect(await runs.getRun("r1")).toMatchObject({ status: "succeeded", endedAt: 20 });
+        expect(await runs.getSteps("r1")).toMatchObject([{ status: "succeeded", attempts: 1, endedAt: 20 }]);
+        expect(await runs.getAttempts("r1")).toMatchObject([{ attempt: 1, status: "succeeded", endedAt: 20 }]);
+        expect((await runs.getLogs("r1")).map((l) => l.line)).toEqual(['{"msg":"step started"}', '{"msg":"run finished"}']);
+        expect(await runs.getRun("r2")).toMatchObject({ status: "cancelled", endedAt: 15 });
+        expect(await runs.getSteps("r2")).toMatchObject([{ status: "pending", attempts: 0 }]);
+        expect(await runs.getAttempts("r2")).toEqual([]);
+        expect(await runs.getLogs("r2")).toEqual([]);
+      });
+
       it("writes an end's lines only with the end that ends the run, after the lines before it", async () => {
         const { runs } = open();
         await runs.createRun(run("r1"), ["a"]);

@@ -108,8 +108,15 @@ export class PostgresRunStore implements RunStore {
     error: ErrorInfo | null,
     options: FinishRunOptions = {},
   ): Promise<boolean> {
-    const { hooksDueAt = null, lines = [] } = options;
-    return (await this.#progress.load({ kind: "end", n: this.#writes++, id, status, endedAt, error, hooksDueAt, lines })) === true;
+    const { hooksDueAt = null, lines = [], attempt } = options;
+    // Loaded in one turn, so one statement writes both. Its parts see the run as it was before it:
+    // an attempt that opens and the end are both written, or both refused. The attempt is loaded
+    // first: should the batch fail, its writes are tried one by one, in the order they came.
+    const [, ended] = await Promise.all([
+      attempt && this.#progress.load({ kind: "attempt", ...attempt }),
+      this.#progress.load({ kind: "end", n: this.#writes++, id, status, endedAt, error, hooksDueAt, lines }),
+    ]);
+    return ended === true;
   }
 
   async dueHooks(now: number, limit: number): Promise<DueHooks[]> {

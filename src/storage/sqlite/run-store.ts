@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import type {
+  AttemptEnd,
   AttemptRecord,
   DueHooks,
   ErrorInfo,
@@ -115,27 +116,26 @@ export class SqliteRunStore implements RunStore {
   saveAttempt(a: AttemptRecord, step: StepRecord, opens = a.status === "running"): Promise<boolean> {
     // Immediate: it reads before it writes, and a deferred transaction that another process writes
     // in between fails at its first write (SQLITE_BUSY_SNAPSHOT) instead of waiting.
-    return this.#run("save attempt", () =>
-      this.#db
-        .transaction(() => {
-          // An attempt is not opened once the run has ended (see RunStore.saveAttempt).
-          if (opens && this.#stmt.runStatus.get(a.runId) !== "running") return false;
-          this.#stmt.upsertAttempt.run({
-            run_id: a.runId,
-            step: a.step,
-            attempt: a.attempt,
-            status: a.status,
-            started_at: a.startedAt,
-            ended_at: a.endedAt,
-            error_code: a.error?.code ?? null,
-            error_message: a.error?.message ?? null,
-            retryable: a.error ? Number(a.error.retryable) : null,
-          });
-          this.#updateStep(step);
-          return true;
-        })
-        .immediate(),
-    );
+    return this.#run("save attempt", () => this.#db.transaction(() => this.#saveAttempt({ attempt: a, step, opens })).immediate());
+  }
+
+  /** Inside a transaction that began immediate (see saveAttempt). */
+  #saveAttempt({ attempt: a, step, opens }: AttemptEnd): boolean {
+    // An attempt is not opened once the run has ended (see RunStore.saveAttempt).
+    if (opens && this.#stmt.runStatus.get(a.runId) !== "running") return false;
+    this.#stmt.upsertAttempt.run({
+      run_id: a.runId,
+      step: a.step,
+      attempt: a.attempt,
+      status: a.status,
+      started_at: a.startedAt,
+      ended_at: a.endedAt,
+      error_code: a.error?.code ?? null,
+      error_message: a.error?.message ?? null,
+      retryable: a.error ? Number(a.error.retryable) : null,
+    });
+    this.#updateStep(step);
+    return true;
   }
 
   saveStep(step: StepRecord): Promise<void> {
@@ -143,13 +143,16 @@ export class SqliteRunStore implements RunStore {
   }
 
   finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null, options: FinishRunOptions = {}): Promise<boolean> {
-    const { hooksDueAt = null, lines = [] } = options;
+    const { hooksDueAt = null, lines = [], attempt } = options;
     return this.#run("finish run", () =>
-      this.#db.transaction(() => {
-        const ended = this.#stmt.finishRun.run(status, endedAt, error?.code ?? null, error?.message ?? null, hooksDueAt, id).changes > 0;
-        if (ended) this.#insertLogs(lines);
-        return ended;
-      })(),
+      this.#db
+        .transaction(() => {
+          if (attempt && !this.#saveAttempt(attempt)) return false; // the run has ended already
+          const ended = this.#stmt.finishRun.run(status, endedAt, error?.code ?? null, error?.message ?? null, hooksDueAt, id).changes > 0;
+          if (ended) this.#insertLogs(lines);
+          return ended;
+        })
+        .immediate(),
     );
   }
 
