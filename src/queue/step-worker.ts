@@ -143,7 +143,10 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       const ends = await Promise.allSettled(steps.map((member) => places(() => processStep(job, member, token, signal))));
       const failed = ends.find((end) => end.status === "rejected");
       if (failed) throw failed.reason;
-      if (steps.length > 1) await queue.unpacked(steps);
+      // Its steps have all ended, so nothing looks for their job any more (see StepQueue.jobOf): the
+      // entries are only tidied away, and do not hold the job up. One a failure leaves is stale, and harmless.
+      if (steps.length > 1)
+        queue.unpacked(steps).catch((error: unknown) => log.warn({ err: error, job: job.id }, "a pack's entries could not be removed"));
       return ends.map((end) => (end.status === "fulfilled" ? end.value : "")).join(",");
     } finally {
       running.delete(job.id!);
