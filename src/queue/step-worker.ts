@@ -144,8 +144,10 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       const failed = ends.find((end) => end.status === "rejected");
       if (failed) throw failed.reason;
       // Its steps have all ended, so nothing looks for their job any more (see StepQueue.jobOf): the
-      // entries are only tidied away, and do not hold the job up. One a failure leaves is stale, and harmless.
-      if (steps.length > 1)
+      // entries are only tidied away, and do not hold the job up; one a failure leaves is stale, and
+      // harmless. Kept while another worker holds the job: it still runs some of them.
+      const takenOver = unrenewed.has(job.id!) || ends.some((end) => end.status === "fulfilled" && end.value === "taken-over");
+      if (steps.length > 1 && !takenOver)
         queue.unpacked(steps).catch((error: unknown) => log.warn({ err: error, job: job.id }, "a pack's entries could not be removed"));
       return ends.map((end) => (end.status === "fulfilled" ? end.value : "")).join(",");
     } finally {
@@ -232,10 +234,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       // When every other step had ended before this one began, nobody else is changing the run's
       // records: this step's end ends the run, and is written with it, in one write (keepEnd).
       const alone = pipeline.steps.every((s) => s.name === step.name || isEnded(records.get(s.name)?.status ?? "pending"));
-      let outcome: Awaited<ReturnType<typeof executeStep>>;
-      try {
-        outcome = await executeStep(scope, step, lost + 1, { keepEnd: alone });
-      } catch (error) {
+      const stopped = (error: unknown): string => {
         if (isStrataError(error) && error.code === "RUN_FINISHED") {
           // Its run was ended meanwhile (failed when its steps could not all be enqueued, say): nothing to do.
           log.warn({ runId: run.id, step: step.name, code: error.code }, "step of a run that has ended: not run");
@@ -246,8 +245,22 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
         logger.root.warn({ step: step.name, code: error.code }, error.message);
         log.warn({ runId: run.id, step: step.name, code: error.code }, "step taken over by another worker: this attempt's results dropped");
         return "taken-over";
+      };
+      let outcome: Awaited<ReturnType<typeof executeStep>>;
+      try {
+        outcome = await executeStep(scope, step, lost + 1, { keepEnd: alone });
+      } catch (error) {
+        return stopped(error);
       } finally {
         await dropScratch(scope);
+      }
+      // The kept end is written after the scratch tables are dropped: still this worker's step?
+      if (outcome.end) {
+        try {
+          await lease();
+        } catch (error) {
+          return stopped(error);
+        }
       }
       // Alone, this step's outcome completes the run's records: they need not be read again.
       const ended: StepRecord = {
@@ -267,7 +280,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       });
       if (outcome.end?.opens && !finished) {
         // Its run was ended meanwhile (failed when its steps could not all be enqueued, cancelled):
-        // the attempt, never recorded, is refused with the end.
+        // the attempt, whose start was never recorded, is refused with the end.
         log.warn({ runId: run.id, step: step.name, code: "RUN_FINISHED" }, "step of a run that has ended: its end is not kept");
         return "run-ended";
       }

@@ -83,7 +83,9 @@ export async function endRun(pipeline: AnyPipeline, run: RunRecord, options: End
     lines: finishedLine,
     ...(options.attempt ? { attempt: options.attempt } : {}),
   });
-  if (!(await Promise.all([finishing, flushed]))[0]) return undefined;
+  // Lines that could not be written must not hide the run's end once it is recorded.
+  const kept = flushed.catch((e: unknown) => logger.root.warn({ err: e }, "the run's lines logged before its end could not be written"));
+  if (!(await Promise.all([finishing, kept]))[0]) return undefined;
   const finished: RunRecord = { ...run, status, endedAt, error };
   await runHooks(hooks, finished, failures[0]?.step ?? null, logger, emit);
   if (hooksDueAt !== null) await hooksDelivered(store, run.id, hooksDueAt, logger);

@@ -104,7 +104,7 @@ export class RunLogger {
     }
   }
 
-  /** Writes the run's buffered lines to the store; called at each step's end and at the run's end. */
+  /** Writes the run's buffered lines to the store; called with each step's end and with the run's end. */
   async flush(): Promise<void> {
     if (!this.#run.lines.length) return;
     const lines = this.#run.lines;

@@ -95,9 +95,9 @@ export interface FinishRunOptions {
   /** Log lines written with the end, only when this call ends the run (its "run finished"), after every line appended before. */
   readonly lines?: readonly LogRecord[];
   /**
-   * The end of the attempt that ends the run (its last step's), written with it as saveAttempt
-   * writes one: one write for both, where a fleet paid two. An attempt that opens is refused when
-   * the run has ended already, and then so is this end.
+   * The end of the attempt that ends the run (its last step's), written with it: one write for
+   * both, where a fleet paid two. An attempt that opens (see RunStore.saveAttempt) is written only
+   * if this call ends the run; a later record of an attempt always is.
    */
   readonly attempt?: AttemptEnd;
 }
@@ -169,7 +169,8 @@ export interface RunStore {
   saveStep(step: StepRecord): Promise<void>;
   /**
    * Ends a running run. A run ends once: true for the call that ended it, false when it had ended
-   * already (another worker ended it first), and nothing is changed then.
+   * already (another worker ended it first), and nothing is changed then but an `attempt` that
+   * does not open (see FinishRunOptions).
    */
   finishRun(id: string, status: RunStatus, endedAt: number, error: ErrorInfo | null, options?: FinishRunOptions): Promise<boolean>;
   /** Ended runs whose hooks were due at `now` or before, the longest due first. */

@@ -356,6 +356,47 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
         expect(await runs.getLogs("r2")).toEqual([]);
       });
 
+      it("writes a last attempt's later record even when the run had ended, and never splits an end from its attempt", async () => {
+        const { runs } = open();
+        const end = (runId: string, opens: boolean, startedAt: number | null = 10) => ({
+          attempt: { runId, step: "a", attempt: 1, status: "failed" as const, startedAt: startedAt as number, endedAt: 20, error: null },
+          step: { ...pendingStep(runId, "a"), status: "failed" as const, endedAt: 20 },
+          opens,
+        });
+        for (const id of ["r1", "r2", "r3"]) await runs.createRun(run(id), ["a"]);
+        // r1's attempt was opened (its start recorded) before a cancel ended the run: its end is kept.
+        await runs.saveAttempt({ ...end("r1", true).attempt, status: "running", endedAt: null }, pendingStep("r1", "a"), true);
+        expect(await runs.finishRun("r1", "cancelled", 15, { code: "RUN_CANCELLED", message: "the run was cancelled" })).toBe(true);
+        expect(await runs.finishRun("r1", "failed", 20, null, { attempt: end("r1", false) })).toBe(false);
+        expect(await runs.getAttempts("r1")).toMatchObject([{ status: "failed", endedAt: 20 }]);
+        expect(await runs.getRun("r1")).toMatchObject({ status: "cancelled", endedAt: 15 });
+        // An attempt that cannot be written (no start time) keeps its end from being written too,
+        // while an end in the same batch is written (on Postgres, the batch is written again item by item).
+        const [bad, good] = await Promise.allSettled([
+          runs.finishRun("r2", "failed", 20, null, { attempt: end("r2", true, null) }),
+          runs.finishRun("r3", "failed", 20, null, { attempt: end("r3", true) }),
+        ]);
+        expect(bad.status).toBe("rejected");
+        expect(good).toEqual({ status: "fulfilled", value: true });
+        expect((await runs.getRun("r2")).status).toBe("running");
+        expect(await runs.getAttempts("r2")).toEqual([]);
+        expect(await runs.getAttempts("r3")).toMatchObject([{ status: "failed" }]);
+      });
+
+      it("keeps the order of lines appended and an end's lines sent in the same turn", async () => {
+        const { runs } = open();
+        await runs.createRun(run("r1"), ["a"]);
+        const line = (msg: string) => ({ runId: "r1", step: null, attempt: null, time: 5, level: 30, line: `{"msg":"${msg}"}` });
+        const appended = runs.appendLogs([line("step started"), line("step succeeded")]);
+        expect(await runs.finishRun("r1", "succeeded", 10, null, { lines: [line("run finished")] })).toBe(true);
+        await appended;
+        expect((await runs.getLogs("r1")).map((l) => l.line)).toEqual([
+          '{"msg":"step started"}',
+          '{"msg":"step succeeded"}',
+          '{"msg":"run finished"}',
+        ]);
+      });
+
       it("writes an end's lines only with the end that ends the run, after the lines before it", async () => {
         const { runs } = open();
         await runs.createRun(run("r1"), ["a"]);

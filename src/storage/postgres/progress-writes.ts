@@ -1,4 +1,12 @@
-import { oneLine, type AttemptRecord, type ErrorInfo, type LogRecord, type RunStatus, type StepRecord } from "../run-store.js";
+import {
+  oneLine,
+  type AttemptEnd,
+  type AttemptRecord,
+  type ErrorInfo,
+  type LogRecord,
+  type RunStatus,
+  type StepRecord,
+} from "../run-store.js";
 import { pgText, unnestColumns, type ArrayValue } from "./metadata-db.js";
 
 /**
@@ -18,6 +26,8 @@ export type ProgressWrite =
       readonly hooksDueAt: number | null;
       /** Written only if this end is the one that ends the run. */
       readonly lines: readonly LogRecord[];
+      /** The run's last attempt's end, written with it: when it opens, only if this end is the one that ends the run. */
+      readonly attempt: AttemptEnd | null;
     };
 
 /**
@@ -58,25 +68,32 @@ export function joinedLines(lines: readonly LogRecord[]): string {
 /** A data-modifying statement whose parameters are numbered from `at`. */
 type Part = (at: (i: number) => string) => string;
 
-/** An attempt's first record (`opens` true) is written only while its run is running; a later one always is (see RunStore.saveAttempt). */
-const whileRunning = (opens: string): string =>
-  `(not ${opens} or exists (select 1 from runs where runs.id = u.run_id and runs.status = 'running'))`;
+/**
+ * An attempt's first record (`opens`) is written only while its run is running; a later one always
+ * is (see RunStore.saveAttempt). One that comes with its run's end (`ender`) opens only if the
+ * part `ended` (the run ends) ended its run: the end's update sees a run ended meanwhile by
+ * another transaction, which the statement's snapshot does not.
+ */
+const gate = (ended: string | undefined): string =>
+  `(not u.opens or ${ended ? `case when u.ender then u.run_id in (select id from ${ended}) else ` : ""}exists (select 1 from runs where runs.id = u.run_id and runs.status = 'running')${ended ? " end" : ""})`;
 
 const PARTS = {
   // Returns the attempts written, so that an opening refused is told so.
-  attemptRows: ((p) => `insert into attempts (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable)
+  attemptRows: (ended: string | undefined): Part =>
+    ((p) => `insert into attempts (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable)
      select run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable
-     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::integer[], ${p(4)}::text[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::boolean[], ${p(10)}::boolean[])
-       as u (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable, opens)
-     where ${whileRunning("u.opens")}
+     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::integer[], ${p(4)}::text[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::boolean[], ${p(10)}::boolean[], ${p(11)}::boolean[])
+       as u (run_id, step, attempt, status, started_at, ended_at, error_code, error_message, retryable, opens, ender)
+     where ${gate(ended)}
      on conflict (run_id, step, attempt) do update set status = excluded.status, ended_at = excluded.ended_at,
        error_code = excluded.error_code, error_message = excluded.error_message, retryable = excluded.retryable
      returning run_id, step`) as Part,
-  stepRows: ((p) => `update run_steps set status = u.status, attempts = u.attempts, started_at = u.started_at, ended_at = u.ended_at,
+  stepRows: (ended: string | undefined): Part =>
+    ((p) => `update run_steps set status = u.status, attempts = u.attempts, started_at = u.started_at, ended_at = u.ended_at,
        error_code = u.error_code, error_message = u.error_message, output = u.output, reused_from = u.reused_from
-     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::integer[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::boolean[])
-       as u (run_id, step, status, attempts, started_at, ended_at, error_code, error_message, output, reused_from, opens)
-     where run_steps.run_id = u.run_id and run_steps.step = u.step and ${whileRunning("u.opens")}`) as Part,
+     from unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::integer[], ${p(5)}::bigint[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::boolean[], ${p(12)}::boolean[])
+       as u (run_id, step, status, attempts, started_at, ended_at, error_code, error_message, output, reused_from, opens, ender)
+     where run_steps.run_id = u.run_id and run_steps.step = u.step and ${gate(ended)}`) as Part,
   // Identities are assigned in the order of `ordinality`, so seq keeps the lines' order. The lines
   // come as one text, each ending in a line break (see joinedLines): splitting it leaves an empty
   // last piece, which has no row. A line of an end (`of_end`) is written only when the part
@@ -107,13 +124,13 @@ export interface ProgressRow {
 /**
  * One statement for all of them: each kind present is a data-modifying CTE, so the batch commits
  * or fails as one, and the statement returns what the attempt and end parts wrote. The kinds touch
- * different rows: an attempt its step's and its own, a run's end the run's (and its lines, new
- * ones, only if it ended the run), log lines new ones. A
- * statement's parts all see the rows as they were before it, so a row must not be created and
- * changed in one (runs are created on their own, before anything of theirs is written), and an
- * attempt's opening is refused by the run's status before this statement. `outcome` reads the
- * statement's rows: for each attempt, whether it was written (false: an opening refused, its run had
- * ended); for each end, whether it is the one that ended its run.
+ * different rows: an attempt its step's and its own, a run's end the run's (and its lines and its
+ * attempt's opening only if it ended the run), log lines new ones. A statement's parts all see the
+ * rows as they were before it, so a row must not be created and changed in one (runs are created
+ * on their own, before anything of theirs is written), and an attempt's opening is refused by the
+ * run's status before this statement, or, for one that comes with its run's end, by that end (see
+ * gate). `outcome` reads the statement's rows: for each attempt, whether it was written (false: an
+ * opening refused, its run had ended); for each end, whether it is the one that ended its run.
  */
 export function progressStatement(writes: readonly ProgressWrite[]): {
   what: string;
@@ -121,21 +138,37 @@ export function progressStatement(writes: readonly ProgressWrite[]): {
   values: unknown[];
   outcome: (rows: readonly ProgressRow[]) => (write: ProgressWrite) => boolean | undefined;
 } {
-  const attempts = writes.flatMap((w) => (w.kind === "attempt" ? [w] : []));
   const lines = writes.flatMap((w) => (w.kind === "logs" ? w.lines : []));
   const first = new Map<string, ProgressWrite>(); // run id -> its first end in the batch
   for (const w of writes) if (w.kind === "end" && !first.has(w.id)) first.set(w.id, w);
   const ends = writes.flatMap((w) => (w.kind === "end" && first.get(w.id) === w ? [w] : []));
+  // An end's attempt gates on that end (`ender`). An end that loses to the batch's first end of its
+  // run ends nothing: its attempt is written only if it does not open, as after that first end.
+  const attempts = writes.flatMap((w) => {
+    if (w.kind === "attempt") return [{ ...w, ender: false }];
+    if (w.kind !== "end" || !w.attempt) return [];
+    return first.get(w.id) === w ? [{ ...w.attempt, ender: true }] : w.attempt.opens ? [] : [{ ...w.attempt, ender: false }];
+  });
   const parts: [Part, unknown[]][] = []; // a part and its parameters (columns, mostly)
   const what: string[] = [];
   const returned: string[] = []; // the final select's parts, each reading a CTE's returned rows
+  let ended: string | undefined; // the part of the runs' ends, which their attempts and lines read
+  if (ends.length) {
+    what.push("finish run");
+    ended = `w${parts.length}`;
+    returned.push(`select 'end' as kind, id, null as step from ${ended}`);
+    parts.push([
+      PARTS.runEnds,
+      unnestColumns(ends, 6, (e) => [e.id, e.status, e.endedAt, e.error?.code ?? null, pgText(e.error?.message), e.hooksDueAt]),
+    ]);
+  }
   if (attempts.length) {
     what.push("save attempt");
-    parts.push([PARTS.stepRows, unnestColumns(attempts, 11, (w) => [...stepValues(w.step), w.opens])]);
+    parts.push([PARTS.stepRows(ended), unnestColumns(attempts, 12, (w) => [...stepValues(w.step), w.opens, w.ender])]);
     returned.push(`select 'attempt' as kind, run_id as id, step from w${parts.length}`);
     parts.push([
-      PARTS.attemptRows,
-      unnestColumns(attempts, 10, ({ attempt: a, opens }) => [
+      PARTS.attemptRows(ended),
+      unnestColumns(attempts, 11, ({ attempt: a, opens, ender }) => [
         a.runId,
         a.step,
         a.attempt,
@@ -146,17 +179,8 @@ export function progressStatement(writes: readonly ProgressWrite[]): {
         pgText(a.error?.message),
         a.error ? a.error.retryable : null,
         opens,
+        ender,
       ]),
-    ]);
-  }
-  let ended: string | undefined; // the part of the runs' ends, which their lines read
-  if (ends.length) {
-    what.push("finish run");
-    ended = `w${parts.length}`;
-    returned.push(`select 'end' as kind, id, null as step from ${ended}`);
-    parts.push([
-      PARTS.runEnds,
-      unnestColumns(ends, 6, (e) => [e.id, e.status, e.endedAt, e.error?.code ?? null, pgText(e.error?.message), e.hooksDueAt]),
     ]);
   }
   // After the other lines: an end's lines ("run finished") are the last its run logged so far.

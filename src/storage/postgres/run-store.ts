@@ -108,15 +108,11 @@ export class PostgresRunStore implements RunStore {
     error: ErrorInfo | null,
     options: FinishRunOptions = {},
   ): Promise<boolean> {
-    const { hooksDueAt = null, lines = [], attempt } = options;
-    // Loaded in one turn, so one statement writes both. Its parts see the run as it was before it:
-    // an attempt that opens and the end are both written, or both refused. The attempt is loaded
-    // first: should the batch fail, its writes are tried one by one, in the order they came.
-    const [, ended] = await Promise.all([
-      attempt && this.#progress.load({ kind: "attempt", ...attempt }),
-      this.#progress.load({ kind: "end", n: this.#writes++, id, status, endedAt, error, hooksDueAt, lines }),
-    ]);
-    return ended === true;
+    const { hooksDueAt = null, lines = [], attempt = null } = options;
+    // The attempt is part of the end's write, so that no failed batch written again item by item
+    // can split them.
+    const end = { kind: "end", n: this.#writes++, id, status, endedAt, error, hooksDueAt, lines, attempt } as const;
+    return (await this.#progress.load(end)) === true;
   }
 
   async dueHooks(now: number, limit: number): Promise<DueHooks[]> {
