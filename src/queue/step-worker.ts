@@ -262,14 +262,8 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
           return stopped(error);
         }
       }
-      // Alone, this step's outcome completes the run's records: they need not be read again.
-      const ended: StepRecord = {
-        ...(mine ?? { runId: run.id, step: step.name, attempts: 0, startedAt: null, output: null, reusedFrom: null }),
-        status: outcome.ok ? "succeeded" : signal.aborted ? "cancelled" : "failed",
-        endedAt: clock.now(),
-        error: outcome.ok ? null : outcome.error,
-      };
-      const known = alone ? [...[...records.values()].filter((r) => r.step !== step.name), ended] : undefined;
+      // Alone, this step's kept end completes the run's records: they need not be read again.
+      const known = outcome.end ? [...[...records.values()].filter((r) => r.step !== step.name), outcome.end.step] : undefined;
       // The last step, not cancelled while it ran: a cancel announced after it ended is too late
       // to change anything, so the mark need not be read again.
       const finished = await advanceRun(deps, pipeline, run, {

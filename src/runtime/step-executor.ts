@@ -259,6 +259,12 @@ export async function executeStep(
         });
       throw ended;
     };
+    // Writes the attempt's end; the last one only unless the caller keeps it (false: it is returned).
+    const written = async (end: AttemptEnd, last: boolean): Promise<boolean> => {
+      if (last && options.keepEnd) return false;
+      if (!(await saveEnd(end))) return refused();
+      return true;
+    };
     if (attempt > firstAttempt && !(await start.record())) {
       await start.end();
       return refused();
@@ -294,9 +300,9 @@ export async function executeStep(
         step: { ...base, status: "succeeded", endedAt, error: null, output },
         opens,
       };
-      if (!options.keepEnd && !(await saveEnd(end))) return refused();
+      const kept = !(await written(end, true));
       emit({ type: "step-succeeded", step: step.name, attempt, durationMs: endedAt - startedAt });
-      return { ok: true, value: outcome.value, ...(options.keepEnd ? { end } : {}) };
+      return { ok: true, value: outcome.value, ...(kept ? { end } : {}) };
     }
 
     const info = describeError(outcome.thrown);
@@ -327,14 +333,10 @@ export async function executeStep(
       },
       opens,
     };
-    if (last && options.keepEnd) {
-      emit({ type: "step-failed", step: step.name, attempt, error });
-      return { ok: false, error, end };
-    }
-    if (!(await saveEnd(end))) return refused();
+    const kept = !(await written(end, last));
     if (last) {
       emit({ type: "step-failed", step: step.name, attempt, error });
-      return { ok: false, error };
+      return { ok: false, error, ...(kept ? { end } : {}) };
     }
     const delayMs = backoffDelay(step.retry, tries + 1, scope.random());
     emit({ type: "step-retry", step: step.name, attempt, delayMs, error });
