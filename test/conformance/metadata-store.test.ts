@@ -96,6 +96,17 @@ describe("metadata store: processes sharing one database", () => {
     expect(sorted(models)).toEqual(oneTo(60));
     const migrations = await onServer((c) => c.query<{ version: number }>(`select version from "${schema}".migrations order by version`));
     expect(migrations.rows.map((r) => r.version)).toEqual(METADATA_MIGRATIONS.map((_m, i) => i + 1));
+    // The checks no read needs are gone (a run's step rows' foreign key, the log lines' primary
+    // key); the keys the writes find rows by are kept.
+    const constraints = await onServer((c) =>
+      c.query<{ name: string }>(
+        `select cl.relname || ' ' || con.contype::text as name from pg_constraint con
+         join pg_class cl on cl.oid = con.conrelid join pg_namespace ns on ns.oid = con.connamespace
+         where ns.nspname = $1 and cl.relname in ('runs', 'run_steps', 'attempts', 'logs') order by 1`,
+        [schema],
+      ),
+    );
+    expect(constraints.rows.map((r) => r.name)).toEqual(["attempts p", "run_steps p", "runs p"]);
   });
 
   it("sqlite: a dataset's write lock held by a process that dies is taken by the next writer", async () => {

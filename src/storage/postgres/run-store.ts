@@ -46,8 +46,8 @@ export class PostgresRunStore implements RunStore {
     return this.#db.query<R & Record<string, unknown>>(LABEL, what, sql, values, true);
   }
 
-  // Runs recorded by every caller go in one statement (data-modifying CTEs are atomic, and foreign
-  // keys are checked at their end), apart from their progress: see progressStatement.
+  // Runs recorded by every caller, with their steps' rows, go in one statement (data-modifying CTEs
+  // are atomic), apart from their progress: see progressStatement.
   readonly #creates = batchedWrites<{ run: RunRecord; steps: readonly string[] }>(
     async (creates) => {
       const steps = creates.flatMap((c) => c.steps.map((step, position) => ({ runId: c.run.id, step, position })));
