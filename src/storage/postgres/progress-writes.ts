@@ -74,8 +74,10 @@ type Part = (at: (i: number) => string) => string;
  * part `ended` (the run ends) ended its run: the end's update sees a run ended meanwhile by
  * another transaction, which the statement's snapshot does not.
  */
-const gate = (ended: string | undefined): string =>
-  `(not u.opens or ${ended ? `case when u.ender then u.run_id in (select id from ${ended}) else ` : ""}exists (select 1 from runs where runs.id = u.run_id and runs.status = 'running')${ended ? " end" : ""})`;
+const gate = (ended: string | undefined): string => {
+  const running = `exists (select 1 from runs where runs.id = u.run_id and runs.status = 'running')`;
+  return `(not u.opens or ${ended ? `case when u.ender then u.run_id in (select id from ${ended}) else ${running} end` : running})`;
+};
 
 const PARTS = {
   // Returns the attempts written, so that an opening refused is told so.
