@@ -108,13 +108,15 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   };
   let producer: Redis, marking: Redis, subscriber: Redis, blocking: Redis;
   try {
-    [producer, marking, subscriber, blocking] = [await connect(true), await connect(true), await connect(), await connect()];
+    [producer, marking, subscriber, blocking] = [await connect(), await connect(true), await connect(), await connect()];
   } catch (error) {
     connections.forEach((r) => r.disconnect());
     throw error;
   }
   // Marks have a connection of their own: BullMQ defines its scripts on the queue's, and an
-  // automatic pipeline copies every script of its connection (a tenth of a step's cost).
+  // automatic pipeline copies every script of its connection (a tenth of a step's cost). For the
+  // same reason the queue's is not pipelined: a pack's one command on it (see StepQueue.unpacked)
+  // made an automatic pipeline, copying every script, for each pack. BullMQ sends adds as one pipeline anyway.
   const marks = new RunMarks(marking, target.prefix);
   const queue = new StepQueue(target, producer);
   const deps: ProgressDeps = { workspace, queue, marks, clock, ...(options.logLevel ? { logLevel: options.logLevel } : {}) };

@@ -11,30 +11,58 @@ interface RunLines {
 
 const open = new Map<string, RunLines>();
 
+/** The run, step and attempt a run logger's own pino child logs for (see RunLogger), set on the child. */
+const LINE_OF = Symbol("strata.lineOf");
+
+interface LineOf {
+  readonly runId: string;
+  readonly step: string | null;
+  readonly attempt: number | null;
+}
+
+type Child = Logger & { [LINE_OF]?: LineOf };
+
 const RUN_ID = '"runId":"';
 
 /**
- * Every run logger's line comes here, and goes to its run's lines by the run id it carries: the
- * first one in the line, from the logger's bindings (a step may log a field of the same name).
+ * Every run logger's line comes here, and goes to its run's lines. pino tells it, before each
+ * line, the line's level, time, object and logger (a metadata stream): a line of a logger made
+ * here, whose object names no step or attempt of its own, needs nothing read from its text
+ * (reading every line back as JSON was a twentieth of a busy worker's CPU). Any other line (from a
+ * child a step made of its logger, or naming a step or attempt) is read back, as JSON does: the
+ * first run id in it is the logger's, and the last step and attempt win.
  */
 const router = {
+  [Symbol.for("pino.metadata")]: true,
+  lastLevel: 0,
+  lastTime: "",
+  lastObj: undefined as { step?: unknown; attempt?: unknown } | undefined,
+  lastLogger: undefined as Child | undefined,
   write(line: string): void {
-    const at = line.indexOf(RUN_ID) + RUN_ID.length;
-    const runId = line.slice(at, line.indexOf('"', at)); // run ids hold no quotes or escapes
+    const logger = this.lastLogger;
+    const own = logger && Object.hasOwn(logger, LINE_OF) ? logger[LINE_OF] : undefined;
+    const known = own && this.lastObj?.step === undefined && this.lastObj?.attempt === undefined ? own : undefined;
+    const runId = known?.runId ?? runIdIn(line);
     const run = open.get(runId);
     if (!run) return; // logged after its logger was closed: nobody would store it
-    const parsed = JSON.parse(line) as { time: number; level: number; step?: string; attempt?: number };
+    const { step, attempt } = known ?? (JSON.parse(line) as { step?: string; attempt?: number });
     run.lines.push({
       runId,
-      step: parsed.step ?? null,
-      attempt: parsed.attempt ?? null,
-      time: parsed.time,
-      level: parsed.level,
+      step: step ?? null,
+      attempt: attempt ?? null,
+      time: Number(this.lastTime),
+      level: this.lastLevel,
       line: line.trimEnd(),
     });
     for (const tee of run.tees) tee(line);
   },
 };
+
+/** The first run id in a line: its logger's (a step may log a field of the same name, after it). Run ids hold no quotes or escapes. */
+function runIdIn(line: string): string {
+  const at = line.indexOf(RUN_ID) + RUN_ID.length;
+  return line.slice(at, line.indexOf('"', at));
+}
 
 // One pino per level in the process, a child per run: making a pino costs four times a child,
 // and a worker fleet makes a run logger per step.
@@ -77,7 +105,7 @@ export class RunLogger {
 
   /** The run's own lines (no step). Made when first used: a worker's step logs through its attempt's logger only. */
   get root(): Logger {
-    return (this.#root ??= this.#pino.child(this.#bindings));
+    return (this.#root ??= this.#child(this.#bindings, null, null));
   }
 
   /**
@@ -85,7 +113,13 @@ export class RunLogger {
    * makes its parent a prototype, which V8 then rebuilds, and a worker makes one per step.
    */
   forAttempt(step: string, attempt: number): Logger {
-    return this.#pino.child({ ...this.#bindings, step, attempt });
+    return this.#child({ ...this.#bindings, step, attempt }, step, attempt);
+  }
+
+  #child(bindings: object, step: string | null, attempt: number | null): Logger {
+    const child: Child = this.#pino.child(bindings);
+    child[LINE_OF] = { runId: this.runId, step, attempt };
+    return child;
   }
 
   /**

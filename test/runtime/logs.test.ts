@@ -46,7 +46,13 @@ describe("run logs", () => {
     const lines = records.map((r) => JSON.parse(r.line) as Line);
     for (const [i, line] of lines.entries()) {
       expect(line).toMatchObject({ runId: result.id, triggerId: "trig-42", pipeline: "logged" });
-      expect(records[i]).toMatchObject({ runId: result.id, step: line.step ?? null, attempt: line.attempt ?? null, level: line.level });
+      expect(records[i]).toMatchObject({
+        runId: result.id,
+        step: line.step ?? null,
+        attempt: line.attempt ?? null,
+        level: line.level,
+        time: line.time,
+      });
     }
     expect(lines[0]).toMatchObject({ msg: "run started" });
     expect(lines[0]!.step).toBeUndefined();
@@ -106,6 +112,27 @@ describe("run logs", () => {
       expect(lines.filter((l) => l.msg === "line").map((l) => l.i)).toEqual([0, 1, 2]);
       expect(lines.map((l) => l.msg)).toEqual(["run started", "step started", "line", "line", "line", "step succeeded", "run finished"]);
     }
+  });
+
+  it("a line's step and attempt are the last its JSON names, from a child a step makes or from the line's own fields", async () => {
+    const workspace = open();
+    const nested = pipeline("nested", () => {
+      step("outer", (_inputs, ctx) => {
+        ctx.log.child({ step: "inner", attempt: 7 }).info("from a child");
+        ctx.log.child({ batch: 2 }).warn("from a child that names no step");
+        ctx.log.info({ step: "named" }, "names a step");
+        ctx.log.info({ attempt: 9 }, "names an attempt");
+        return 1;
+      });
+    });
+    const result = await runPipeline(nested, { workspace, clock: new TestClock() });
+    const records = await workspace.store.getLogs(result.id);
+    const of = (msg: string) => records.find((r) => (JSON.parse(r.line) as Line).msg === msg);
+    expect(of("from a child")).toMatchObject({ runId: result.id, step: "inner", attempt: 7, level: 30 });
+    expect(of("from a child that names no step")).toMatchObject({ step: "outer", attempt: 1, level: 40 });
+    expect(of("names a step")).toMatchObject({ step: "named", attempt: 1 });
+    expect(of("names an attempt")).toMatchObject({ step: "outer", attempt: 9 });
+    for (const record of records) expect(record.time).toBe((JSON.parse(record.line) as Line).time);
   });
 
   it("logLevel filters what is kept and logTee sees every kept line", async () => {
