@@ -71,7 +71,13 @@ export async function advanceRun(
   if (!pipeline.steps.every((s) => isEnded(status(s.name)))) return undefined;
   // The store ends a run once: of workers that both saw every step ended, one ends it and says so.
   const finished = await endRunOf(deps, pipeline, run, [...records.values()], cancelled, options.logger, options.attempt);
-  if (finished) await marks.announceEnd(run.id, pipeline.name, finished.status);
+  if (finished)
+    await marks.announceEnd(
+      run.id,
+      pipeline.name,
+      finished.status,
+      pipeline.steps.map((s) => s.name),
+    );
   return finished;
 }
 

@@ -101,10 +101,15 @@ export class RunMarks {
   );
 
   // The ends announced in one turn (a pack's runs end together) go as one message: a message per
-  // run was a command here, and a wake-up of every control plane, per run.
-  readonly #ends = new DataLoader<RunEnd, void>(
+  // run was a command here, and a wake-up of every control plane, per run. The ended runs' pack
+  // entries (see StepQueue.add) are dropped in the same write: nothing looks for an ended run's
+  // jobs. A worker dropped them with a command of its own when each pack ended, a round trip a pack.
+  readonly #ends = new DataLoader<{ readonly end: RunEnd; readonly steps: readonly string[] }, void>(
     async (ends) => {
-      await this.redis.publish(this.endedChannel, JSON.stringify(ends));
+      const entries = ends.flatMap(({ end, steps }) => steps.map((step) => jobIdOf(end.runId, step)));
+      // One left behind is stale, and harmless: it points at a job that has ended.
+      const dropped = entries.length ? this.redis.hdel(packsKey(this.prefix), ...entries).catch(() => undefined) : undefined;
+      await Promise.all([this.redis.publish(this.endedChannel, JSON.stringify(ends.map((e) => e.end))), dropped]);
       return ends.map(() => undefined);
     },
     { cache: false },
@@ -138,8 +143,9 @@ export class RunMarks {
     return this.#cancelled.load(runId);
   }
 
-  announceEnd(runId: string, pipeline: string, status: string): Promise<void> {
-    return this.#ends.load({ runId, pipeline, status });
+  /** Announces a run's end; `steps`: those of its steps that may have been packed (see StepQueue.add). */
+  announceEnd(runId: string, pipeline: string, status: string, steps: readonly string[]): Promise<void> {
+    return this.#ends.load({ end: { runId, pipeline, status }, steps });
   }
 
   /**

@@ -115,8 +115,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   }
   // Marks have a connection of their own: BullMQ defines its scripts on the queue's, and an
   // automatic pipeline copies every script of its connection (a tenth of a step's cost). For the
-  // same reason the queue's is not pipelined: a pack's one command on it (see StepQueue.unpacked)
-  // made an automatic pipeline, copying every script, for each pack. BullMQ sends adds as one pipeline anyway.
+  // same reason the queue's is not pipelined: BullMQ sends a turn's adds as one pipeline anyway.
   const marks = new RunMarks(marking, target.prefix);
   const queue = new StepQueue(target, producer);
   const deps: ProgressDeps = { workspace, queue, marks, clock, ...(options.logLevel ? { logLevel: options.logLevel } : {}) };
@@ -145,12 +144,6 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       const ends = await Promise.allSettled(steps.map((member) => places(() => processStep(job, member, token, signal))));
       const failed = ends.find((end) => end.status === "rejected");
       if (failed) throw failed.reason;
-      // Its steps have all ended, so nothing looks for their job any more (see StepQueue.jobOf): the
-      // entries are only tidied away, and do not hold the job up; one a failure leaves is stale, and
-      // harmless. Kept while another worker holds the job: it still runs some of them.
-      const takenOver = unrenewed.has(job.id!) || ends.some((end) => end.status === "fulfilled" && end.value === "taken-over");
-      if (steps.length > 1 && !takenOver)
-        queue.unpacked(steps).catch((error: unknown) => log.warn({ err: error, job: job.id }, "a pack's entries could not be removed"));
       return ends.map((end) => (end.status === "fulfilled" ? end.value : "")).join(",");
     } finally {
       running.delete(job.id!);
@@ -344,7 +337,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       { code: info.code, message: `step "${data.step}" failed: ${info.message}` },
       { hooksDueAt: now },
     );
-    if (ended) await marks.announceEnd(run.id, run.pipeline, "failed");
+    if (ended) await marks.announceEnd(run.id, run.pipeline, "failed", [data.step]);
   };
 
   // A cancel aborts the run's steps running here; its other steps are skipped where they are taken.

@@ -119,7 +119,7 @@ describe("run marks", () => {
       listener.on("message", (_channel: string, message: string) => (message === "done" ? resolve() : void messages.push(message))),
     );
 
-    await Promise.all([marks.announceEnd("r1", "daily", "succeeded"), marks.announceEnd("r2", "daily", "failed")]);
+    await Promise.all([marks.announceEnd("r1", "daily", "succeeded", ["a"]), marks.announceEnd("r2", "daily", "failed", ["a"])]);
     await connection.publish(marks.endedChannel, "done");
     await heard;
     expect(messages).toHaveLength(1);
@@ -135,5 +135,20 @@ describe("run marks", () => {
       { runId: "r5", pipeline: "daily", status: "failed" },
     ]);
     expect(RunMarks.endsIn("null")).toEqual([]);
+  });
+
+  it("drops the pack entries of the runs whose end it announces, in the same write", async () => {
+    const where = target();
+    const { connection, queue } = await openQueue(where);
+    const marks = new RunMarks(connection, where.prefix);
+    await Promise.all(["p1", "p2", "p3"].map((id) => queue.add([job(id, "a")], true)));
+    expect(await queue.jobOf("p1", "a")).toEqual({ state: "waiting" });
+
+    const writes = vi.spyOn(connection.stream, "write");
+    await Promise.all([marks.announceEnd("p1", "daily", "succeeded", ["a", "b"]), marks.announceEnd("p2", "daily", "failed", ["a"])]);
+    expect(writes).toHaveBeenCalledTimes(1);
+    expect(await queue.jobOf("p1", "a")).toEqual({ state: "unknown" });
+    expect(await queue.jobOf("p2", "a")).toEqual({ state: "unknown" });
+    expect(await queue.jobOf("p3", "a")).toEqual({ state: "waiting" }); // its run goes on
   });
 });
