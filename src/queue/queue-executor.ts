@@ -178,9 +178,11 @@ export class QueueExecutor implements Executor {
       // rather than leave it running, its hooks due at the next sweep. A failure to say so must not hide why.
       const failure = error instanceof StrataError ? error : queueUnavailable(this.#o.target, error);
       const now = clock.now();
-      await workspace.store
+      const ended = await workspace.store
         .finishRun(run.id, "failed", now, { code: failure.code, message: failure.message }, { hooksDueAt: now })
-        .catch(() => undefined);
+        .catch(() => false);
+      const steps = request.pipeline.steps.map((s) => s.name); // some may be in packs that did get on the queue
+      if (ended) await this.#marks.announceEnd(run.id, run.pipeline, "failed", steps).catch(() => undefined);
       throw failure;
     }
     log.info({ runId: run.id, pipeline: run.pipeline, trigger: run.trigger }, "run enqueued");

@@ -143,7 +143,11 @@ export class RunMarks {
     return this.#cancelled.load(runId);
   }
 
-  /** Announces a run's end; `steps`: those of its steps that may have been packed (see StepQueue.add). */
+  /**
+   * Announces a run's end, and drops the pack entries of its `steps` (see StepQueue.add) in the
+   * same write (its connection is auto-pipelined). An entry whose run's end is never announced (its
+   * worker died in between) stays, pointing at a job that has ended: stale, and harmless.
+   */
   announceEnd(runId: string, pipeline: string, status: string, steps: readonly string[]): Promise<void> {
     return this.#ends.load({ end: { runId, pipeline, status }, steps });
   }
@@ -238,7 +242,7 @@ export class StepQueue {
     return steps.length ? this.#adds.load({ steps, pack }) : Promise.resolve();
   }
 
-  /** Forgets where these packed steps' job is: it is done (see jobOf). */
+  /** Forgets where these packed steps' job is (see jobOf): for steps that get jobs of their own (LostRuns). */
   async unpacked(steps: readonly { readonly runId: string; readonly step: string }[]): Promise<void> {
     await this.#redis.hdel(this.#packs, ...steps.map((s) => jobIdOf(s.runId, s.step)));
   }

@@ -115,7 +115,8 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   }
   // Marks have a connection of their own: BullMQ defines its scripts on the queue's, and an
   // automatic pipeline copies every script of its connection (a tenth of a step's cost). For the
-  // same reason the queue's is not pipelined: BullMQ sends a turn's adds as one pipeline anyway.
+  // same reason the queue's is not pipelined: the adds of a turn already go as one BullMQ addBulk,
+  // itself one pipeline (see StepQueue.add), and nothing else is sent on it per step.
   const marks = new RunMarks(marking, target.prefix);
   const queue = new StepQueue(target, producer);
   const deps: ProgressDeps = { workspace, queue, marks, clock, ...(options.logLevel ? { logLevel: options.logLevel } : {}) };
@@ -303,7 +304,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
     log.error({ err: error, steps, final }, final ? "step job failed" : "step job failed, will be retried");
     if (!final) return;
     for (const member of members) {
-      const recording = failStep(member, error)
+      const recording = failStep(member, error, members)
         .catch((e: unknown) => log.error({ err: e, runId: member.runId }, "could not record the step's failure"))
         .finally(() => recordings.delete(recording));
       recordings.add(recording);
@@ -318,7 +319,7 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
   };
 
   /** Strata's own failure (a store down, a project out of step) after the job's tries: the step is failed, the run moves on. */
-  const failStep = async (data: StepJob, error: Error): Promise<void> => {
+  const failStep = async (data: StepJob, error: Error, members: readonly StepJob[]): Promise<void> => {
     const run = await workspace.store.getRun(data.runId);
     if (run.status !== "running") return;
     const mine = (await workspace.store.getSteps(run.id)).find((s) => s.step === data.step);
@@ -337,7 +338,8 @@ export async function startStepWorker(options: StepWorkerOptions): Promise<StepW
       { code: info.code, message: `step "${data.step}" failed: ${info.message}` },
       { hooksDueAt: now },
     );
-    if (ended) await marks.announceEnd(run.id, run.pipeline, "failed", [data.step]);
+    const packed = members.filter((m) => m.runId === run.id).map((m) => m.step); // all this worker knows of its steps
+    if (ended) await marks.announceEnd(run.id, run.pipeline, "failed", packed);
   };
 
   // A cancel aborts the run's steps running here; its other steps are skipped where they are taken.

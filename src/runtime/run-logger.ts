@@ -18,30 +18,36 @@ interface LineOf {
   readonly runId: string;
   readonly step: string | null;
   readonly attempt: number | null;
+  /** The child's bindings as pino serialized them when it was made: changed by setBindings, and a child of it has its own. */
+  readonly bindings: unknown;
 }
 
-type Child = Logger & { [LINE_OF]?: LineOf };
+type Child = Logger & { [LINE_OF]?: LineOf; [pino.symbols.chindingsSym]?: unknown };
 
 const RUN_ID = '"runId":"';
 
 /**
  * Every run logger's line comes here, and goes to its run's lines. pino tells it, before each
  * line, the line's level, time, object and logger (a metadata stream): a line of a logger made
- * here, whose object names no step or attempt of its own, needs nothing read from its text
- * (reading every line back as JSON was a twentieth of a busy worker's CPU). Any other line (from a
- * child a step made of its logger, or naming a step or attempt) is read back, as JSON does: the
- * first run id in it is the logger's, and the last step and attempt win.
+ * here, with the bindings it was made with and an object that names no step or attempt of its
+ * own, needs nothing read from its text (reading every line back as JSON was a twentieth of a
+ * busy worker's CPU). Any other line (from a child a step made of its logger, or naming a step or
+ * attempt) is read back, as JSON does: the first run id in it is the logger's, and the last step
+ * and attempt win.
  */
 const router = {
-  [Symbol.for("pino.metadata")]: true,
+  [pino.symbols.needsMetadataGsym]: true,
   lastLevel: 0,
   lastTime: "",
   lastObj: undefined as { step?: unknown; attempt?: unknown } | undefined,
   lastLogger: undefined as Child | undefined,
   write(line: string): void {
     const logger = this.lastLogger;
-    const own = logger && Object.hasOwn(logger, LINE_OF) ? logger[LINE_OF] : undefined;
-    const known = own && this.lastObj?.step === undefined && this.lastObj?.attempt === undefined ? own : undefined;
+    const own = logger?.[LINE_OF];
+    const fits = own && logger[pino.symbols.chindingsSym] === own.bindings;
+    const known = fits && this.lastObj?.step === undefined && this.lastObj?.attempt === undefined ? own : undefined;
+    // Not kept past the line: a large object logged would stay alive until the next one.
+    this.lastObj = this.lastLogger = undefined;
     const runId = known?.runId ?? runIdIn(line);
     const run = open.get(runId);
     if (!run) return; // logged after its logger was closed: nobody would store it
@@ -118,7 +124,7 @@ export class RunLogger {
 
   #child(bindings: object, step: string | null, attempt: number | null): Logger {
     const child: Child = this.#pino.child(bindings);
-    child[LINE_OF] = { runId: this.runId, step, attempt };
+    child[LINE_OF] = { runId: this.runId, step, attempt, bindings: child[pino.symbols.chindingsSym] };
     return child;
   }
 

@@ -122,6 +122,9 @@ describe("run logs", () => {
         ctx.log.child({ batch: 2 }).warn("from a child that names no step");
         ctx.log.info({ step: "named" }, "names a step");
         ctx.log.info({ attempt: 9 }, "names an attempt");
+        ctx.log.error(Object.assign(new Error("boom"), { step: "inside the error" }), "an error");
+        ctx.log.setBindings({ step: "rebound" });
+        ctx.log.info("after setBindings");
         return 1;
       });
     });
@@ -132,6 +135,8 @@ describe("run logs", () => {
     expect(of("from a child that names no step")).toMatchObject({ step: "outer", attempt: 1, level: 40 });
     expect(of("names a step")).toMatchObject({ step: "named", attempt: 1 });
     expect(of("names an attempt")).toMatchObject({ step: "outer", attempt: 9 });
+    expect(of("an error")).toMatchObject({ step: "outer", attempt: 1, level: 50 });
+    expect(of("after setBindings")).toMatchObject({ step: "rebound", attempt: 1 });
     for (const record of records) expect(record.time).toBe((JSON.parse(record.line) as Line).time);
   });
 
