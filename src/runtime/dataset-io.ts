@@ -111,12 +111,12 @@ async function* rowsOf(ds: DatasetRef<unknown>, value: unknown): AsyncIterable<R
 // writers queue here; across processes (a worker fleet) the catalog's lock keeps them apart.
 const writeLocks = new Map<string, Promise<unknown>>();
 
-async function exclusively<T>(scope: RunScope, dataset: string, fn: (hold: DatasetHold) => Promise<T>): Promise<T> {
+async function exclusively<T>(scope: RunScope, dataset: string, signal: AbortSignal, fn: (hold: DatasetHold) => Promise<T>): Promise<T> {
   const previous = writeLocks.get(dataset) ?? Promise.resolve();
   const mine = previous
     .catch(() => undefined)
     .then(async () => {
-      const hold = await scope.catalog.holdDataset(dataset);
+      const hold = await scope.catalog.holdDataset(dataset, signal); // a step timed out or cancelled stops waiting
       try {
         return await fn(hold);
       } finally {
@@ -163,7 +163,7 @@ export async function writeDataset(
   let result: { rows: number; handle: unknown };
   let live = false;
   try {
-    result = await exclusively(scope, ds.name, async (hold) => {
+    result = await exclusively(scope, ds.name, signal, async (hold) => {
       let written: { rows: number; handle: unknown };
       if (storage.tables) {
         const engine = storage.tables;

@@ -69,9 +69,10 @@ export interface CatalogStore {
    * Takes the dataset's write lock, shared by every process on this metadata database: one writer
    * at a time from reading its live version to the flip (a partition write builds on the live
    * version: two at once would lose one's rows). Waits while another holds it; a process that
-   * dies lets go of it.
+   * dies lets go of it. `signal` (a step attempt's: its timeout, its run's cancel) ends the wait:
+   * it rejects with the signal's reason, and the lock is not taken.
    */
-  holdDataset(dataset: string): Promise<DatasetHold>;
+  holdDataset(dataset: string, signal?: AbortSignal): Promise<DatasetHold>;
   /** Records `version` as the live one (after the storage's alias flipped). */
   setLive(dataset: string, version: number, at: number): Promise<void>;
   markDropped(dataset: string, version: number): Promise<void>;

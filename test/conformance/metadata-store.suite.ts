@@ -553,6 +553,25 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
         await (await a.catalog.holdDataset("scores")).release(); // free again
       });
 
+      it("stops waiting for a dataset's write lock when the signal aborts, with its reason, and takes nothing", async () => {
+        const [a, b] = [open(), open()];
+        const first = await a.catalog.holdDataset("scores");
+        const stopped = new AbortController();
+        const waiting = b.catalog.holdDataset("scores", stopped.signal);
+        await new Promise((done) => setTimeout(done, 100));
+        const reason = new Error("the step timed out");
+        stopped.abort(reason);
+        await expect(waiting).rejects.toBe(reason);
+        await expect(b.catalog.holdDataset("orders", stopped.signal)).rejects.toBe(reason); // aborted before: no wait at all
+        await first.release();
+        // The stopped wait holds nothing: the lock is free for the next writer at once.
+        const next = await Promise.race([
+          b.catalog.holdDataset("scores"),
+          new Promise<never>((_, fail) => setTimeout(() => fail(new Error("the lock was not free")), 5000)),
+        ]);
+        await next.release();
+      });
+
       it("keeps storages added at run time, by name; a taken name is STORAGE_EXISTS", async () => {
         const { catalog } = open();
         expect(await catalog.listStorages()).toEqual([]);

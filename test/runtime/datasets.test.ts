@@ -84,6 +84,23 @@ describe("datasets", () => {
     expect(read.outputs.total).toMatchObject({ rows: 2 });
   });
 
+  it("a step waiting for a dataset another writer holds stops waiting at its timeout, and its version never goes live", async () => {
+    const workspace = open();
+    await runPipeline(writer, { workspace, params: { n: 2, tag: 1 } });
+    const patient = pipeline("patient", () => {
+      step("scores", { output: scores, timeoutMs: 200 }, () => [{ id: "late", score: 1, day: new Date("2026-01-01") }]);
+    });
+    const hold = await workspace.catalog.holdDataset("scores"); // another writer, mid-write
+    const result = await runPipeline(patient, { workspace });
+    await hold.release();
+    expect(result.status).toBe("failed");
+    expect(result.steps[0]!.error?.code).toBe("STEP_TIMEOUT");
+    expect((await workspace.catalog.liveVersion("scores"))?.version).toBe(1);
+    // The next writer goes on as usual.
+    expect((await runPipeline(writer, { workspace, params: { n: 3, tag: 2 } })).status).toBe("succeeded");
+    expect((await runPipeline(reader, { workspace })).outputs.total).toMatchObject({ rows: 3 });
+  });
+
   it("a step writing columns that do not match the schema fails with SCHEMA_MISMATCH and the live version stays", async () => {
     const workspace = open();
     await runPipeline(writer, { workspace, params: { n: 2, tag: 1 } });

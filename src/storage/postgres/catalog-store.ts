@@ -26,8 +26,8 @@ export class PostgresCatalogStore implements CatalogStore {
     return this.#db.query<R & Record<string, unknown>>(LABEL, what, sql, values);
   }
 
-  holdDataset(dataset: string): Promise<DatasetHold> {
-    return this.#db.advisoryHold(LABEL, "take the dataset's write lock", `dataset:${dataset}`);
+  holdDataset(dataset: string, signal?: AbortSignal): Promise<DatasetHold> {
+    return this.#db.advisoryHold(LABEL, "take the dataset's write lock", `dataset:${dataset}`, signal);
   }
 
   async addStorage(d: StorageDefinition, at: number): Promise<void> {

@@ -162,9 +162,10 @@ export class PostgresMetadataDb {
    * Holds a session advisory lock on `key` (within this schema) on a connection of its own,
    * taken outside the pool so that holders never starve the pool their work needs. Waits while
    * another session holds it; ending the connection lets go of it, as does a process that dies.
-   * A session that breaks while held has let go: `ensure` then throws.
+   * A session that breaks while held has let go: `ensure` then throws. `signal` ends the wait: the
+   * connection is closed, which drops its request for the lock, and the signal's reason is thrown.
    */
-  async advisoryHold(label: string, what: string, key: string): Promise<DatasetHold> {
+  async advisoryHold(label: string, what: string, key: string, signal?: AbortSignal): Promise<DatasetHold> {
     await this.ready();
     const { default: driver } = await import("pg");
     const client = new driver.Client(this.#config);
@@ -172,12 +173,19 @@ export class PostgresMetadataDb {
     let released = false;
     client.on("error", (error) => (broken ??= error));
     client.on("end", () => (broken ??= released ? undefined : new Error("the connection ended")));
+    const stop = (): void => void client.end().catch(() => undefined);
+    signal?.addEventListener("abort", stop, { once: true });
     try {
+      signal?.throwIfAborted();
       await client.connect();
       await client.query(`select pg_advisory_lock(hashtext($1), hashtext($2))`, [`strata.${this.schema}`, key]);
+      signal?.throwIfAborted(); // taken as the wait was stopped: let go, as if it never was
     } catch (cause) {
       await client.end().catch(() => undefined);
+      signal?.throwIfAborted();
       throw this.#failed(label, what, cause);
+    } finally {
+      signal?.removeEventListener("abort", stop);
     }
     return {
       ensure: () => {

@@ -57,11 +57,12 @@ export class SqliteCatalogStore implements CatalogStore {
     };
   }
 
-  async holdDataset(dataset: string): Promise<DatasetHold> {
+  async holdDataset(dataset: string, signal?: AbortSignal): Promise<DatasetHold> {
     const token = randomUUID();
     // SQLite has no lock that outlives a statement without blocking every writer of the file: a
     // row says who holds it, and a holder whose process has ended is cleared.
     for (let waitMs = 10; ; waitMs = Math.min(waitMs * 2, 250)) {
+      signal?.throwIfAborted();
       const taken = await this.#run("take the dataset's write lock", () => {
         if (this.#stmt.takeLock.run(dataset, token, thisHost(), process.pid, Date.now()).changes) return true;
         const holder = this.#stmt.lockHolder.get(dataset) as { token: string; host: string; pid: number; taken_at: number } | undefined;
@@ -77,7 +78,7 @@ export class SqliteCatalogStore implements CatalogStore {
           release: () =>
             this.#run("release the dataset's write lock", () => void this.#stmt.dropLock.run(dataset, token)).catch(() => undefined),
         };
-      await sleep(waitMs);
+      await sleep(waitMs, undefined, signal ? { signal } : {}).catch(() => signal?.throwIfAborted());
     }
   }
 
