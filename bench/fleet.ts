@@ -1,6 +1,6 @@
 // The worker fleet: how fast a trigger starts a run, and how many runs the queue carries.
 //
-//   bash scripts/with-services.sh npx tsx bench/fleet.ts [--runs 10000] [--probes 40] [--concurrency 16] [--rounds 3]
+//   bash scripts/with-services.sh npx tsx bench/fleet.ts [--runs 10000] [--probes 40] [--concurrency 16] [--rounds 5]
 //
 // Latency: an API call (POST /v1/pipelines/one/runs, over HTTP) to the moment its first step
 // starts (the step's recorded start), medians of --probes sequential calls: on the embedded
@@ -32,7 +32,7 @@ const USAGE = `usage: bash scripts/with-services.sh npx tsx bench/fleet.ts [--ru
   --runs N          one-step runs (and raw jobs) per throughput round (default 10000)
   --probes N        API calls timed per latency case (default 40)
   --concurrency N   jobs each worker process runs at once, Strata and raw alike (default 16)
-  --rounds N        throughput rounds, raw and Strata interleaved; medians reported, Strata / raw as the median of the rounds' ratios (default 3)
+  --rounds N        throughput rounds, raw and Strata interleaved; medians reported, Strata / raw as the median of the rounds' ratios (default 5)
   --warmup N        runs (and raw jobs) of an uncounted first round, so V8 has compiled both sides (default 5000; 0: none)
   --profile DIR     write a V8 CPU profile of each Strata worker process into DIR (--cpu-prof)
   --worker-flags F  node flags for the Strata worker processes, e.g. "--perf-basic-prof" for perf record -p
@@ -40,7 +40,7 @@ const USAGE = `usage: bash scripts/with-services.sh npx tsx bench/fleet.ts [--ru
 
 const { numbers, strings, flags } = cliOptions(
   USAGE,
-  { runs: [10_000, 1], probes: [40, 1], concurrency: [16, 1], rounds: [3, 1], warmup: [5000, 0] },
+  { runs: [10_000, 1], probes: [40, 1], concurrency: [16, 1], rounds: [5, 1], warmup: [5000, 0] },
   ["profile", "worker-flags"],
 );
 /** A throughput round with no run ending for this long has stalled: it stops with the workers' errors. */

@@ -125,6 +125,7 @@ Exit codes: 0 success, 1 the run failed, 2 bad input (params, project, names), 1
     .option("--pipeline <name>", "only this pipeline's runs")
     .addOption(new Option("--status <status>", "only runs in this state").choices(["running", "succeeded", "failed", "cancelled"]))
     .option("-n, --limit <n>", "how many", positiveInt, 20)
+    .option("--before <run-id>", "only runs older than this one: the next page after a list that ended with it")
     .addOption(projectOption())
     .addOption(jsonOption())
     .action(async (opts: ListRunsOptions) => {

@@ -12,10 +12,9 @@ export interface LostRunsOptions {
   readonly log: Logger;
   /** How long a run must have looked lost, over two checks, before it is moved on. Default 60 s. */
   readonly graceMs?: number;
+  /** Running runs looked at per check (default 1000); more are looked at over the next checks. */
+  readonly batch?: number;
 }
-
-/** Running runs looked at per check: the newest. */
-const BATCH = 1000;
 
 /**
  * Runs on the queue that nothing moves on any more: running in the metadata store, yet no job of
@@ -28,11 +27,17 @@ const BATCH = 1000;
  * worker would have: a step whose job failed for good is recorded failed with the job's reason, a
  * step whose job is gone is enqueued again (a worker then treats its attempt as lost with its
  * worker, see lost-attempt.ts, which bounds how often), and the run goes on or ends.
+ *
+ * A check looks at one page of running runs (each costs a queue lookup per step), the next check
+ * at the page after it, and after the oldest page the newest again: every running run is looked
+ * at, however many are in flight, each once per round of pages.
  */
 export class LostRuns {
   readonly #o: LostRunsOptions;
   /** Run id -> when a check first saw it with no job. */
   readonly #suspects = new Map<string, number>();
+  /** The id the next check's page starts below; undefined: from the newest. */
+  #next: string | undefined;
 
   constructor(options: LostRunsOptions) {
     this.#o = options;
@@ -43,9 +48,14 @@ export class LostRuns {
     const { deps, owner } = this.#o;
     const now = deps.clock.now();
     const graceMs = this.#o.graceMs ?? 60_000;
-    const running = (await deps.workspace.store.listRuns({ status: "running", limit: BATCH })).filter(
-      (r) => r.owner === owner && now - r.startedAt >= graceMs,
-    );
+    const batch = this.#o.batch ?? 1000;
+    const from = this.#next;
+    const page = await deps.workspace.store.listRuns({ status: "running", limit: batch, ...(from === undefined ? {} : { before: from }) });
+    const last = page.length === batch ? page[page.length - 1]!.id : undefined; // undefined: the oldest page
+    this.#next = last;
+    // The ids this page spans: a suspect among them that it does not show has a job again, or ended.
+    const spanned = (id: string): boolean => (from === undefined || id < from) && (last === undefined || id >= last);
+    const running = page.filter((r) => r.owner === owner && now - r.startedAt >= graceMs);
     const moved: string[] = [];
     const seen = new Set<string>();
     for (const run of running) {
@@ -62,7 +72,7 @@ export class LostRuns {
         moved.push(run.id);
       }
     }
-    for (const id of this.#suspects.keys()) if (!seen.has(id)) this.#suspects.delete(id);
+    for (const id of this.#suspects.keys()) if (spanned(id) && !seen.has(id)) this.#suspects.delete(id);
     return moved;
   }
 

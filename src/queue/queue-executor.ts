@@ -21,6 +21,8 @@ export interface QueueExecutorOptions {
   readonly target: QueueTarget;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Running runs each lost-run check looks at (see LostRuns); default 1000. */
+  readonly lostRunsPage?: number;
 }
 
 /** How often `finished` looks at the run record too, in case an announcement was missed. */
@@ -61,7 +63,13 @@ export class QueueExecutor implements Executor {
     };
     this.#subscriber = subscriber;
     this.owner = `queue:${options.target.prefix}`;
-    this.#lost = new LostRuns({ deps: this.#deps, pipelines: options.pipelines, owner: this.owner, log: options.log });
+    this.#lost = new LostRuns({
+      deps: this.#deps,
+      pipelines: options.pipelines,
+      owner: this.owner,
+      log: options.log,
+      ...(options.lostRunsPage ? { batch: options.lostRunsPage } : {}),
+    });
   }
 
   /** Connects to the queue; QUEUE_UNAVAILABLE naming host:port when it cannot. */

@@ -7,6 +7,7 @@ import type { StepDefinition } from "../pipeline/step.js";
 import type { StorageSet } from "../data/storage-set.js";
 import type { OpenStorage } from "../storage/adapter.js";
 import type { CatalogStore, DatasetHold, DatasetVersion } from "../storage/catalog-store.js";
+import { runningRuns } from "../storage/running-runs.js";
 import type { ColumnDef, TableEngine, TableName } from "../storage/table-engine.js";
 import type { RunScope } from "./step-executor.js";
 import { checkOutput } from "./output-checks.js";
@@ -430,7 +431,7 @@ async function applyRetention(scope: RunScope, storage: OpenStorage, ds: Dataset
   const old = kept.slice(0, Math.max(0, kept.length - keep)).filter((v) => !v.live);
   if (!old.length) return;
   const pinned = new Set<number>();
-  for (const run of await scope.store.listRuns({ status: "running", limit: 1000 })) {
+  for await (const run of runningRuns(scope.store)) {
     for (const read of await scope.catalog.lineageOfRun(run.id))
       if (read.dataset === ds.name && read.direction === "read") pinned.add(read.version);
   }

@@ -3,6 +3,7 @@ import { describeError } from "../errors/strata-error.js";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
 import { settleAbandoned } from "../runtime/abandoned-runs.js";
 import type { Workspace } from "../runtime/workspace.js";
+import { runningRuns } from "../storage/running-runs.js";
 import type { Executor } from "./executor.js";
 
 /** Triggers of a control plane; runs of `strata run` or `strata backfill` are only failed. */
@@ -22,7 +23,7 @@ export async function recoverAbandonedRuns(
   log: Logger,
 ): Promise<string[]> {
   const resumed: string[] = [];
-  for (const running of await workspace.store.listRuns({ status: "running", limit: 1000 })) {
+  for await (const running of runningRuns(workspace.store)) {
     const run = await settleAbandoned(workspace, running, now);
     if (run.status === "running") continue;
     log.warn({ runId: run.id, pipeline: run.pipeline, error: run.error }, "run abandoned by a stopped process: marked failed");

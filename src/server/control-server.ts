@@ -138,19 +138,23 @@ export async function startControlServer(options: ControlServerOptions): Promise
     return reply.code(launch.status === "started" ? 201 : 202).send(launchBody(launch));
   });
 
-  app.get<{ Querystring: { pipeline?: string; status?: string; limit?: string } }>("/v1/runs", async (request) => {
-    const { pipeline, status, limit } = request.query;
+  // Newest first, a page at a time: `next`, when there may be more, is the `before` of the next page.
+  app.get<{ Querystring: { pipeline?: string; status?: string; limit?: string; before?: string } }>("/v1/runs", async (request) => {
+    const { pipeline, status, limit, before } = request.query;
     if (status !== undefined && !RUN_STATUSES.includes(status as RunStatus))
       throw new StrataError("REQUEST_INVALID", `status must be one of ${RUN_STATUSES.join(", ")}`, { details: { field: "status" } });
     const n = limit === undefined ? 50 : Number(limit);
     if (!Number.isInteger(n) || n < 1 || n > 1000)
       throw new StrataError("REQUEST_INVALID", "limit must be a whole number from 1 to 1000", { details: { field: "limit" } });
+    if (before === "")
+      throw new StrataError("REQUEST_INVALID", "before must be a run id (the next of an earlier page)", { details: { field: "before" } });
     const runs = await workspace.store.listRuns({
       limit: n,
       ...(pipeline ? { pipeline } : {}),
       ...(status ? { status: status as RunStatus } : {}),
+      ...(before ? { before } : {}),
     });
-    return { runs };
+    return { runs, next: runs.length === n ? runs[n - 1]!.id : null };
   });
 
   app.get<{ Params: { id: string } }>("/v1/runs/:id", async (request) => {

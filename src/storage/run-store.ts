@@ -148,6 +148,8 @@ export interface RunQuery {
   readonly limit?: number;
   readonly pipeline?: string;
   readonly status?: RunStatus;
+  /** Only runs whose id sorts before this one: the page after a page that ended with this id (ids sort by creation). */
+  readonly before?: string;
 }
 
 /** An ended run whose hooks are still to be delivered: from `dueAt` on, by whoever sweeps them. */

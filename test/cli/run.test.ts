@@ -105,6 +105,15 @@ describe("strata run", () => {
     expect(text.stdout).toContain("[flaky#1] checking the flag");
     const list = await strata(["runs", "list", "--project", project.dir]);
     expect(list.stdout).toContain(runId);
+    expect((await run(["--param", "upTo=2", "--param", "label=y"])).code).toBe(0); // a second run, for a second page
+    const newest = (JSON.parse((await strata(["runs", "list", "--project", project.dir, "--json"])).stdout) as { id: string }[]).map(
+      (r) => r.id,
+    );
+    expect(newest).toHaveLength(2);
+    const firstPage = await strata(["runs", "list", "-n", "1", "--project", project.dir]);
+    expect(firstPage.stdout).toContain(`older runs: strata runs list --before ${newest[0]!}`);
+    const nextPage = await strata(["runs", "list", "--before", newest[0]!, "--project", project.dir, "--json"]);
+    expect((JSON.parse(nextPage.stdout) as { id: string }[]).map((r) => r.id)).toEqual(newest.slice(1));
     const missing = await strata(["runs", "show", "rnope", "--project", project.dir]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("RUN_NOT_FOUND");

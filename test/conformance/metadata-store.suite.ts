@@ -3,6 +3,7 @@ import { API_SCOPES, hashApiKey, type ApiScope } from "../../src/storage/api-key
 import type { LineageRecord } from "../../src/storage/catalog-store.js";
 import type { MetadataStores } from "../../src/storage/metadata-stores.js";
 import type { RunRecord, StepRecord, ValidationReport } from "../../src/storage/run-store.js";
+import { runningRuns } from "../../src/storage/running-runs.js";
 import { rejection } from "../helpers/errors.js";
 import { runRecord as run } from "../helpers/run-records.js";
 
@@ -284,6 +285,31 @@ export function metadataStoreSuite(name: string, database: () => MetadataDatabas
         expect(ids(await runs.listRuns({ limit: 2 }))).toEqual(["r4", "r3"]);
         expect(ids(await runs.listRuns({ pipeline: "daily", limit: 1 }))).toEqual(["r4"]);
         expect(await runs.listRuns({ pipeline: "none" })).toEqual([]);
+      });
+
+      it("listRuns pages with before: each page starts after the last id of the one before, filters kept", async () => {
+        const { runs } = open();
+        for (let i = 10; i < 17; i++) await runs.createRun(run(`r${i}`, { pipeline: i % 2 ? "odd" : "even" }), []);
+        await runs.finishRun("r13", "succeeded", 5, null);
+        const ids = (list: RunRecord[]): string[] => list.map((r) => r.id);
+        expect(ids(await runs.listRuns({ limit: 3, before: "r16" }))).toEqual(["r15", "r14", "r13"]);
+        expect(ids(await runs.listRuns({ limit: 3, before: "r13" }))).toEqual(["r12", "r11", "r10"]);
+        expect(await runs.listRuns({ before: "r10" })).toEqual([]);
+        // Not an id of a run: still a place in the order.
+        expect(ids(await runs.listRuns({ before: "r135" }))).toEqual(["r13", "r12", "r11", "r10"]);
+        expect(ids(await runs.listRuns({ pipeline: "odd", status: "running", before: "r16" }))).toEqual(["r15", "r11"]);
+      });
+
+      it("runningRuns reads every running run, newest first, however many pages they fill", async () => {
+        const { runs } = open();
+        for (let i = 10; i < 17; i++) await runs.createRun(run(`r${i}`), []);
+        for (const id of ["r11", "r14"]) await runs.finishRun(id, "succeeded", 5, null);
+        const seen: string[] = [];
+        for await (const r of runningRuns(runs, 2)) seen.push(r.id);
+        expect(seen).toEqual(["r16", "r15", "r13", "r12", "r10"]);
+        const all: string[] = [];
+        for await (const r of runningRuns(runs)) all.push(r.id);
+        expect(all).toEqual(seen);
       });
 
       it("orders ids by their bytes, whatever the database's locale", async () => {

@@ -33,6 +33,7 @@ const counted = pipeline("counted", {}, () => {
 async function fleet(
   workerPipelines: readonly AnyPipeline[],
   clock: Clock = systemClock,
+  lostRunsPage?: number,
 ): Promise<{ workspace: Workspace; executor: QueueExecutor; worker: () => Promise<StepWorker>; target: { url: string; prefix: string } }> {
   const workspace = openWorkspace(":memory:", {
     metadata: { technology: "postgres", url: postgresUrl(), schema: uniqueName("q").toLowerCase() },
@@ -48,6 +49,7 @@ async function fleet(
     target,
     clock,
     log,
+    ...(lostRunsPage ? { lostRunsPage } : {}),
   });
   opened.push(executor);
   const worker = async () => {
@@ -226,6 +228,32 @@ describe("the queue executor", () => {
       await worker();
       await executor.finished(runId);
       expect((await workspace.store.getRun(runId)).status).toBe("succeeded");
+    });
+
+    it("more runs lost than one check looks at are all found, a page per check, and complete", async () => {
+      const clock = new TestClock(Date.now());
+      const { workspace, executor, worker, target } = await fleet([counted], clock, 2);
+      const redis = new Redis(target.url);
+      opened.push({ close: async () => void (await redis.quit()) });
+      const runIds: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        clock.advance(1); // ids in launch order
+        const launch = await executor.launch({ pipeline: counted, params: {}, trigger: { kind: "api", id: uniqueName("t") } });
+        if (launch.status !== "started") throw new Error(launch.status);
+        runIds.push(launch.runId);
+      }
+      const [oldest, middle, newest] = runIds;
+      // Redis lost every job, packs and all: nothing on the queue moves these runs on.
+      await redis.del(...(await redis.keys(`${target.prefix}:${STEP_QUEUE}:*`)));
+      clock.advance(MINUTE + 1);
+      expect(await executor.moveLostRuns()).toEqual([]); // the newest two: suspects
+      expect(await executor.moveLostRuns()).toEqual([]); // the oldest one: a suspect
+      clock.advance(MINUTE + 1);
+      expect((await executor.moveLostRuns()).sort()).toEqual([middle, newest].sort());
+      expect(await executor.moveLostRuns()).toEqual([oldest]);
+      await worker();
+      await Promise.all(runIds.map((id) => executor.finished(id)));
+      for (const id of runIds) expect((await workspace.store.getRun(id)).status).toBe("succeeded");
     });
 
     it("whose step was taken and then lost with its job is taken again as a lost attempt", async () => {

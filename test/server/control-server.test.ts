@@ -80,6 +80,29 @@ describe("the control plane's API", () => {
     expect((list.body.runs as { id: string }[]).map((r) => r.id)).toContain(runId);
   });
 
+  it("lists runs a page at a time: next is the before of the following page, null on the last", async () => {
+    const { call, server } = await control();
+    const ids: string[] = [];
+    for (let n = 1; n <= 3; n++) {
+      const started = await call("POST", "/v1/pipelines/daily/runs", { params: { n } });
+      ids.push(started.body.runId as string);
+      await server.executor.finished(ids.at(-1)!);
+    }
+    const newestFirst = [...ids].sort().reverse();
+    const first = await call("GET", "/v1/runs?pipeline=daily&limit=2");
+    expect((first.body.runs as { id: string }[]).map((r) => r.id)).toEqual(newestFirst.slice(0, 2));
+    expect(first.body.next).toBe(newestFirst[1]);
+    const second = await call("GET", `/v1/runs?pipeline=daily&limit=2&before=${first.body.next as string}`);
+    expect((second.body.runs as { id: string }[]).map((r) => r.id)).toEqual(newestFirst.slice(2));
+    expect(second.body.next).toBeNull();
+    const empty = await call("GET", "/v1/runs?before=");
+    expect([empty.status, empty.body.error!.code, (empty.body.error as { details?: { field?: string } }).details?.field]).toEqual([
+      400,
+      "REQUEST_INVALID",
+      "before",
+    ]);
+  });
+
   it("refuses bad params with 400 naming the field, unknown names with 404, and needs a key with the run scope", async () => {
     const { call, workspace } = await control();
     const bad = await call("POST", "/v1/pipelines/daily/runs", { params: { n: 0 } });

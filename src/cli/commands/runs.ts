@@ -24,7 +24,7 @@ async function withStore<T>(options: Common, fn: (store: RunStore, catalog: Cata
   }
 }
 
-export type ListRunsOptions = Common & { pipeline?: string; status?: RunStatus; limit?: number };
+export type ListRunsOptions = Common & { pipeline?: string; status?: RunStatus; limit?: number; before?: string };
 
 /** `strata runs list`: newest first. */
 export function listRunsCommand(options: ListRunsOptions): Promise<number> {
@@ -33,6 +33,7 @@ export function listRunsCommand(options: ListRunsOptions): Promise<number> {
       limit: options.limit ?? 20,
       ...(options.pipeline ? { pipeline: options.pipeline } : {}),
       ...(options.status ? { status: options.status } : {}),
+      ...(options.before ? { before: options.before } : {}),
     });
     // A run whose process died shows as failed, not as running forever.
     const runs = await Promise.all(listed.map((r) => settleAbandoned(workspace, r, Date.now())));
@@ -56,6 +57,7 @@ export function listRunsCommand(options: ListRunsOptions): Promise<number> {
       r.error ? r.error.code : "",
     ]);
     process.stdout.write(`${table(["", "run", "pipeline", "status", "trigger", "started", "took", "error"], rows)}\n`);
+    if (runs.length === (options.limit ?? 20)) process.stdout.write(`older runs: strata runs list --before ${runs[runs.length - 1]!.id}\n`);
     return EXIT.OK;
   });
 }

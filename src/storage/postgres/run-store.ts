@@ -140,8 +140,9 @@ export class PostgresRunStore implements RunStore {
   async listRuns(query: RunQuery = {}): Promise<RunRecord[]> {
     const rows = await this.#query<RunRow>(
       "list runs",
-      `select * from runs where ($1::text is null or pipeline = $1) and ($2::text is null or status = $2) order by id desc limit $3`,
-      [query.pipeline || null, query.status || null, query.limit ?? 20],
+      `select * from runs where ($1::text is null or pipeline = $1) and ($2::text is null or status = $2) and ($4::text is null or id < $4)
+       order by id desc limit $3`,
+      [query.pipeline || null, query.status || null, query.limit ?? 20, query.before ?? null],
     );
     return rows.map(toRun);
   }

@@ -185,6 +185,10 @@ export class SqliteRunStore implements RunStore {
         where.push("status = ?");
         args.push(query.status);
       }
+      if (query.before !== undefined) {
+        where.push("id < ?");
+        args.push(query.before);
+      }
       const sql = `select * from runs ${where.length ? `where ${where.join(" and ")}` : ""} order by id desc limit ?`;
       return (this.#db.prepare(sql).all(...args, query.limit ?? 20) as RunRow[]).map(toRun);
     });
