@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { AnyPipeline } from "../pipeline/pipeline.js";
-import type { RunRecord } from "../storage/run-store.js";
+import { nextBefore, type RunRecord } from "../storage/run-store.js";
 import { advanceRun, isEnded, type ProgressDeps } from "./run-progress.js";
 import { LIVE_JOB_STATES, type StepJobState } from "./step-queue.js";
 
@@ -51,7 +51,7 @@ export class LostRuns {
     const batch = this.#o.batch ?? 1000;
     const from = this.#next;
     const page = await deps.workspace.store.listRuns({ status: "running", limit: batch, ...(from === undefined ? {} : { before: from }) });
-    const last = page.length === batch ? page[page.length - 1]!.id : undefined; // undefined: the oldest page
+    const last = nextBefore(page, batch); // undefined: the oldest page
     this.#next = last;
     // The ids this page spans: a suspect among them that it does not show has a job again, or ended.
     const spanned = (id: string): boolean => (from === undefined || id < from) && (last === undefined || id >= last);

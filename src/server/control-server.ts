@@ -12,7 +12,7 @@ import { recoverAbandonedRuns } from "../schedule/recovery.js";
 import { RunLauncher } from "../schedule/run-launcher.js";
 import { TriggerQueue } from "../schedule/trigger-queue.js";
 import { SqliteWaitingTriggerStore } from "../storage/sqlite/waiting-trigger-store.js";
-import type { RunStatus } from "../storage/run-store.js";
+import { nextBefore, type RunStatus } from "../storage/run-store.js";
 import { openStreamStore } from "../storage/stream-stores.js";
 import { ApiKeyCheck, keyOf } from "./api-key-check.js";
 import { answerErrors } from "./error-replies.js";
@@ -154,7 +154,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       ...(status ? { status: status as RunStatus } : {}),
       ...(before ? { before } : {}),
     });
-    return { runs, next: runs.length === n ? runs[n - 1]!.id : null };
+    return { runs, next: nextBefore(runs, n) ?? null };
   });
 
   app.get<{ Params: { id: string } }>("/v1/runs/:id", async (request) => {

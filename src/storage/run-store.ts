@@ -152,6 +152,14 @@ export interface RunQuery {
   readonly before?: string;
 }
 
+/**
+ * The `before` of the page after `page`, read with `limit`: its last run's id when it is full (there
+ * may be more), undefined when it is the last page.
+ */
+export function nextBefore(page: readonly RunRecord[], limit: number): string | undefined {
+  return page.length === limit ? page[limit - 1]!.id : undefined;
+}
+
 /** An ended run whose hooks are still to be delivered: from `dueAt` on, by whoever sweeps them. */
 export interface DueHooks {
   readonly run: RunRecord;

@@ -1,4 +1,4 @@
-import type { RunRecord, RunStore } from "./run-store.js";
+import { nextBefore, type RunRecord, type RunStore } from "./run-store.js";
 
 /** Runs read per page: one statement each, a bounded answer. */
 const PAGE = 1000;
@@ -14,7 +14,7 @@ export async function* runningRuns(store: RunStore, page = PAGE): AsyncGenerator
   for (;;) {
     const runs = await store.listRuns({ status: "running", limit: page, ...(before === undefined ? {} : { before }) });
     yield* runs;
-    if (runs.length < page) return;
-    before = runs[runs.length - 1]!.id;
+    before = nextBefore(runs, page);
+    if (before === undefined) return;
   }
 }

@@ -3,7 +3,7 @@ import { openProject } from "../../project/load-project.js";
 import { settleAbandoned } from "../../runtime/abandoned-runs.js";
 import { NotFoundError } from "../../errors/errors.js";
 import type { CatalogStore } from "../../storage/catalog-store.js";
-import type { RunStatus, RunStore } from "../../storage/run-store.js";
+import { nextBefore, type RunStatus, type RunStore } from "../../storage/run-store.js";
 import type { Workspace } from "../../runtime/workspace.js";
 import { EXIT } from "../exit-codes.js";
 import { clockTime, formatDuration, formatTime, statusSymbol, table } from "../format.js";
@@ -57,7 +57,8 @@ export function listRunsCommand(options: ListRunsOptions): Promise<number> {
       r.error ? r.error.code : "",
     ]);
     process.stdout.write(`${table(["", "run", "pipeline", "status", "trigger", "started", "took", "error"], rows)}\n`);
-    if (runs.length === (options.limit ?? 20)) process.stdout.write(`older runs: strata runs list --before ${runs[runs.length - 1]!.id}\n`);
+    const older = nextBefore(runs, options.limit ?? 20);
+    if (older) process.stdout.write(`older runs: strata runs list --before ${older}\n`);
     return EXIT.OK;
   });
 }
